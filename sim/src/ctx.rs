@@ -1,0 +1,159 @@
+//! What a node's handler sees while it handles one event: the time, the cluster's static layout, and an outbox for
+//! the messages, timers and trace events it produces. Handlers never touch the queue or the network directly.
+
+use crate::config::BrokerConfig;
+use crate::ids::{BrokerId, NodeId, PartitionIdx};
+use crate::message::Message;
+use crate::scenario::Topic;
+use crate::time::Micros;
+use crate::trace::TraceKind;
+use serde::{Deserialize, Serialize};
+
+/// A timer a node set for itself. Timers of a node that crashed or restarted since are ignored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Timer {
+    // Broker timers.
+    BrokerHeartbeat,
+    /// A follower's fetch got no answer within `replica.socket.timeout.ms`.
+    FetchTimeout {
+        partition: PartitionIdx,
+        fetch_id: u64,
+    },
+    /// A follower waits `replica.fetch.backoff.ms` after a fetch error.
+    FetchBackoff {
+        partition: PartitionIdx,
+    },
+    /// The leader held a fetch for `replica.fetch.wait.max.ms` without new data.
+    FetchWaitExpired {
+        partition: PartitionIdx,
+        fetch_id: u64,
+    },
+    /// An acks=all produce waited the request's timeout at the leader (`DelayedProduce`).
+    ProduceTimeout {
+        partition: PartitionIdx,
+        request_id: u64,
+        producer: NodeId,
+    },
+    /// The leader's periodic ISR check (every `replica.lag.time.max.ms` / 2, as `ReplicaManager` schedules it).
+    IsrCheck {
+        partition: PartitionIdx,
+        leader_epoch: u32,
+    },
+    ControlledShutdownTimeout,
+    // Controller timers.
+    SessionCheck {
+        broker: BrokerId,
+    },
+    // Producer timers.
+    WorkloadTick {
+        workload: usize,
+    },
+    Linger {
+        partition: PartitionIdx,
+        batch_id: u64,
+    },
+    BatchExpiry {
+        partition: PartitionIdx,
+        batch_id: u64,
+    },
+    RequestTimeout {
+        request_id: u64,
+    },
+    RetryBackoff {
+        partition: PartitionIdx,
+    },
+    MetadataTimeout {
+        request_id: u64,
+    },
+}
+
+/// Static facts about one partition.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PartitionInfo {
+    pub topic: usize,
+    pub partition: u32,
+    pub replicas: Vec<BrokerId>,
+    pub min_insync_replicas: u32,
+    pub unclean_leader_election_enable: bool,
+    pub flush_messages: u64,
+}
+
+/// The cluster's layout, fixed for a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Topology {
+    pub brokers: u32,
+    pub broker_config: BrokerConfig,
+    pub topics: Vec<Topic>,
+    /// Every topic-partition, topic by topic.
+    pub partitions: Vec<PartitionInfo>,
+    /// The index of each topic's partition 0 in `partitions`.
+    pub topic_first_partition: Vec<u32>,
+    pub node_names: Vec<String>,
+}
+
+impl Topology {
+    pub fn partition(&self, p: PartitionIdx) -> &PartitionInfo {
+        &self.partitions[p.index()]
+    }
+
+    pub fn partition_idx(&self, topic: usize, partition: u32) -> PartitionIdx {
+        PartitionIdx(self.topic_first_partition[topic] + partition)
+    }
+
+    pub fn broker_ids(&self) -> impl Iterator<Item = BrokerId> {
+        (1..=self.brokers).map(BrokerId)
+    }
+
+    /// `orders-0`, as Kafka names a topic-partition.
+    pub fn partition_name(&self, p: PartitionIdx) -> String {
+        let info = self.partition(p);
+        format!("{}-{}", self.topics[info.topic].name, info.partition)
+    }
+
+    pub fn node_name(&self, node: NodeId) -> &str {
+        &self.node_names[node.index()]
+    }
+}
+
+/// What a handler produced.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    pub sends: Vec<(NodeId, Message)>,
+    pub timers: Vec<(Micros, Timer)>,
+    pub trace: Vec<TraceKind>,
+    /// The broker asks to stop its own process (after a controlled shutdown).
+    pub stop_self: bool,
+}
+
+impl Outbox {
+    pub fn clear(&mut self) {
+        self.sends.clear();
+        self.timers.clear();
+        self.trace.clear();
+        self.stop_self = false;
+    }
+}
+
+pub struct Ctx<'a> {
+    pub now: Micros,
+    pub topo: &'a Topology,
+    pub out: &'a mut Outbox,
+}
+
+impl Ctx<'_> {
+    pub fn send(&mut self, to: NodeId, message: Message) {
+        self.out.sends.push((to, message));
+    }
+
+    pub fn timer_after(&mut self, delay: Micros, timer: Timer) {
+        self.out.timers.push((self.now + delay, timer));
+    }
+
+    pub fn trace(&mut self, kind: TraceKind) {
+        self.out.trace.push(kind);
+    }
+
+    pub fn config(&self) -> &BrokerConfig {
+        &self.topo.broker_config
+    }
+}

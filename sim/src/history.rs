@@ -1,0 +1,118 @@
+//! The delivery history: every record handed to a producer, what became of it, and the checker's verdict on the
+//! cluster's final logs (acked-but-lost, duplicates, reordering, replicas that diverge below the high watermark).
+
+use crate::ids::{BrokerId, PartitionIdx, ProducerIdx, RecordId};
+use crate::message::KafkaError;
+use crate::time::Micros;
+use serde::{Deserialize, Serialize};
+
+/// A record's key as the producer sent it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyRef {
+    None,
+    /// `key-{n}` from a steady workload.
+    Numbered(u32),
+    Text(Box<str>),
+}
+
+impl KeyRef {
+    pub fn render(&self) -> Option<String> {
+        match self {
+            KeyRef::None => None,
+            KeyRef::Numbered(n) => Some(format!("key-{n}")),
+            KeyRef::Text(text) => Some(text.to_string()),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecordStatus {
+    /// Not answered yet.
+    Pending,
+    /// The producer's callback reported success; `offset` is `None` for acks=0 (Kafka reports -1).
+    Acked { offset: Option<u64>, at: Micros },
+    /// The producer's callback reported this error.
+    Failed { error: KafkaError, at: Micros },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecordInfo {
+    pub producer: ProducerIdx,
+    pub partition: PartitionIdx,
+    pub key: KeyRef,
+    /// The value, or `None` for a generated `{producer}-{n}` value.
+    pub value: Option<Box<str>>,
+    /// The n-th record of its producer.
+    pub producer_seq: u32,
+    pub created_at: Micros,
+    pub status: RecordStatus,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct History {
+    pub records: Vec<RecordInfo>,
+}
+
+impl History {
+    pub fn push(&mut self, info: RecordInfo) -> RecordId {
+        self.records.push(info);
+        RecordId(self.records.len() as u32 - 1)
+    }
+
+    pub fn get(&self, id: RecordId) -> &RecordInfo {
+        &self.records[id.index()]
+    }
+
+    pub fn set_status(&mut self, id: RecordId, status: RecordStatus) {
+        self.records[id.index()].status = status;
+    }
+
+    pub fn value(&self, id: RecordId, producer_names: &[String]) -> String {
+        let info = self.get(id);
+        match &info.value {
+            Some(value) => value.to_string(),
+            None => format!(
+                "{}-{}",
+                producer_names[info.producer.index()],
+                info.producer_seq
+            ),
+        }
+    }
+}
+
+/// Two replicas whose logs differ below both their high watermarks (committed data that disagrees).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Divergence {
+    pub partition: PartitionIdx,
+    pub leader: BrokerId,
+    pub follower: BrokerId,
+    pub offset: u64,
+}
+
+/// The checker's verdict for a whole run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// Records whose producer callback reported success.
+    pub acked: u64,
+    /// Acked records that are not in their partition's log (leader, or best ISR member when offline).
+    pub acked_lost: Vec<RecordId>,
+    /// Records present at more than one offset, with how many copies.
+    pub duplicates: Vec<(RecordId, u32)>,
+    /// Records of one producer that appear in a partition after a record the producer sent later.
+    pub reordered: Vec<RecordId>,
+    /// Replicas that disagree below their common high watermark (must be none unless data was lost uncleanly).
+    pub divergent: Vec<Divergence>,
+    /// Records whose callback reported an error.
+    pub failed: u64,
+    /// Records not answered yet when the run ended.
+    pub pending: u64,
+}
+
+impl Verdict {
+    pub fn is_clean(&self) -> bool {
+        self.acked_lost.is_empty()
+            && self.duplicates.is_empty()
+            && self.reordered.is_empty()
+            && self.divergent.is_empty()
+    }
+}

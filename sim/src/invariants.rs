@@ -1,0 +1,158 @@
+//! Safety invariants checked after every event in debug and test builds, as Kafka's own simulation tests do.
+//!
+//! Cheap checks run for the partitions an event touched: 0 <= HW <= LEO on every replica, the leader in the ISR,
+//! the ISR never empty, leader epochs never going back, at most one leader per epoch, the leader's HW never going
+//! back within its epoch, and in-sync replicas holding everything below the leader's HW. The whole-log comparison
+//! (replicas identical below their common HW) runs in the checker at the end of a run.
+
+use crate::broker::Role;
+use crate::controller::Controller;
+use crate::ids::{BrokerId, PartitionIdx};
+use crate::net::NodeStatus;
+use crate::sim::Simulation;
+
+#[derive(Clone, Debug, Default)]
+pub struct Invariants {
+    /// Per partition: the highest leader epoch the controller has had, and its leader.
+    epoch_leader: Vec<(u32, Option<BrokerId>)>,
+    /// Per partition: the epoch and HW of the last leader HW seen.
+    leader_high_watermark: Vec<(u32, u64)>,
+    touched: Vec<PartitionIdx>,
+    all_touched: bool,
+    /// A power loss lost records: an in-sync replica may then hold less than the HW until it is fenced.
+    pub lossy_restart_happened: bool,
+}
+
+impl Invariants {
+    pub fn new(controller: &Controller) -> Self {
+        Invariants {
+            epoch_leader: controller
+                .partitions
+                .iter()
+                .map(|s| (s.leader_epoch, s.leader))
+                .collect(),
+            leader_high_watermark: vec![(0, 0); controller.partitions.len()],
+            touched: Vec::new(),
+            all_touched: true,
+            lossy_restart_happened: false,
+        }
+    }
+
+    pub fn touch(&mut self, partition: Option<PartitionIdx>) {
+        if let Some(p) = partition {
+            self.touched.push(p);
+        }
+    }
+
+    pub fn touch_all(&mut self) {
+        self.all_touched = true;
+    }
+
+    pub fn check(&mut self, sim: &Simulation) -> Result<(), String> {
+        let touched = if std::mem::take(&mut self.all_touched) {
+            self.touched.clear();
+            (0..sim.topo.partitions.len() as u32)
+                .map(PartitionIdx)
+                .collect()
+        } else {
+            std::mem::take(&mut self.touched)
+        };
+        for p in touched {
+            self.check_partition(sim, p)?;
+        }
+        Ok(())
+    }
+
+    fn check_partition(&mut self, sim: &Simulation, p: PartitionIdx) -> Result<(), String> {
+        let name = sim.topo.partition_name(p);
+        let state = sim.controller.partitions[p.index()];
+        if state.isr.is_empty() {
+            return Err(format!("{name}: the ISR is empty"));
+        }
+        if let Some(leader) = state.leader {
+            if !state.isr.contains(leader) {
+                return Err(format!("{name}: leader {leader} is not in the ISR"));
+            }
+        }
+        let (last_epoch, last_leader) = self.epoch_leader[p.index()];
+        if state.leader_epoch < last_epoch {
+            return Err(format!(
+                "{name}: leader epoch went back from {last_epoch} to {}",
+                state.leader_epoch
+            ));
+        }
+        if state.leader_epoch == last_epoch && state.leader != last_leader {
+            return Err(format!(
+                "{name}: two leaders in epoch {last_epoch}: {last_leader:?} and {:?}",
+                state.leader
+            ));
+        }
+        self.epoch_leader[p.index()] = (state.leader_epoch, state.leader);
+
+        let mut leader_claims: Vec<(u32, BrokerId)> = Vec::new();
+        for broker in sim.topo.broker_ids() {
+            let Some(replica) = sim.replica(broker, p) else {
+                continue;
+            };
+            if replica.high_watermark > replica.log_end_offset() {
+                return Err(format!(
+                    "{name} on {broker}: high watermark {} above log end offset {}",
+                    replica.high_watermark,
+                    replica.log_end_offset()
+                ));
+            }
+            if matches!(replica.role, Role::Leader(_))
+                && sim.net.status(broker.node()) != NodeStatus::Crashed
+            {
+                if let Some(&(_, other)) = leader_claims
+                    .iter()
+                    .find(|(epoch, _)| *epoch == replica.leader_epoch)
+                {
+                    return Err(format!(
+                        "{name}: {other} and {broker} both lead epoch {}",
+                        replica.leader_epoch
+                    ));
+                }
+                leader_claims.push((replica.leader_epoch, broker));
+            }
+        }
+
+        // The current leader's HW never goes back within its epoch.
+        if let Some(leader) = state.leader {
+            if let Some(replica) = sim
+                .replica(leader, p)
+                .filter(|_| sim.acts_as_leader(leader, p))
+            {
+                if replica.leader_epoch == state.leader_epoch {
+                    let (epoch, hw) = self.leader_high_watermark[p.index()];
+                    if epoch == replica.leader_epoch && replica.high_watermark < hw {
+                        return Err(format!(
+                            "{name}: leader {leader} high watermark went back from {hw} to {} in epoch {epoch}",
+                            replica.high_watermark
+                        ));
+                    }
+                    self.leader_high_watermark[p.index()] =
+                        (replica.leader_epoch, replica.high_watermark);
+                    // Every live in-sync replica holds at least what the leader has committed.
+                    if !self.lossy_restart_happened {
+                        for member in state.isr.iter() {
+                            if sim.net.status(member.node()) == NodeStatus::Crashed {
+                                continue;
+                            }
+                            if let Some(r) = sim.replica(member, p) {
+                                if r.log_end_offset() < replica.high_watermark {
+                                    return Err(format!(
+                                        "{name}: in-sync replica {member} has log end offset {} below leader {leader}'s high watermark {}",
+                                        r.log_end_offset(),
+                                        replica.high_watermark
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,28 @@
+//! KafkaScope's simulation core: a deterministic, sans-IO model of an Apache Kafka cluster.
+//!
+//! Load a [`scenario::Scenario`], build a [`sim::Simulation`], drive it with `step`, `run_until` and `apply`, and
+//! read its state with `snapshot`, the trace and the checker's `verdict`. See `docs/ARCHITECTURE.md` for the
+//! codemap and the invariants this crate keeps.
+
+pub mod broker;
+pub mod checker;
+pub mod config;
+pub mod controller;
+pub mod ctx;
+pub mod explain;
+pub mod hash;
+pub mod history;
+pub mod ids;
+pub mod invariants;
+pub mod log;
+pub mod message;
+pub mod net;
+pub mod producer;
+pub mod report;
+pub mod scenario;
+pub mod sim;
+pub mod time;
+pub mod trace;
+
+pub use scenario::{Scenario, ScenarioError};
+pub use sim::{Command, RunOptions, SimError, Simulation};

@@ -1,0 +1,290 @@
+//! The requests and responses that travel between simulated nodes, named after Kafka's RPCs.
+
+use crate::config::Acks;
+use crate::ids::{BrokerId, PartitionIdx, RecordId};
+use crate::log::LogEntry;
+use serde::{Deserialize, Serialize};
+
+/// Kafka's error codes that the simulation produces, by their protocol names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum KafkaError {
+    NotLeaderOrFollower,
+    NotEnoughReplicas,
+    NotEnoughReplicasAfterAppend,
+    RequestTimedOut,
+    FencedLeaderEpoch,
+    UnknownLeaderEpoch,
+    OutOfOrderSequenceNumber,
+    InvalidUpdateVersion,
+    IneligibleReplica,
+    /// The client's connection broke (the broker process died); Kafka's `NetworkException`.
+    NetworkException,
+    /// The producer gave up: `delivery.timeout.ms` passed (`TimeoutException`).
+    DeliveryTimeout,
+}
+
+impl KafkaError {
+    pub fn name(self) -> &'static str {
+        match self {
+            KafkaError::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
+            KafkaError::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            KafkaError::NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            KafkaError::RequestTimedOut => "REQUEST_TIMED_OUT",
+            KafkaError::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
+            KafkaError::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
+            KafkaError::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            KafkaError::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
+            KafkaError::IneligibleReplica => "INELIGIBLE_REPLICA",
+            KafkaError::NetworkException => "NETWORK_EXCEPTION",
+            KafkaError::DeliveryTimeout => "DELIVERY_TIMEOUT",
+        }
+    }
+
+    /// Retriable errors make the producer refresh metadata and try again (`RetriableException`).
+    pub fn is_retriable(self) -> bool {
+        !matches!(
+            self,
+            KafkaError::DeliveryTimeout
+                | KafkaError::InvalidUpdateVersion
+                | KafkaError::IneligibleReplica
+        )
+    }
+}
+
+/// A set of brokers (ids 1..=63) as a bit mask: ISRs and fenced sets are small and copied often.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct BrokerSet(pub u64);
+
+impl BrokerSet {
+    pub fn of(brokers: &[BrokerId]) -> Self {
+        let mut set = BrokerSet::default();
+        for &b in brokers {
+            set.insert(b);
+        }
+        set
+    }
+    pub fn contains(self, b: BrokerId) -> bool {
+        self.0 & (1 << b.0) != 0
+    }
+    pub fn insert(&mut self, b: BrokerId) {
+        self.0 |= 1 << b.0;
+    }
+    pub fn remove(&mut self, b: BrokerId) {
+        self.0 &= !(1 << b.0);
+    }
+    pub fn with(mut self, b: BrokerId) -> Self {
+        self.insert(b);
+        self
+    }
+    pub fn without(mut self, b: BrokerId) -> Self {
+        self.remove(b);
+        self
+    }
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn iter(self) -> impl Iterator<Item = BrokerId> {
+        (1..64)
+            .filter(move |&i| self.0 & (1 << i) != 0)
+            .map(BrokerId)
+    }
+    /// The members in the order of `replicas` (how the describe output lists them).
+    pub fn in_order(self, replicas: &[BrokerId]) -> Vec<BrokerId> {
+        replicas
+            .iter()
+            .copied()
+            .filter(|&b| self.contains(b))
+            .collect()
+    }
+}
+
+/// The controller's record of one partition (KRaft's `PartitionRecord` / `PartitionChangeRecord`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PartitionState {
+    pub leader: Option<BrokerId>,
+    /// Bumped on every leader change.
+    pub leader_epoch: u32,
+    /// Bumped on every change, ISR changes included.
+    pub partition_epoch: u32,
+    pub isr: BrokerSet,
+}
+
+/// Metadata changes a broker has not seen yet: every partition changed in `(from_offset, to_offset]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetadataUpdate {
+    pub from_offset: u64,
+    pub to_offset: u64,
+    pub partitions: Vec<(PartitionIdx, PartitionState)>,
+    pub fenced: BrokerSet,
+}
+
+/// A producer batch on the wire.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProduceBatch {
+    pub records: Vec<RecordId>,
+    /// The idempotent producer's id, or 0.
+    pub producer_id: u32,
+    /// The sequence number of the first record, or -1 without idempotence.
+    pub base_sequence: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum FetchResult {
+    /// Records from the fetch offset (maybe none), and the leader's high watermark.
+    Records {
+        entries: Vec<LogEntry>,
+        high_watermark: u64,
+    },
+    /// The follower's log diverges from the leader's (KIP-320 `DivergingEpoch`): truncate to at most `end_offset`.
+    Diverging {
+        leader_epoch: u32,
+        end_offset: u64,
+        high_watermark: u64,
+    },
+    Error(KafkaError),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    Produce {
+        request_id: u64,
+        partition: PartitionIdx,
+        acks: Acks,
+        timeout: u64,
+        batch: ProduceBatch,
+    },
+    /// `Ok(base_offset)` or the error.
+    ProduceResponse {
+        request_id: u64,
+        partition: PartitionIdx,
+        result: Result<u64, KafkaError>,
+    },
+    Fetch {
+        fetch_id: u64,
+        partition: PartitionIdx,
+        replica: BrokerId,
+        fetch_offset: u64,
+        last_fetched_epoch: Option<u32>,
+        current_leader_epoch: u32,
+    },
+    FetchResponse {
+        fetch_id: u64,
+        partition: PartitionIdx,
+        result: FetchResult,
+    },
+    BrokerHeartbeat {
+        broker: BrokerId,
+        incarnation: u32,
+        metadata_offset: u64,
+        want_shutdown: bool,
+    },
+    BrokerHeartbeatResponse {
+        fenced: bool,
+        update: MetadataUpdate,
+        shutdown_ok: bool,
+    },
+    /// The controller publishes new metadata to a broker (standing in for the broker's metadata-log fetch).
+    MetadataPush(MetadataUpdate),
+    AlterPartition {
+        partition: PartitionIdx,
+        leader: BrokerId,
+        leader_epoch: u32,
+        partition_epoch: u32,
+        new_isr: BrokerSet,
+    },
+    AlterPartitionResponse {
+        partition: PartitionIdx,
+        result: Result<PartitionState, KafkaError>,
+    },
+    MetadataRequest {
+        request_id: u64,
+    },
+    /// Leader and leader epoch of every partition, as the answering broker's metadata cache has them.
+    MetadataResponse {
+        request_id: u64,
+        leaders: Vec<(Option<BrokerId>, u32)>,
+    },
+}
+
+/// The kind of a message, for the trace and the viz.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MessageKind {
+    Produce,
+    ProduceResponse,
+    Fetch,
+    FetchResponse,
+    BrokerHeartbeat,
+    BrokerHeartbeatResponse,
+    MetadataPush,
+    AlterPartition,
+    AlterPartitionResponse,
+    MetadataRequest,
+    MetadataResponse,
+}
+
+impl Message {
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Produce { .. } => MessageKind::Produce,
+            Message::ProduceResponse { .. } => MessageKind::ProduceResponse,
+            Message::Fetch { .. } => MessageKind::Fetch,
+            Message::FetchResponse { .. } => MessageKind::FetchResponse,
+            Message::BrokerHeartbeat { .. } => MessageKind::BrokerHeartbeat,
+            Message::BrokerHeartbeatResponse { .. } => MessageKind::BrokerHeartbeatResponse,
+            Message::MetadataPush(_) => MessageKind::MetadataPush,
+            Message::AlterPartition { .. } => MessageKind::AlterPartition,
+            Message::AlterPartitionResponse { .. } => MessageKind::AlterPartitionResponse,
+            Message::MetadataRequest { .. } => MessageKind::MetadataRequest,
+            Message::MetadataResponse { .. } => MessageKind::MetadataResponse,
+        }
+    }
+
+    /// The partition a message is about, if any (for invariant checks after the event).
+    pub fn partition(&self) -> Option<PartitionIdx> {
+        match self {
+            Message::Produce { partition, .. }
+            | Message::ProduceResponse { partition, .. }
+            | Message::Fetch { partition, .. }
+            | Message::FetchResponse { partition, .. }
+            | Message::AlterPartition { partition, .. }
+            | Message::AlterPartitionResponse { partition, .. } => Some(*partition),
+            _ => None,
+        }
+    }
+
+    /// What the sender sees when this request reaches a host whose process is dead: the connection is refused
+    /// (TCP RST), which Kafka's NetworkClient reports as a disconnect (`NetworkException`).
+    pub fn refused(&self) -> Option<Message> {
+        match self {
+            Message::Produce {
+                request_id,
+                partition,
+                acks,
+                ..
+            } if *acks != Acks::None => Some(Message::ProduceResponse {
+                request_id: *request_id,
+                partition: *partition,
+                result: Err(KafkaError::NetworkException),
+            }),
+            Message::Fetch {
+                fetch_id,
+                partition,
+                ..
+            } => Some(Message::FetchResponse {
+                fetch_id: *fetch_id,
+                partition: *partition,
+                result: FetchResult::Error(KafkaError::NetworkException),
+            }),
+            Message::MetadataRequest { request_id } => Some(Message::MetadataResponse {
+                request_id: *request_id,
+                leaders: Vec::new(),
+            }),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,830 @@
+//! A Kafka producer client: the partitioner, the record accumulator (`batch.size`, `linger.ms`), the sender
+//! (`max.in.flight.requests.per.connection`), retries with `retry.backoff.ms`, `request.timeout.ms`,
+//! `delivery.timeout.ms`, metadata refresh on NOT_LEADER_OR_FOLLOWER, and the idempotent producer's sequences.
+//!
+//! The rules follow Kafka's `KafkaProducer`, `RecordAccumulator`, `Sender` and `BuiltInPartitioner`.
+
+use crate::config::{Acks, Partitioner, ProducerConfig};
+use crate::ctx::{Ctx, Timer};
+use crate::history::{History, KeyRef, RecordInfo, RecordStatus};
+use crate::ids::{BrokerId, NodeId, PartitionIdx, ProducerIdx, RecordId};
+use crate::message::{KafkaError, Message, ProduceBatch};
+use crate::scenario::Workload;
+use crate::time::{Micros, US_PER_SEC};
+use crate::trace::TraceKind;
+use rand_chacha::ChaCha8Rng;
+use rand_core::RngCore;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Kafka's `Utils.murmur2`, bit for bit (seed 0x9747b28c).
+pub fn murmur2(data: &[u8]) -> i32 {
+    let length = data.len() as i32;
+    let m: i32 = 0x5bd1_e995;
+    let r = 24;
+    let mut h: i32 = 0x9747_b28c_u32 as i32 ^ length;
+    let chunks = data.chunks_exact(4);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        let mut k = i32::from_le_bytes(chunk.try_into().expect("4 bytes"));
+        k = k.wrapping_mul(m);
+        k ^= ((k as u32) >> r) as i32;
+        k = k.wrapping_mul(m);
+        h = h.wrapping_mul(m);
+        h ^= k;
+    }
+    if tail.len() >= 3 {
+        h ^= (tail[2] as i32) << 16;
+    }
+    if tail.len() >= 2 {
+        h ^= (tail[1] as i32) << 8;
+    }
+    if !tail.is_empty() {
+        h ^= tail[0] as i32;
+        h = h.wrapping_mul(m);
+    }
+    h ^= ((h as u32) >> 13) as i32;
+    h = h.wrapping_mul(m);
+    h ^= ((h as u32) >> 15) as i32;
+    h
+}
+
+/// The built-in partitioner for keyed records: `toPositive(murmur2(keyBytes)) % numPartitions`.
+pub fn partition_for_key(key: &[u8], partitions: u32) -> u32 {
+    ((murmur2(key) & 0x7fff_ffff) as u32) % partitions
+}
+
+/// Kafka's estimate of a record's size in a batch: the key and value plus the record framing.
+fn record_size(key_len: usize, value_len: usize) -> u64 {
+    (key_len + value_len + 14) as u64
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Batch {
+    pub id: u64,
+    pub records: Vec<RecordId>,
+    pub bytes: u64,
+    pub created_at: Micros,
+    pub attempts: u32,
+    /// The idempotent producer's first sequence number, fixed at the first send (-1 without idempotence).
+    pub base_sequence: i32,
+    /// The producer id (and epoch) the sequence was assigned under.
+    pub sequenced_as: u32,
+    /// Full, lingered long enough, or followed by another batch: the sender may take it.
+    pub closed: bool,
+    /// A retried batch waits until this time (`retry.backoff.ms`).
+    pub retry_at: Micros,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InFlight {
+    pub partition: PartitionIdx,
+    pub batch: Batch,
+    pub broker: BrokerId,
+    pub sent_at: Micros,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ProducerStats {
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub requests: u64,
+    pub retries: u64,
+    /// Errors seen in responses (retried or not), by Kafka's name.
+    pub errors: BTreeMap<String, u64>,
+    /// Sum of (ack time - send() time) over acked records, for mean latency.
+    pub ack_latency_total: Micros,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Producer {
+    pub idx: ProducerIdx,
+    pub node: NodeId,
+    pub name: String,
+    pub config: ProducerConfig,
+    /// The idempotent producer id and epoch packed in one number (`id + epoch << 20`), or 0 without idempotence.
+    pub producer_id: u32,
+    pub producer_epoch: u32,
+    /// Leader and leader epoch per partition, as last learnt from metadata.
+    pub leaders: Vec<(Option<BrokerId>, u32)>,
+    metadata_in_flight: Option<u64>,
+    metadata_rotation: u32,
+    pub accumulator: Vec<VecDeque<Batch>>,
+    ready: BTreeSet<PartitionIdx>,
+    in_flight_per_broker: Vec<u32>,
+    in_flight_per_partition: Vec<u32>,
+    pub in_flight: BTreeMap<u64, InFlight>,
+    next_sequence: Vec<i32>,
+    sticky_partition: Vec<Option<u32>>,
+    round_robin: Vec<u32>,
+    next_request_id: u64,
+    next_batch_id: u64,
+    workloads: Vec<Workload>,
+    workload_sent: Vec<u64>,
+    /// Partition of `key-{n}` per workload, computed once.
+    workload_key_partitions: Vec<Vec<u32>>,
+    records_sent: u32,
+    pub stats: ProducerStats,
+    rng: ChaCha8Rng,
+}
+
+impl Producer {
+    pub fn new(
+        idx: ProducerIdx,
+        node: NodeId,
+        def: &crate::scenario::ProducerDef,
+        topo: &crate::ctx::Topology,
+        leaders: Vec<(Option<BrokerId>, u32)>,
+        rng: ChaCha8Rng,
+    ) -> Self {
+        let partitions = topo.partitions.len();
+        let workload_key_partitions = def
+            .workloads
+            .iter()
+            .map(|w| {
+                let count = topo.topics[w.topic].partitions;
+                (0..w.keys.unwrap_or(0))
+                    .map(|k| partition_for_key(format!("key-{k}").as_bytes(), count))
+                    .collect()
+            })
+            .collect();
+        Producer {
+            idx,
+            node,
+            name: def.name.clone(),
+            config: def.config.clone(),
+            producer_id: if def.config.enable_idempotence {
+                1000 + idx.0
+            } else {
+                0
+            },
+            producer_epoch: 0,
+            leaders,
+            metadata_in_flight: None,
+            metadata_rotation: idx.0,
+            accumulator: vec![VecDeque::new(); partitions],
+            ready: BTreeSet::new(),
+            in_flight_per_broker: vec![0; topo.brokers as usize + 1],
+            in_flight_per_partition: vec![0; partitions],
+            in_flight: BTreeMap::new(),
+            next_sequence: vec![0; partitions],
+            sticky_partition: vec![None; topo.topics.len()],
+            round_robin: vec![0; topo.topics.len()],
+            next_request_id: 0,
+            next_batch_id: 0,
+            workloads: def.workloads.clone(),
+            workload_sent: vec![0; def.workloads.len()],
+            workload_key_partitions,
+            records_sent: 0,
+            stats: ProducerStats::default(),
+            rng,
+        }
+    }
+
+    pub fn start(&mut self, ctx: &mut Ctx) {
+        for (index, workload) in self.workloads.iter().enumerate() {
+            if workload.start < workload.stop {
+                ctx.out
+                    .timers
+                    .push((workload.start, Timer::WorkloadTick { workload: index }));
+            }
+        }
+    }
+
+    /// The total number of records the producer still holds (buffered or in flight).
+    pub fn buffered_records(&self) -> usize {
+        self.accumulator
+            .iter()
+            .map(|d| d.iter().map(|b| b.records.len()).sum::<usize>())
+            .sum::<usize>()
+            + self
+                .in_flight
+                .values()
+                .map(|f| f.batch.records.len())
+                .sum::<usize>()
+    }
+
+    /// `KafkaProducer.send`: choose the partition, append to the accumulator, wake the sender.
+    pub fn send(
+        &mut self,
+        ctx: &mut Ctx,
+        history: &mut History,
+        topic: usize,
+        key: KeyRef,
+        key_bytes_len: usize,
+        value: Option<Box<str>>,
+        explicit_partition: Option<u32>,
+    ) -> RecordId {
+        let partition_count = ctx.topo.topics[topic].partitions;
+        let partition = match (explicit_partition, &key) {
+            (Some(p), _) => p,
+            (None, KeyRef::Text(text)) => partition_for_key(text.as_bytes(), partition_count),
+            (None, KeyRef::Numbered(n)) => self.workload_partition(topic, *n, partition_count),
+            (None, KeyRef::None) => self.partition_without_key(topic, partition_count),
+        };
+        let partition = ctx.topo.partition_idx(topic, partition);
+        let value_len = value
+            .as_ref()
+            .map(|v| v.len())
+            .unwrap_or(self.name.len() + 6);
+        let size = record_size(key_bytes_len, value_len);
+        let record = history.push(RecordInfo {
+            producer: self.idx,
+            partition,
+            key,
+            value,
+            producer_seq: self.records_sent,
+            created_at: ctx.now,
+            status: RecordStatus::Pending,
+        });
+        self.records_sent += 1;
+        self.stats.sent += 1;
+        self.append(ctx, partition, record, size);
+        self.drain(ctx, history);
+        record
+    }
+
+    fn workload_partition(&mut self, topic: usize, key: u32, partition_count: u32) -> u32 {
+        self.workloads
+            .iter()
+            .position(|w| w.topic == topic && w.keys.is_some_and(|k| key < k))
+            .map(|w| self.workload_key_partitions[w][key as usize])
+            .unwrap_or_else(|| partition_for_key(format!("key-{key}").as_bytes(), partition_count))
+    }
+
+    /// Null keys: the sticky partitioner (KIP-480/KIP-794) keeps one partition until its batch is sent;
+    /// `RoundRobinPartitioner` takes the next partition every time.
+    fn partition_without_key(&mut self, topic: usize, partition_count: u32) -> u32 {
+        match self.config.partitioner {
+            Partitioner::RoundRobin => {
+                let p = self.round_robin[topic] % partition_count;
+                self.round_robin[topic] = self.round_robin[topic].wrapping_add(1);
+                p
+            }
+            Partitioner::Default => match self.sticky_partition[topic] {
+                Some(p) => p,
+                None => {
+                    let p = self.rng.next_u32() % partition_count;
+                    self.sticky_partition[topic] = Some(p);
+                    p
+                }
+            },
+        }
+    }
+
+    /// A batch of the sticky partition left the accumulator: the next null-key record picks a new partition.
+    fn sticky_batch_sent(&mut self, ctx: &Ctx, partition: PartitionIdx) {
+        let topic = ctx.topo.partition(partition).topic;
+        let index = ctx.topo.partition(partition).partition;
+        if self.sticky_partition[topic] == Some(index) {
+            let count = ctx.topo.topics[topic].partitions;
+            let next = if count > 1 {
+                // A different partition, chosen uniformly among the others.
+                (index + 1 + self.rng.next_u32() % (count - 1)) % count
+            } else {
+                0
+            };
+            self.sticky_partition[topic] = Some(next);
+        }
+    }
+
+    /// `RecordAccumulator.append`: add to the open batch if it fits in `batch.size`, else open a new one.
+    fn append(&mut self, ctx: &mut Ctx, partition: PartitionIdx, record: RecordId, size: u64) {
+        let batch_size = self.config.batch_size;
+        let deque = &mut self.accumulator[partition.index()];
+        if let Some(last) = deque.back_mut() {
+            if last.attempts == 0
+                && last.bytes + size <= batch_size.max(size)
+                && !last.records.is_empty()
+            {
+                last.records.push(record);
+                last.bytes += size;
+                if last.bytes >= batch_size {
+                    last.closed = true;
+                    self.ready.insert(partition);
+                }
+                return;
+            }
+            // The open batch is full: it is ready, and a new one starts behind it.
+            last.closed = true;
+            self.ready.insert(partition);
+        }
+        self.next_batch_id += 1;
+        let id = self.next_batch_id;
+        let closed = self.config.linger == 0 || size >= batch_size;
+        deque.push_back(Batch {
+            id,
+            records: vec![record],
+            bytes: size,
+            created_at: ctx.now,
+            attempts: 0,
+            base_sequence: -1,
+            sequenced_as: 0,
+            closed,
+            retry_at: 0,
+        });
+        if closed {
+            self.ready.insert(partition);
+        } else {
+            ctx.timer_after(
+                self.config.linger,
+                Timer::Linger {
+                    partition,
+                    batch_id: id,
+                },
+            );
+        }
+        ctx.timer_after(
+            self.config.delivery_timeout,
+            Timer::BatchExpiry {
+                partition,
+                batch_id: id,
+            },
+        );
+    }
+
+    /// The sender loop (`Sender.sendProducerData`): send every ready batch whose leader is known and whose broker
+    /// has room under `max.in.flight.requests.per.connection`.
+    fn drain(&mut self, ctx: &mut Ctx, history: &mut History) {
+        if self.ready.is_empty() {
+            return;
+        }
+        let mut need_metadata = false;
+        let partitions: Vec<PartitionIdx> = self.ready.iter().copied().collect();
+        for partition in partitions {
+            loop {
+                let Some(front) = self.accumulator[partition.index()].front() else {
+                    self.ready.remove(&partition);
+                    break;
+                };
+                if !front.closed {
+                    self.ready.remove(&partition);
+                    break;
+                }
+                if front.retry_at > ctx.now {
+                    break;
+                }
+                let Some(leader) = self.leaders[partition.index()].0 else {
+                    need_metadata = true;
+                    break;
+                };
+                if self.in_flight_per_broker[leader.0 as usize]
+                    >= self.config.max_in_flight_requests_per_connection
+                {
+                    break;
+                }
+                // With max.in.flight=1 the sender mutes the partition while a batch is out (guaranteeMessageOrder);
+                // the idempotent producer instead keeps order by sequence numbers, but a retried batch goes alone.
+                let retrying = front.attempts > 0;
+                if (self.config.max_in_flight_requests_per_connection == 1
+                    || (self.producer_id != 0 && retrying))
+                    && self.in_flight_per_partition[partition.index()] > 0
+                {
+                    break;
+                }
+                let batch = self.accumulator[partition.index()]
+                    .pop_front()
+                    .expect("front exists");
+                self.send_batch(ctx, history, partition, leader, batch);
+            }
+        }
+        if need_metadata {
+            self.request_metadata(ctx);
+        }
+    }
+
+    fn send_batch(
+        &mut self,
+        ctx: &mut Ctx,
+        history: &mut History,
+        partition: PartitionIdx,
+        leader: BrokerId,
+        mut batch: Batch,
+    ) {
+        batch.attempts += 1;
+        if batch.attempts > 1 {
+            self.stats.retries += 1;
+        }
+        if self.producer_id != 0
+            && (batch.base_sequence < 0 || batch.sequenced_as != self.producer_id)
+        {
+            batch.sequenced_as = self.producer_id;
+            batch.base_sequence = self.next_sequence[partition.index()];
+            self.next_sequence[partition.index()] += batch.records.len() as i32;
+        }
+        if batch.attempts == 1 {
+            self.sticky_batch_sent(ctx, partition);
+        }
+        self.next_request_id += 1;
+        let request_id = self.next_request_id;
+        self.stats.requests += 1;
+        ctx.trace(TraceKind::BatchSent {
+            producer: self.idx,
+            partition,
+            records: batch.records.len() as u32,
+            attempt: batch.attempts,
+            to: leader,
+        });
+        ctx.send(
+            leader.node(),
+            Message::Produce {
+                request_id,
+                partition,
+                acks: self.config.acks,
+                timeout: self.config.request_timeout,
+                batch: ProduceBatch {
+                    records: batch.records.clone(),
+                    producer_id: self.producer_id,
+                    base_sequence: batch.base_sequence,
+                },
+            },
+        );
+        if self.config.acks == Acks::None {
+            // acks=0: the send completes as soon as the request is written; the offset is unknown (-1).
+            self.complete(ctx, history, partition, &batch, Ok(None));
+            return;
+        }
+        self.in_flight_per_broker[leader.0 as usize] += 1;
+        self.in_flight_per_partition[partition.index()] += 1;
+        self.in_flight.insert(
+            request_id,
+            InFlight {
+                partition,
+                batch,
+                broker: leader,
+                sent_at: ctx.now,
+            },
+        );
+        ctx.timer_after(
+            self.config.request_timeout,
+            Timer::RequestTimeout { request_id },
+        );
+    }
+
+    fn complete(
+        &mut self,
+        ctx: &mut Ctx,
+        history: &mut History,
+        partition: PartitionIdx,
+        batch: &Batch,
+        result: Result<Option<u64>, KafkaError>,
+    ) {
+        let records = batch.records.len() as u32;
+        match result {
+            Ok(base_offset) => {
+                for (i, &record) in batch.records.iter().enumerate() {
+                    let offset = base_offset.map(|b| b + i as u64);
+                    history.set_status(
+                        record,
+                        RecordStatus::Acked {
+                            offset,
+                            at: ctx.now,
+                        },
+                    );
+                    self.stats.ack_latency_total += ctx.now - history.get(record).created_at;
+                }
+                self.stats.acked += records as u64;
+                ctx.trace(TraceKind::ProduceAcked {
+                    producer: self.idx,
+                    partition,
+                    base_offset,
+                    records,
+                });
+            }
+            Err(error) => {
+                for &record in &batch.records {
+                    history.set_status(record, RecordStatus::Failed { error, at: ctx.now });
+                }
+                if self.producer_id != 0
+                    && batch.base_sequence >= 0
+                    && batch.sequenced_as == self.producer_id
+                {
+                    // The batch's sequence numbers will never be filled in: bump the epoch and start over.
+                    self.bump_epoch();
+                }
+                self.stats.failed += records as u64;
+                ctx.trace(TraceKind::ProduceFailed {
+                    producer: self.idx,
+                    partition,
+                    error,
+                    records,
+                });
+            }
+        }
+    }
+
+    fn request_metadata(&mut self, ctx: &mut Ctx) {
+        if self.metadata_in_flight.is_some() {
+            return;
+        }
+        // NetworkClient.leastLoadedNode: the broker with the fewest requests in flight, rotating among equals.
+        let brokers = ctx.topo.brokers;
+        let start = self.metadata_rotation;
+        let target = (0..brokers)
+            .map(|i| BrokerId((start + i) % brokers + 1))
+            .min_by_key(|b| self.in_flight_per_broker[b.0 as usize])
+            .expect("at least one broker");
+        self.metadata_rotation = self.metadata_rotation.wrapping_add(1);
+        self.next_request_id += 1;
+        let request_id = self.next_request_id;
+        self.metadata_in_flight = Some(request_id);
+        ctx.send(target.node(), Message::MetadataRequest { request_id });
+        ctx.timer_after(
+            self.config.request_timeout,
+            Timer::MetadataTimeout { request_id },
+        );
+    }
+
+    pub fn on_timer(&mut self, ctx: &mut Ctx, history: &mut History, timer: Timer) {
+        match timer {
+            Timer::WorkloadTick { workload } => self.workload_tick(ctx, history, workload),
+            Timer::Linger {
+                partition,
+                batch_id,
+            } => {
+                if let Some(batch) = self.accumulator[partition.index()]
+                    .iter_mut()
+                    .find(|b| b.id == batch_id)
+                {
+                    batch.closed = true;
+                    self.ready.insert(partition);
+                }
+                self.drain(ctx, history);
+            }
+            Timer::BatchExpiry {
+                partition,
+                batch_id,
+            } => {
+                let deque = &mut self.accumulator[partition.index()];
+                if let Some(index) = deque.iter().position(|b| b.id == batch_id) {
+                    let batch = deque.remove(index).expect("index valid");
+                    self.count_error(KafkaError::DeliveryTimeout);
+                    self.complete(
+                        ctx,
+                        history,
+                        partition,
+                        &batch,
+                        Err(KafkaError::DeliveryTimeout),
+                    );
+                }
+            }
+            Timer::RequestTimeout { request_id } => {
+                if self.in_flight.contains_key(&request_id) {
+                    self.handle_response(
+                        ctx,
+                        history,
+                        request_id,
+                        Err(KafkaError::RequestTimedOut),
+                    );
+                }
+            }
+            Timer::RetryBackoff { .. } => self.drain(ctx, history),
+            Timer::MetadataTimeout { request_id } => {
+                if self.metadata_in_flight == Some(request_id) {
+                    self.metadata_in_flight = None;
+                    self.request_metadata(ctx);
+                }
+            }
+            other => debug_assert!(false, "producer got a timer it never sets: {other:?}"),
+        }
+    }
+
+    fn workload_tick(&mut self, ctx: &mut Ctx, history: &mut History, index: usize) {
+        let workload = self.workloads[index].clone();
+        let key = match workload.keys {
+            Some(keys) => KeyRef::Numbered(self.rng.next_u32() % keys),
+            None => KeyRef::None,
+        };
+        let key_len = match &key {
+            KeyRef::Numbered(n) => 4 + decimal_len(*n),
+            _ => 0,
+        };
+        self.send(ctx, history, workload.topic, key, key_len, None, None);
+        self.workload_sent[index] += 1;
+        // The n-th record is due at start + n / rate, in integer microseconds, so rates need not divide a second.
+        let next =
+            workload.start + self.workload_sent[index] * US_PER_SEC / workload.rate_per_sec as u64;
+        if next < workload.stop {
+            ctx.out
+                .timers
+                .push((next.max(ctx.now), Timer::WorkloadTick { workload: index }));
+        }
+    }
+
+    pub fn on_message(&mut self, ctx: &mut Ctx, history: &mut History, message: Message) {
+        match message {
+            Message::ProduceResponse {
+                request_id, result, ..
+            } => {
+                if self.in_flight.contains_key(&request_id) {
+                    self.handle_response(ctx, history, request_id, result.map(Some));
+                }
+            }
+            Message::MetadataResponse {
+                request_id,
+                leaders,
+            } => {
+                if self.metadata_in_flight != Some(request_id) {
+                    return;
+                }
+                self.metadata_in_flight = None;
+                if leaders.is_empty() {
+                    // The broker refused the connection: ask another one after the backoff.
+                    self.request_metadata_later(ctx);
+                    return;
+                }
+                let mut still_unknown = false;
+                for (known, fresh) in self.leaders.iter_mut().zip(leaders) {
+                    // KIP-320: metadata with an older leader epoch than already known is ignored.
+                    if fresh.1 >= known.1 {
+                        *known = fresh;
+                    }
+                    still_unknown |= known.0.is_none();
+                }
+                if still_unknown && !self.ready.is_empty() {
+                    self.request_metadata_later(ctx);
+                }
+                self.drain(ctx, history);
+            }
+            other => debug_assert!(
+                false,
+                "producer got a message it never expects: {:?}",
+                other.kind()
+            ),
+        }
+    }
+
+    fn request_metadata_later(&mut self, ctx: &mut Ctx) {
+        if let Some(&partition) = self.ready.iter().next() {
+            ctx.timer_after(
+                self.config.retry_backoff.max(1),
+                Timer::RetryBackoff { partition },
+            );
+        }
+    }
+
+    /// A broker's process died: requests in flight to it fail with a disconnect, as NetworkClient reports.
+    pub fn on_broker_disconnected(
+        &mut self,
+        ctx: &mut Ctx,
+        history: &mut History,
+        broker: BrokerId,
+    ) {
+        let failed: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.broker == broker)
+            .map(|(&id, _)| id)
+            .collect();
+        for request_id in failed {
+            self.handle_response(ctx, history, request_id, Err(KafkaError::NetworkException));
+        }
+    }
+
+    /// KIP-360: an idempotent producer whose sequence numbers can no longer line up with the broker's (a batch
+    /// expired or failed after getting its sequence, or the partition lost the producer's state in an unclean
+    /// election) bumps its epoch and numbers every partition from 0 again.
+    fn bump_epoch(&mut self) {
+        self.producer_epoch += 1;
+        self.producer_id = (self.producer_id & 0xF_FFFF) | (self.producer_epoch << 20);
+        self.next_sequence.iter_mut().for_each(|s| *s = 0);
+        for batch in self.accumulator.iter_mut().flatten() {
+            batch.base_sequence = -1;
+        }
+    }
+
+    /// Is there a batch of `partition` with a lower sequence still in flight or queued, whose landing would close
+    /// the gap the broker complained about?
+    fn earlier_batch_pending(&self, partition: PartitionIdx, sequence: i32) -> bool {
+        self.in_flight.values().any(|f| {
+            f.partition == partition
+                && f.batch.sequenced_as == self.producer_id
+                && f.batch.base_sequence < sequence
+        }) || self.accumulator[partition.index()].iter().any(|b| {
+            b.sequenced_as == self.producer_id && b.base_sequence >= 0 && b.base_sequence < sequence
+        })
+    }
+
+    fn count_error(&mut self, error: KafkaError) {
+        *self
+            .stats
+            .errors
+            .entry(error.name().to_string())
+            .or_default() += 1;
+    }
+
+    fn handle_response(
+        &mut self,
+        ctx: &mut Ctx,
+        history: &mut History,
+        request_id: u64,
+        result: Result<Option<u64>, KafkaError>,
+    ) {
+        let InFlight {
+            partition,
+            batch,
+            broker,
+            ..
+        } = self.in_flight.remove(&request_id).expect("in flight");
+        self.in_flight_per_broker[broker.0 as usize] -= 1;
+        self.in_flight_per_partition[partition.index()] -= 1;
+        match result {
+            Ok(offset) => self.complete(ctx, history, partition, &batch, Ok(offset)),
+            Err(error) => {
+                self.count_error(error);
+                let expired =
+                    ctx.now.saturating_sub(batch.created_at) >= self.config.delivery_timeout;
+                // The idempotent producer retries OUT_OF_ORDER_SEQUENCE_NUMBER while an earlier batch is being
+                // retried: the gap closes once that batch lands.
+                let retriable = error.is_retriable()
+                    && (error != KafkaError::OutOfOrderSequenceNumber || self.producer_id != 0);
+                if retriable && batch.attempts <= self.config.retries && !expired {
+                    if error == KafkaError::OutOfOrderSequenceNumber
+                        && batch.sequenced_as == self.producer_id
+                        && !self.earlier_batch_pending(partition, batch.base_sequence)
+                    {
+                        self.bump_epoch();
+                    }
+                    ctx.trace(TraceKind::ProduceRetry {
+                        producer: self.idx,
+                        partition,
+                        error,
+                        records: batch.records.len() as u32,
+                    });
+                    self.reenqueue(ctx, partition, batch);
+                    if matches!(
+                        error,
+                        KafkaError::NotLeaderOrFollower
+                            | KafkaError::NetworkException
+                            | KafkaError::RequestTimedOut
+                            | KafkaError::FencedLeaderEpoch
+                    ) {
+                        self.leaders[partition.index()].0 = None;
+                        self.request_metadata(ctx);
+                    }
+                } else {
+                    let error = if expired {
+                        KafkaError::DeliveryTimeout
+                    } else {
+                        error
+                    };
+                    self.complete(ctx, history, partition, &batch, Err(error));
+                }
+            }
+        }
+        self.drain(ctx, history);
+    }
+
+    /// `RecordAccumulator.reenqueue`: a retried batch goes back to the head of its partition's queue (in sequence
+    /// order for the idempotent producer) and waits `retry.backoff.ms`.
+    fn reenqueue(&mut self, ctx: &mut Ctx, partition: PartitionIdx, mut batch: Batch) {
+        batch.retry_at = ctx.now + self.config.retry_backoff;
+        batch.closed = true;
+        let deque = &mut self.accumulator[partition.index()];
+        let position = if batch.base_sequence >= 0 {
+            deque
+                .iter()
+                .position(|b| b.base_sequence < 0 || b.base_sequence > batch.base_sequence)
+                .unwrap_or(deque.len())
+        } else {
+            0
+        };
+        deque.insert(position, batch);
+        self.ready.insert(partition);
+        ctx.timer_after(
+            self.config.retry_backoff.max(1),
+            Timer::RetryBackoff { partition },
+        );
+    }
+}
+
+fn decimal_len(n: u32) -> usize {
+    n.checked_ilog10().map(|d| d as usize + 1).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cases of Kafka's `UtilsTest.testMurmur2`.
+    #[test]
+    fn murmur2_matches_kafka() {
+        assert_eq!(murmur2(b"21"), -973932308);
+        assert_eq!(murmur2(b"foobar"), -790332482);
+        assert_eq!(murmur2(b"a-little-bit-long-string"), -985981536);
+        assert_eq!(murmur2(b"a-little-bit-longer-string"), -1486304829);
+        assert_eq!(
+            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
+            -58897971
+        );
+        assert_eq!(murmur2(b"abc"), 479470107);
+    }
+
+    #[test]
+    fn decimal_lengths() {
+        assert_eq!(decimal_len(0), 1);
+        assert_eq!(decimal_len(9), 1);
+        assert_eq!(decimal_len(10), 2);
+    }
+}

@@ -1,0 +1,456 @@
+//! The end-of-run report: the cluster in the shape of `kafka-topics --describe`, per-replica LEO and HW, producer
+//! counts, and the checker's verdict, as plain text for people and as JSON for tools.
+
+use crate::broker::Role;
+use crate::ids::PartitionIdx;
+use crate::net::NodeStatus;
+use crate::sim::Simulation;
+use crate::time::format_time;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub title: String,
+    pub seed: u64,
+    pub time_us: u64,
+    pub events: u64,
+    pub trace_hash: String,
+    pub controller_up: bool,
+    pub brokers: Vec<BrokerReport>,
+    pub topics: Vec<TopicReport>,
+    pub producers: Vec<ProducerReport>,
+    pub checker: CheckerReport,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BrokerReport {
+    pub id: u32,
+    pub status: &'static str,
+    pub fenced: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TopicReport {
+    pub name: String,
+    pub replication_factor: u32,
+    pub configs: BTreeMap<String, String>,
+    pub partitions: Vec<PartitionReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PartitionReport {
+    pub partition: u32,
+    pub leader: Option<u32>,
+    pub leader_epoch: u32,
+    pub isr: Vec<u32>,
+    pub replicas: Vec<u32>,
+    pub offline: bool,
+    pub under_replicated: bool,
+    pub replica_states: Vec<ReplicaReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplicaReport {
+    pub broker: u32,
+    pub status: &'static str,
+    pub role: &'static str,
+    pub leader_epoch: u32,
+    pub log_end_offset: u64,
+    pub high_watermark: u64,
+    pub log: Vec<LogRecordReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LogRecordReport {
+    pub offset: u64,
+    pub epoch: u32,
+    pub key: Option<String>,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ProducerReport {
+    pub id: String,
+    pub acks: &'static str,
+    pub enable_idempotence: bool,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub pending: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub mean_ack_latency_ms: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DuplicateReport {
+    pub value: String,
+    pub copies: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DivergenceReport {
+    pub topic: String,
+    pub partition: u32,
+    pub leader: u32,
+    pub follower: u32,
+    pub offset: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckerReport {
+    pub acked: u64,
+    pub acked_lost: u64,
+    /// Values of the acked records that were lost.
+    pub lost: Vec<String>,
+    pub duplicates: Vec<DuplicateReport>,
+    pub reordered: Vec<String>,
+    pub divergent: Vec<DivergenceReport>,
+    pub failed: u64,
+    pub pending: u64,
+    pub ok: bool,
+}
+
+fn status_name(status: NodeStatus) -> &'static str {
+    match status {
+        NodeStatus::Up => "up",
+        NodeStatus::Crashed => "down",
+        NodeStatus::Paused => "paused",
+    }
+}
+
+impl Report {
+    /// Builds the report; `with_logs` includes every replica's records (large runs may leave them out).
+    pub fn build(sim: &Simulation, with_logs: bool) -> Report {
+        let names: Vec<String> = sim.producers.iter().map(|p| p.name.clone()).collect();
+        let topo = &sim.topo;
+        let fenced = sim.controller.fenced_set();
+        let topics = topo
+            .topics
+            .iter()
+            .enumerate()
+            .map(|(t, topic)| {
+                let mut configs = BTreeMap::new();
+                configs.insert(
+                    "min.insync.replicas".to_string(),
+                    topic.config.min_insync_replicas.to_string(),
+                );
+                configs.insert(
+                    "unclean.leader.election.enable".to_string(),
+                    topic.config.unclean_leader_election_enable.to_string(),
+                );
+                let partitions = (0..topic.partitions)
+                    .map(|p| {
+                        let idx = topo.partition_idx(t, p);
+                        let state = sim.controller.partitions[idx.index()];
+                        let replicas = &topo.partition(idx).replicas;
+                        let replica_states = replicas
+                            .iter()
+                            .filter_map(|&b| {
+                                let r = sim.replica(b, idx)?;
+                                Some(ReplicaReport {
+                                    broker: b.0,
+                                    status: status_name(sim.net.status(b.node())),
+                                    role: match r.role {
+                                        Role::Leader(_) => "leader",
+                                        Role::Follower { .. } => "follower",
+                                        Role::None => "none",
+                                    },
+                                    leader_epoch: r.leader_epoch,
+                                    log_end_offset: r.log_end_offset(),
+                                    high_watermark: r.high_watermark,
+                                    log: if with_logs {
+                                        r.log
+                                            .entries()
+                                            .iter()
+                                            .enumerate()
+                                            .map(|(offset, e)| LogRecordReport {
+                                                offset: offset as u64,
+                                                epoch: e.leader_epoch,
+                                                key: sim.history.get(e.record).key.render(),
+                                                value: sim.history.value(e.record, &names),
+                                            })
+                                            .collect()
+                                    } else {
+                                        Vec::new()
+                                    },
+                                })
+                            })
+                            .collect();
+                        PartitionReport {
+                            partition: p,
+                            leader: state.leader.map(|b| b.0),
+                            leader_epoch: state.leader_epoch,
+                            isr: state.isr.in_order(replicas).iter().map(|b| b.0).collect(),
+                            replicas: replicas.iter().map(|b| b.0).collect(),
+                            offline: state.leader.is_none(),
+                            under_replicated: state.isr.len() < replicas.len(),
+                            replica_states,
+                        }
+                    })
+                    .collect();
+                TopicReport {
+                    name: topic.name.clone(),
+                    replication_factor: topic.replication_factor,
+                    configs,
+                    partitions,
+                }
+            })
+            .collect();
+        let producers = sim
+            .producers
+            .iter()
+            .map(|p| ProducerReport {
+                id: p.name.clone(),
+                acks: p.config.acks.name(),
+                enable_idempotence: p.config.enable_idempotence,
+                sent: p.stats.sent,
+                acked: p.stats.acked,
+                failed: p.stats.failed,
+                pending: p.stats.sent - p.stats.acked - p.stats.failed,
+                requests: p.stats.requests,
+                retries: p.stats.retries,
+                errors: p.stats.errors.clone(),
+                mean_ack_latency_ms: if p.stats.acked > 0 {
+                    p.stats.ack_latency_total as f64 / p.stats.acked as f64 / 1000.0
+                } else {
+                    0.0
+                },
+            })
+            .collect();
+        let verdict = sim.verdict();
+        let checker = CheckerReport {
+            acked: verdict.acked,
+            acked_lost: verdict.acked_lost.len() as u64,
+            lost: verdict
+                .acked_lost
+                .iter()
+                .map(|&id| sim.history.value(id, &names))
+                .collect(),
+            duplicates: verdict
+                .duplicates
+                .iter()
+                .map(|&(id, copies)| DuplicateReport {
+                    value: sim.history.value(id, &names),
+                    copies,
+                })
+                .collect(),
+            reordered: verdict
+                .reordered
+                .iter()
+                .map(|&id| sim.history.value(id, &names))
+                .collect(),
+            divergent: verdict
+                .divergent
+                .iter()
+                .map(|d| {
+                    let info = topo.partition(d.partition);
+                    DivergenceReport {
+                        topic: topo.topics[info.topic].name.clone(),
+                        partition: info.partition,
+                        leader: d.leader.0,
+                        follower: d.follower.0,
+                        offset: d.offset,
+                    }
+                })
+                .collect(),
+            failed: verdict.failed,
+            pending: verdict.pending,
+            ok: verdict.is_clean(),
+        };
+        Report {
+            title: sim.scenario.title.clone(),
+            seed: sim.seed,
+            time_us: sim.now(),
+            events: sim.events(),
+            trace_hash: sim.trace.hash_hex(),
+            controller_up: sim.net.status(crate::ids::CONTROLLER) != NodeStatus::Crashed,
+            brokers: topo
+                .broker_ids()
+                .map(|b| BrokerReport {
+                    id: b.0,
+                    status: status_name(sim.net.status(b.node())),
+                    fenced: fenced.contains(b),
+                })
+                .collect(),
+            topics,
+            producers,
+            checker,
+        }
+    }
+
+    pub fn partition(&self, topic: &str, partition: u32) -> Option<&PartitionReport> {
+        self.topics
+            .iter()
+            .find(|t| t.name == topic)?
+            .partitions
+            .iter()
+            .find(|p| p.partition == partition)
+    }
+
+    /// `kafka-topics --describe`, then replica states, producers and the checker, for people.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "KafkaScope: {}", self.title);
+        let _ = writeln!(
+            out,
+            "seed {} · ran to {} · {} events · trace {}",
+            self.seed,
+            format_time(self.time_us),
+            self.events,
+            self.trace_hash
+        );
+        let brokers: Vec<String> = self
+            .brokers
+            .iter()
+            .map(|b| {
+                format!(
+                    "B{} {}{}",
+                    b.id,
+                    b.status,
+                    if b.fenced { " (fenced)" } else { "" }
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "brokers: {} · controller {}\n",
+            brokers.join(", "),
+            if self.controller_up { "up" } else { "down" }
+        );
+        let join = |v: &[u32]| {
+            v.iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        for topic in &self.topics {
+            let configs: Vec<String> = topic
+                .configs
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}",
+                topic.name,
+                topic.partitions.len(),
+                topic.replication_factor,
+                configs.join(",")
+            );
+            for p in &topic.partitions {
+                let leader = p
+                    .leader
+                    .map(|l| l.to_string())
+                    .unwrap_or_else(|| "none".into());
+                let flags = match (p.offline, p.under_replicated) {
+                    (true, _) => "  [offline]",
+                    (false, true) => "  [under-replicated]",
+                    _ => "",
+                };
+                let _ = writeln!(
+                    out,
+                    "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}\tLeaderEpoch: {}{}",
+                    topic.name,
+                    p.partition,
+                    leader,
+                    join(&p.replicas),
+                    join(&p.isr),
+                    p.leader_epoch,
+                    flags
+                );
+                for r in &p.replica_states {
+                    let _ = writeln!(
+                        out,
+                        "\t    B{} {:<6} {:<8} epoch {:<3} log_end_offset {:<6} high_watermark {}",
+                        r.broker,
+                        r.status,
+                        r.role,
+                        r.leader_epoch,
+                        r.log_end_offset,
+                        r.high_watermark
+                    );
+                }
+            }
+        }
+        if !self.producers.is_empty() {
+            let _ = writeln!(out, "\nProducers");
+            for p in &self.producers {
+                let errors: Vec<String> =
+                    p.errors.iter().map(|(k, v)| format!("{k} x{v}")).collect();
+                let _ = writeln!(
+                    out,
+                    "  {} (acks={}{}): sent {}, acked {}, failed {}, pending {} · {} requests, {} retries, mean ack latency {:.1} ms{}",
+                    p.id,
+                    p.acks,
+                    if p.enable_idempotence { ", idempotent" } else { "" },
+                    p.sent,
+                    p.acked,
+                    p.failed,
+                    p.pending,
+                    p.requests,
+                    p.retries,
+                    p.mean_ack_latency_ms,
+                    if errors.is_empty() { String::new() } else { format!(" · errors: {}", errors.join(", ")) }
+                );
+            }
+        }
+        let c = &self.checker;
+        let _ = writeln!(
+            out,
+            "\nChecker: acked {} · acked but lost {} · duplicated {} · reordered {} · divergent replicas {} · failed {} · pending {} -> {}",
+            c.acked,
+            c.acked_lost,
+            c.duplicates.len(),
+            c.reordered.len(),
+            c.divergent.len(),
+            c.failed,
+            c.pending,
+            if c.ok { "OK" } else { "GUARANTEE VIOLATED" }
+        );
+        let preview = |values: &[String]| {
+            let shown: Vec<&str> = values.iter().take(10).map(|s| s.as_str()).collect();
+            let more = values.len().saturating_sub(10);
+            format!(
+                "{}{}",
+                shown.join(", "),
+                if more > 0 {
+                    format!(" (+{more} more)")
+                } else {
+                    String::new()
+                }
+            )
+        };
+        if !c.lost.is_empty() {
+            let _ = writeln!(out, "  lost: {}", preview(&c.lost));
+        }
+        if !c.duplicates.is_empty() {
+            let values: Vec<String> = c
+                .duplicates
+                .iter()
+                .map(|d| format!("{} x{}", d.value, d.copies))
+                .collect();
+            let _ = writeln!(out, "  duplicated: {}", preview(&values));
+        }
+        if !c.reordered.is_empty() {
+            let _ = writeln!(out, "  reordered: {}", preview(&c.reordered));
+        }
+        for d in &c.divergent {
+            let _ = writeln!(
+                out,
+                "  divergent: {}-{} B{} differs from B{} at offset {} (below both high watermarks)",
+                d.topic, d.partition, d.follower, d.leader, d.offset
+            );
+        }
+        out
+    }
+}
+
+/// The partition index of a topic-partition by name, for tests and tools.
+pub fn find_partition(sim: &Simulation, topic: &str, partition: u32) -> Option<PartitionIdx> {
+    let t = sim.scenario.topic_index(topic)?;
+    (partition < sim.topo.topics[t].partitions).then(|| sim.topo.partition_idx(t, partition))
+}

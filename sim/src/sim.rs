@@ -1,0 +1,943 @@
+//! The simulation engine: one event queue ordered by (time, sequence), the network, the nodes, faults and
+//! commands, and invariant checks after every event.
+//!
+//! It is sans-IO like quinn-proto: the caller loads a scenario, then drives it with [`Simulation::step`],
+//! [`Simulation::run_until`] and [`Simulation::apply`], and reads state with [`Simulation::snapshot`] and the
+//! trace. Nothing here reads a clock or the OS's randomness: the same scenario and seed give the same trace.
+
+use crate::broker::{Broker, Role};
+use crate::controller::Controller;
+use crate::ctx::{Ctx, Outbox, PartitionInfo, Timer, Topology};
+use crate::history::{History, KeyRef};
+use crate::ids::{BrokerId, NodeId, PartitionIdx, ProducerIdx, CONTROLLER};
+use crate::invariants::Invariants;
+use crate::message::Message;
+use crate::net::{Network, NodeStatus, Transit};
+use crate::producer::Producer;
+use crate::scenario::{limits, Action, RecordSpec, Scenario};
+use crate::time::{format_time, Micros};
+use crate::trace::{DropReason, Trace, TraceKind, TraceRetention};
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+/// Something that can go wrong with a run (as opposed to Kafka outcomes, which are data).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SimError {
+    #[error("invariant violated at {time} (seed {seed}, event #{event}: {during}): {what}")]
+    Invariant {
+        seed: u64,
+        time: String,
+        event: u64,
+        during: String,
+        what: String,
+    },
+    #[error("event budget exhausted: {events} events by {time} (seed {seed}); raise it with --max-events or shorten the scenario")]
+    EventBudget {
+        seed: u64,
+        events: u64,
+        time: String,
+    },
+}
+
+/// A command from the viz, a test or the scenario's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    Crash {
+        broker: BrokerId,
+        lose_unflushed: bool,
+    },
+    Restart {
+        broker: BrokerId,
+    },
+    ControlledShutdown {
+        broker: BrokerId,
+    },
+    Isolate {
+        node: NodeId,
+    },
+    Cut {
+        from: NodeId,
+        to: NodeId,
+        both_ways: bool,
+    },
+    Partition {
+        groups: Vec<Vec<NodeId>>,
+    },
+    HealAll,
+    Slow {
+        node: NodeId,
+        extra_latency: Micros,
+    },
+    Pause {
+        node: NodeId,
+    },
+    Resume {
+        node: NodeId,
+    },
+    CrashController,
+    RestartController,
+    Produce {
+        producer: ProducerIdx,
+        topic: usize,
+        records: Vec<RecordSpec>,
+    },
+}
+
+#[derive(Clone, Debug)]
+enum Event {
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        message: Message,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u32,
+        timer: Timer,
+    },
+    Command(Command),
+}
+
+#[derive(Clone, Debug)]
+struct Queued {
+    time: Micros,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    /// Reversed, so that `BinaryHeap` pops the earliest (time, sequence) first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+/// Options for a run that are not part of the scenario.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub seed: Option<u64>,
+    pub retention: TraceRetention,
+    pub max_events: u64,
+    /// Check invariants after every event (on by default in debug and test builds).
+    pub check_invariants: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            seed: None,
+            retention: TraceRetention::Notable,
+            max_events: limits::MAX_EVENTS_DEFAULT,
+            check_invariants: cfg!(debug_assertions),
+        }
+    }
+}
+
+/// Sub-seeds per subsystem, so that adding a fault kind never changes the network or workload of a seed.
+fn sub_seed(seed: u64, subsystem: u64) -> u64 {
+    let mut z = seed ^ subsystem.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+const SUBSYSTEM_NETWORK: u64 = 1;
+const SUBSYSTEM_WORKLOAD: u64 = 2;
+
+#[derive(Clone)]
+pub struct Simulation {
+    pub scenario: Arc<Scenario>,
+    pub topo: Arc<Topology>,
+    pub seed: u64,
+    now: Micros,
+    seq: u64,
+    queue: BinaryHeap<Queued>,
+    pub net: Network,
+    pub controller: Controller,
+    pub brokers: Vec<Broker>,
+    pub producers: Vec<Producer>,
+    pub history: History,
+    pub trace: Trace,
+    incarnation: Vec<u32>,
+    paused_inbox: Vec<Vec<Event>>,
+    events: u64,
+    max_events: u64,
+    check_invariants: bool,
+    invariants: Invariants,
+    failure: Option<SimError>,
+}
+
+impl Simulation {
+    pub fn new(scenario: Scenario, options: RunOptions) -> Simulation {
+        let seed = options.seed.unwrap_or(scenario.seed);
+        let mut partitions = Vec::new();
+        let mut topic_first_partition = Vec::new();
+        for (topic_index, topic) in scenario.topics.iter().enumerate() {
+            topic_first_partition.push(partitions.len() as u32);
+            for (p, replicas) in topic.assignment.iter().enumerate() {
+                partitions.push(PartitionInfo {
+                    topic: topic_index,
+                    partition: p as u32,
+                    replicas: replicas.clone(),
+                    min_insync_replicas: topic.config.min_insync_replicas,
+                    unclean_leader_election_enable: topic.config.unclean_leader_election_enable,
+                    flush_messages: topic.config.flush_messages,
+                });
+            }
+        }
+        let node_names = scenario.node_names();
+        let topo = Arc::new(Topology {
+            brokers: scenario.brokers,
+            broker_config: scenario.broker_config.clone(),
+            topics: scenario.topics.clone(),
+            partitions,
+            topic_first_partition,
+            node_names: node_names.clone(),
+        });
+        let nodes = node_names.len();
+        let mut net = Network::new(
+            nodes,
+            scenario.network.latency,
+            scenario.network.drop,
+            ChaCha8Rng::seed_from_u64(sub_seed(seed, SUBSYSTEM_NETWORK)),
+        );
+        for (a, b, range) in &scenario.network.links {
+            let find = |name: &str| {
+                NodeId(
+                    node_names
+                        .iter()
+                        .position(|n| n == name)
+                        .expect("validated") as u32,
+                )
+            };
+            net.set_link_latency(find(a), find(b), *range);
+        }
+        let controller = Controller::new(&topo);
+        let brokers = topo
+            .broker_ids()
+            .map(|b| Broker::new(b, &topo.partitions, &controller.partitions))
+            .collect();
+        let leaders: Vec<_> = controller
+            .partitions
+            .iter()
+            .map(|s| (s.leader, s.leader_epoch))
+            .collect();
+        let producers = scenario
+            .producers
+            .iter()
+            .enumerate()
+            .map(|(i, def)| {
+                let rng = ChaCha8Rng::seed_from_u64(sub_seed(
+                    seed,
+                    SUBSYSTEM_WORKLOAD + 16 * (i as u64 + 1),
+                ));
+                let node = NodeId(1 + scenario.brokers + i as u32);
+                Producer::new(
+                    ProducerIdx(i as u32),
+                    node,
+                    def,
+                    &topo,
+                    leaders.clone(),
+                    rng,
+                )
+            })
+            .collect();
+        let invariants = Invariants::new(&controller);
+        let mut sim = Simulation {
+            scenario: Arc::new(scenario),
+            topo,
+            seed,
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            net,
+            controller,
+            brokers,
+            producers,
+            history: History::default(),
+            trace: Trace::new(options.retention),
+            incarnation: vec![0; nodes],
+            paused_inbox: vec![Vec::new(); nodes],
+            events: 0,
+            max_events: options.max_events,
+            check_invariants: options.check_invariants,
+            invariants,
+            failure: None,
+        };
+        sim.boot();
+        sim
+    }
+
+    /// Starts every node at t=0 and schedules the scenario's timeline.
+    fn boot(&mut self) {
+        let mut out = Outbox::default();
+        {
+            let mut ctx = Ctx {
+                now: 0,
+                topo: &self.topo,
+                out: &mut out,
+            };
+            self.controller.start(&mut ctx);
+        }
+        self.flush(CONTROLLER, &mut out);
+        for i in 0..self.brokers.len() {
+            {
+                let mut ctx = Ctx {
+                    now: 0,
+                    topo: &self.topo,
+                    out: &mut out,
+                };
+                self.brokers[i].start(&mut ctx, true);
+            }
+            self.flush(NodeId(i as u32 + 1), &mut out);
+        }
+        for i in 0..self.producers.len() {
+            {
+                let mut ctx = Ctx {
+                    now: 0,
+                    topo: &self.topo,
+                    out: &mut out,
+                };
+                self.producers[i].start(&mut ctx);
+            }
+            let node = self.producers[i].node;
+            self.flush(node, &mut out);
+        }
+        let timeline = self.scenario.timeline.clone();
+        for step in timeline {
+            let command = self.command_for(&step.action);
+            self.push(step.at.0, Event::Command(command));
+        }
+    }
+
+    /// Resolves a scenario action's names to ids (the scenario was validated, so every name exists).
+    pub fn command_for(&self, action: &Action) -> Command {
+        let node = |name: &str| {
+            NodeId(
+                self.topo
+                    .node_names
+                    .iter()
+                    .position(|n| n == name)
+                    .expect("validated") as u32,
+            )
+        };
+        match action {
+            Action::Crash {
+                broker,
+                lose_unflushed,
+            } => Command::Crash {
+                broker: BrokerId(*broker),
+                lose_unflushed: *lose_unflushed,
+            },
+            Action::Restart { broker } => Command::Restart {
+                broker: BrokerId(*broker),
+            },
+            Action::ControlledShutdown { broker } => Command::ControlledShutdown {
+                broker: BrokerId(*broker),
+            },
+            Action::Isolate { node: name } => Command::Isolate { node: node(name) },
+            Action::Cut {
+                from,
+                to,
+                both_ways,
+            } => Command::Cut {
+                from: node(from),
+                to: node(to),
+                both_ways: *both_ways,
+            },
+            Action::Partition { groups } => Command::Partition {
+                groups: groups
+                    .iter()
+                    .map(|g| g.iter().map(|n| node(n)).collect())
+                    .collect(),
+            },
+            Action::HealAll => Command::HealAll,
+            Action::Slow {
+                node: name,
+                extra_latency,
+            } => Command::Slow {
+                node: node(name),
+                extra_latency: extra_latency.0,
+            },
+            Action::Pause { node: name } => Command::Pause { node: node(name) },
+            Action::Resume { node: name } => Command::Resume { node: node(name) },
+            Action::CrashController => Command::CrashController,
+            Action::RestartController => Command::RestartController,
+            Action::Produce {
+                producer,
+                topic,
+                records,
+            } => Command::Produce {
+                producer: ProducerIdx(
+                    self.scenario
+                        .producers
+                        .iter()
+                        .position(|p| &p.name == producer)
+                        .expect("validated") as u32,
+                ),
+                topic: self.scenario.topic_index(topic).expect("validated"),
+                records: records.clone(),
+            },
+        }
+    }
+
+    fn push(&mut self, time: Micros, event: Event) {
+        self.seq += 1;
+        self.queue.push(Queued {
+            time,
+            seq: self.seq,
+            event,
+        });
+    }
+
+    pub fn now(&self) -> Micros {
+        self.now
+    }
+
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    pub fn duration(&self) -> Micros {
+        self.scenario.duration
+    }
+
+    pub fn failure(&self) -> Option<&SimError> {
+        self.failure.as_ref()
+    }
+
+    /// The time of the next event, if any.
+    pub fn next_event_time(&self) -> Option<Micros> {
+        self.queue.peek().map(|q| q.time)
+    }
+
+    /// Messages on the wire now: (from, to, kind, arrival time), for the viz to animate.
+    pub fn in_flight(&self) -> Vec<(NodeId, NodeId, crate::message::MessageKind, Micros)> {
+        let mut out: Vec<_> = self
+            .queue
+            .iter()
+            .filter_map(|q| match &q.event {
+                Event::Deliver { from, to, message } => Some((*from, *to, message.kind(), q.time)),
+                _ => None,
+            })
+            .collect();
+        out.sort_by_key(|&(from, to, _, time)| (time, from, to));
+        out
+    }
+
+    /// Applies a command now, as a click in the viz does.
+    pub fn apply(&mut self, command: Command) -> Result<(), SimError> {
+        self.execute(command);
+        self.after_event("command")
+    }
+
+    /// Handles the next event. Returns `Ok(false)` when nothing is left to do before the scenario's end.
+    pub fn step(&mut self) -> Result<bool, SimError> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.clone());
+        }
+        match self.queue.peek() {
+            Some(q) if q.time <= self.scenario.duration => {}
+            _ => return Ok(false),
+        }
+        let Queued { time, event, .. } = self.queue.pop().expect("peeked");
+        debug_assert!(time >= self.now, "time never goes back");
+        self.now = time;
+        self.events += 1;
+        if self.events > self.max_events {
+            let error = SimError::EventBudget {
+                seed: self.seed,
+                events: self.events,
+                time: format_time(self.now),
+            };
+            self.failure = Some(error.clone());
+            return Err(error);
+        }
+        let during = if self.check_invariants {
+            describe(&event)
+        } else {
+            String::new()
+        };
+        self.dispatch(event);
+        self.after_event(&during)?;
+        Ok(true)
+    }
+
+    /// Runs every event up to and including time `until` (capped at the scenario's duration).
+    pub fn run_until(&mut self, until: Micros) -> Result<(), SimError> {
+        let until = until.min(self.scenario.duration);
+        while self.queue.peek().is_some_and(|q| q.time <= until) {
+            self.step()?;
+        }
+        self.now = self.now.max(until);
+        Ok(())
+    }
+
+    /// Runs the whole scenario.
+    pub fn run(&mut self) -> Result<(), SimError> {
+        self.run_until(self.scenario.duration)
+    }
+
+    fn after_event(&mut self, during: &str) -> Result<(), SimError> {
+        if self.check_invariants {
+            let mut invariants = std::mem::take(&mut self.invariants);
+            let result = invariants.check(self);
+            self.invariants = invariants;
+            if let Err(what) = result {
+                let error = SimError::Invariant {
+                    seed: self.seed,
+                    time: format_time(self.now),
+                    event: self.events,
+                    during: during.to_string(),
+                    what,
+                };
+                self.failure = Some(error.clone());
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        match event {
+            Event::Deliver { from, to, message } => {
+                match self.net.status(to) {
+                    NodeStatus::Crashed => {
+                        self.trace.record(
+                            self.now,
+                            TraceKind::Dropped {
+                                from,
+                                to,
+                                message: message.kind(),
+                                reason: DropReason::NodeDown,
+                            },
+                        );
+                        if let Some(refusal) = message.refused() {
+                            self.trace.record(
+                                self.now,
+                                TraceKind::Refused {
+                                    from,
+                                    to,
+                                    message: message.kind(),
+                                },
+                            );
+                            let mut out = Outbox::default();
+                            out.sends.push((from, refusal));
+                            self.flush(to, &mut out);
+                        }
+                        return;
+                    }
+                    NodeStatus::Paused => {
+                        self.paused_inbox[to.index()].push(Event::Deliver { from, to, message });
+                        return;
+                    }
+                    NodeStatus::Up => {}
+                }
+                if self.net.is_cut(from, to) {
+                    self.trace.record(
+                        self.now,
+                        TraceKind::Dropped {
+                            from,
+                            to,
+                            message: message.kind(),
+                            reason: DropReason::LinkCut,
+                        },
+                    );
+                    return;
+                }
+                self.trace.record(
+                    self.now,
+                    TraceKind::Delivered {
+                        from,
+                        to,
+                        message: message.kind(),
+                    },
+                );
+                match &message {
+                    Message::MetadataPush(_) | Message::BrokerHeartbeatResponse { .. } => {
+                        self.invariants.touch_all()
+                    }
+                    _ if to == CONTROLLER => self.invariants.touch_all(),
+                    other => self.invariants.touch(other.partition()),
+                }
+                let mut out = Outbox::default();
+                {
+                    let mut ctx = Ctx {
+                        now: self.now,
+                        topo: &self.topo,
+                        out: &mut out,
+                    };
+                    match to {
+                        CONTROLLER => self.controller.on_message(&mut ctx, from, message),
+                        node if (node.0 as usize) <= self.brokers.len() => {
+                            self.brokers[node.index() - 1].on_message(&mut ctx, from, message)
+                        }
+                        node => {
+                            let p = node.index() - 1 - self.brokers.len();
+                            self.producers[p].on_message(&mut ctx, &mut self.history, message)
+                        }
+                    }
+                }
+                self.flush(to, &mut out);
+            }
+            Event::Timer {
+                node,
+                incarnation,
+                timer,
+            } => {
+                if incarnation != self.incarnation[node.index()] {
+                    return;
+                }
+                match self.net.status(node) {
+                    NodeStatus::Crashed => return,
+                    NodeStatus::Paused => {
+                        self.paused_inbox[node.index()].push(Event::Timer {
+                            node,
+                            incarnation,
+                            timer,
+                        });
+                        return;
+                    }
+                    NodeStatus::Up => {}
+                }
+                if node == CONTROLLER {
+                    self.invariants.touch_all();
+                } else {
+                    self.invariants.touch(timer_partition(&timer));
+                }
+                let mut out = Outbox::default();
+                {
+                    let mut ctx = Ctx {
+                        now: self.now,
+                        topo: &self.topo,
+                        out: &mut out,
+                    };
+                    match node {
+                        CONTROLLER => self.controller.on_timer(&mut ctx, timer),
+                        node if (node.0 as usize) <= self.brokers.len() => {
+                            self.brokers[node.index() - 1].on_timer(&mut ctx, timer)
+                        }
+                        node => {
+                            let p = node.index() - 1 - self.brokers.len();
+                            self.producers[p].on_timer(&mut ctx, &mut self.history, timer)
+                        }
+                    }
+                }
+                self.flush(node, &mut out);
+            }
+            Event::Command(command) => self.execute(command),
+        }
+    }
+
+    /// Hands a handler's output to the network, the queue and the trace.
+    fn flush(&mut self, from: NodeId, out: &mut Outbox) {
+        for kind in out.trace.drain(..) {
+            self.trace.record(self.now, kind);
+        }
+        for (to, message) in out.sends.drain(..) {
+            match self.net.send(self.now, from, to) {
+                Transit::Arrives(at) => {
+                    self.seq += 1;
+                    self.queue.push(Queued {
+                        time: at,
+                        seq: self.seq,
+                        event: Event::Deliver { from, to, message },
+                    });
+                }
+                Transit::Cut => self.trace.record(
+                    self.now,
+                    TraceKind::Dropped {
+                        from,
+                        to,
+                        message: message.kind(),
+                        reason: DropReason::LinkCut,
+                    },
+                ),
+                Transit::Lost => self.trace.record(
+                    self.now,
+                    TraceKind::Dropped {
+                        from,
+                        to,
+                        message: message.kind(),
+                        reason: DropReason::Lost,
+                    },
+                ),
+            }
+        }
+        let incarnation = self.incarnation[from.index()];
+        for (at, timer) in out.timers.drain(..) {
+            self.seq += 1;
+            self.queue.push(Queued {
+                time: at,
+                seq: self.seq,
+                event: Event::Timer {
+                    node: from,
+                    incarnation,
+                    timer,
+                },
+            });
+        }
+        if std::mem::take(&mut out.stop_self) {
+            let broker = BrokerId(from.0);
+            self.stop_broker(broker);
+            self.trace.record(self.now, TraceKind::Stopped { broker });
+        }
+    }
+
+    /// Runs `f` as node `node`'s handler and flushes what it produced.
+    fn as_node(&mut self, node: NodeId, f: impl FnOnce(&mut Simulation, &mut Ctx)) {
+        let mut out = Outbox::default();
+        let topo = self.topo.clone();
+        {
+            let mut ctx = Ctx {
+                now: self.now,
+                topo: &topo,
+                out: &mut out,
+            };
+            f(self, &mut ctx);
+        }
+        self.flush(node, &mut out);
+    }
+
+    /// The broker's process stops: its timers die with it, and every client's connection to it breaks.
+    fn stop_broker(&mut self, broker: BrokerId) {
+        let node = broker.node();
+        self.net.set_status(node, NodeStatus::Crashed);
+        self.incarnation[node.index()] += 1;
+        self.paused_inbox[node.index()].clear();
+        self.invariants.touch_all();
+        for i in 0..self.producers.len() {
+            let producer_node = self.producers[i].node;
+            if self.net.status(producer_node) == NodeStatus::Up {
+                self.as_node(producer_node, |sim, ctx| {
+                    sim.producers[i].on_broker_disconnected(ctx, &mut sim.history, broker)
+                });
+            }
+        }
+        for i in 0..self.brokers.len() {
+            let peer = NodeId(i as u32 + 1);
+            if peer != node && self.net.status(peer) == NodeStatus::Up {
+                self.as_node(peer, |sim, ctx| {
+                    sim.brokers[i].on_peer_disconnected(ctx, broker)
+                });
+            }
+        }
+    }
+
+    fn execute(&mut self, command: Command) {
+        self.invariants.touch_all();
+        match command {
+            Command::Crash {
+                broker,
+                lose_unflushed,
+            } => {
+                if self.net.status(broker.node()) == NodeStatus::Crashed {
+                    return;
+                }
+                let mut lost_unflushed = 0;
+                if lose_unflushed {
+                    for replica in self.brokers[broker.0 as usize - 1]
+                        .replicas
+                        .iter_mut()
+                        .flatten()
+                    {
+                        lost_unflushed += replica.log.lose_unflushed();
+                        replica.high_watermark =
+                            replica.high_watermark.min(replica.log.log_end_offset());
+                    }
+                    if lost_unflushed > 0 {
+                        self.invariants.lossy_restart_happened = true;
+                    }
+                }
+                self.trace.record(
+                    self.now,
+                    TraceKind::Crashed {
+                        broker,
+                        lost_unflushed,
+                    },
+                );
+                self.stop_broker(broker);
+            }
+            Command::Restart { broker } => {
+                let node = broker.node();
+                if self.net.status(node) != NodeStatus::Crashed {
+                    return;
+                }
+                self.net.set_status(node, NodeStatus::Up);
+                self.incarnation[node.index()] += 1;
+                let b = broker.0 as usize - 1;
+                self.brokers[b].incarnation += 1;
+                self.trace.record(self.now, TraceKind::Restarted { broker });
+                self.as_node(node, |sim, ctx| sim.brokers[b].start(ctx, false));
+            }
+            Command::ControlledShutdown { broker } => {
+                if self.net.status(broker.node()) != NodeStatus::Up {
+                    return;
+                }
+                let b = broker.0 as usize - 1;
+                self.as_node(broker.node(), |sim, ctx| {
+                    sim.brokers[b].begin_controlled_shutdown(ctx)
+                });
+            }
+            Command::Isolate { node } => {
+                self.net.isolate(node);
+                self.trace.record(self.now, TraceKind::Isolated { node });
+            }
+            Command::Cut {
+                from,
+                to,
+                both_ways,
+            } => {
+                self.net.cut(from, to);
+                self.trace.record(self.now, TraceKind::LinkCut { from, to });
+                if both_ways {
+                    self.net.cut(to, from);
+                    self.trace
+                        .record(self.now, TraceKind::LinkCut { from: to, to: from });
+                }
+            }
+            Command::Partition { groups } => {
+                self.net.partition(&groups);
+                self.trace
+                    .record(self.now, TraceKind::Partitioned { groups });
+            }
+            Command::HealAll => {
+                self.net.heal_all();
+                self.trace.record(self.now, TraceKind::Healed);
+            }
+            Command::Slow {
+                node,
+                extra_latency,
+            } => {
+                self.net.set_extra_latency(node, extra_latency);
+                self.trace.record(
+                    self.now,
+                    TraceKind::Slowed {
+                        node,
+                        extra_latency,
+                    },
+                );
+            }
+            Command::Pause { node } => {
+                if self.net.status(node) == NodeStatus::Up {
+                    self.net.set_status(node, NodeStatus::Paused);
+                    self.trace.record(self.now, TraceKind::Paused { node });
+                }
+            }
+            Command::Resume { node } => {
+                if self.net.status(node) == NodeStatus::Paused {
+                    self.net.set_status(node, NodeStatus::Up);
+                    self.trace.record(self.now, TraceKind::Resumed { node });
+                    // Everything that arrived or fell due during the pause is handled now, in order.
+                    for event in std::mem::take(&mut self.paused_inbox[node.index()]) {
+                        self.push(self.now, event);
+                    }
+                }
+            }
+            Command::CrashController => {
+                if self.net.status(CONTROLLER) != NodeStatus::Crashed {
+                    self.net.set_status(CONTROLLER, NodeStatus::Crashed);
+                    self.incarnation[CONTROLLER.index()] += 1;
+                    self.paused_inbox[CONTROLLER.index()].clear();
+                    self.trace.record(self.now, TraceKind::ControllerCrashed);
+                }
+            }
+            Command::RestartController => {
+                if self.net.status(CONTROLLER) == NodeStatus::Crashed {
+                    self.net.set_status(CONTROLLER, NodeStatus::Up);
+                    self.incarnation[CONTROLLER.index()] += 1;
+                    self.trace.record(self.now, TraceKind::ControllerRestarted);
+                    self.as_node(CONTROLLER, |sim, ctx| sim.controller.restart(ctx));
+                }
+            }
+            Command::Produce {
+                producer,
+                topic,
+                records,
+            } => {
+                let node = self.producers[producer.index()].node;
+                if self.net.status(node) != NodeStatus::Up {
+                    return;
+                }
+                self.as_node(node, |sim, ctx| {
+                    for record in records {
+                        let key_len = record.key.as_ref().map(|k| k.len()).unwrap_or(0);
+                        let key = match record.key {
+                            Some(k) => KeyRef::Text(k.into_boxed_str()),
+                            None => KeyRef::None,
+                        };
+                        sim.producers[producer.index()].send(
+                            ctx,
+                            &mut sim.history,
+                            topic,
+                            key,
+                            key_len,
+                            Some(record.value.into_boxed_str()),
+                            record.partition,
+                        );
+                    }
+                });
+            }
+        }
+    }
+
+    /// The replica of `partition` on `broker`, if hosted there.
+    pub fn replica(
+        &self,
+        broker: BrokerId,
+        partition: PartitionIdx,
+    ) -> Option<&crate::broker::Replica> {
+        self.brokers[broker.0 as usize - 1].replicas[partition.index()].as_ref()
+    }
+
+    /// The broker that leads `partition` according to the controller.
+    pub fn leader_of(&self, partition: PartitionIdx) -> Option<BrokerId> {
+        self.controller.partitions[partition.index()].leader
+    }
+
+    /// Whether a broker currently acts as leader of `partition` (a zombie may, after the controller moved on).
+    pub fn acts_as_leader(&self, broker: BrokerId, partition: PartitionIdx) -> bool {
+        self.net.status(broker.node()) != NodeStatus::Crashed
+            && self
+                .replica(broker, partition)
+                .is_some_and(|r| matches!(r.role, Role::Leader(_)))
+    }
+}
+
+fn timer_partition(timer: &Timer) -> Option<PartitionIdx> {
+    match timer {
+        Timer::FetchTimeout { partition, .. }
+        | Timer::FetchBackoff { partition }
+        | Timer::FetchWaitExpired { partition, .. }
+        | Timer::ProduceTimeout { partition, .. }
+        | Timer::IsrCheck { partition, .. }
+        | Timer::Linger { partition, .. }
+        | Timer::BatchExpiry { partition, .. }
+        | Timer::RetryBackoff { partition } => Some(*partition),
+        _ => None,
+    }
+}
+
+fn describe(event: &Event) -> String {
+    match event {
+        Event::Deliver { from, to, message } => {
+            format!("{:?} from node {} to node {}", message.kind(), from.0, to.0)
+        }
+        Event::Timer { node, timer, .. } => format!("timer {timer:?} on node {}", node.0),
+        Event::Command(command) => format!("command {command:?}"),
+    }
+}

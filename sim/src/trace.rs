@@ -1,0 +1,352 @@
+//! The trace: every event of a run, hashed as it happens, and kept in full only when asked for.
+//!
+//! Each event carries its time, its kind (with the numbers that matter), the nodes involved and an explanation key
+//! (`"isr.shrink"`, ...) that the viz and the CLI render in Korean or English.
+
+use crate::hash::TraceHasher;
+use crate::ids::{BrokerId, NodeId, PartitionIdx, ProducerIdx};
+use crate::message::{BrokerSet, KafkaError, MessageKind};
+use crate::time::Micros;
+use serde::Serialize;
+use std::hash::{Hash, Hasher};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum DropReason {
+    /// The link was cut (a fault).
+    LinkCut,
+    /// The network dropped it at random (`drop` probability).
+    Lost,
+    /// The receiver's process is not running.
+    NodeDown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum TraceKind {
+    Delivered {
+        from: NodeId,
+        to: NodeId,
+        message: MessageKind,
+    },
+    Dropped {
+        from: NodeId,
+        to: NodeId,
+        message: MessageKind,
+        reason: DropReason,
+    },
+    Refused {
+        from: NodeId,
+        to: NodeId,
+        message: MessageKind,
+    },
+
+    Crashed {
+        broker: BrokerId,
+        lost_unflushed: u64,
+    },
+    Restarted {
+        broker: BrokerId,
+    },
+    ShutdownRequested {
+        broker: BrokerId,
+    },
+    Stopped {
+        broker: BrokerId,
+    },
+    ControllerCrashed,
+    ControllerRestarted,
+    Isolated {
+        node: NodeId,
+    },
+    LinkCut {
+        from: NodeId,
+        to: NodeId,
+    },
+    Partitioned {
+        groups: Vec<Vec<NodeId>>,
+    },
+    Healed,
+    Slowed {
+        node: NodeId,
+        extra_latency: Micros,
+    },
+    Paused {
+        node: NodeId,
+    },
+    Resumed {
+        node: NodeId,
+    },
+
+    Appended {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        base_offset: u64,
+        records: u32,
+        leader_epoch: u32,
+    },
+    DuplicateBatch {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        base_offset: u64,
+    },
+    Replicated {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        base_offset: u64,
+        records: u32,
+    },
+    HighWatermark {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        high_watermark: u64,
+    },
+    Truncated {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        from_offset: u64,
+        to_offset: u64,
+    },
+    BecameLeader {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        leader_epoch: u32,
+    },
+    BecameFollower {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        leader: Option<BrokerId>,
+        leader_epoch: u32,
+    },
+    IsrShrinkProposed {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        removed: BrokerSet,
+    },
+    IsrExpandProposed {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        added: BrokerId,
+    },
+    ProduceRejected {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        error: KafkaError,
+    },
+
+    BrokerFenced {
+        broker: BrokerId,
+    },
+    BrokerUnfenced {
+        broker: BrokerId,
+    },
+    IsrChanged {
+        partition: PartitionIdx,
+        isr: BrokerSet,
+        partition_epoch: u32,
+    },
+    AlterPartitionRejected {
+        partition: PartitionIdx,
+        error: KafkaError,
+    },
+    LeaderElected {
+        partition: PartitionIdx,
+        leader: BrokerId,
+        leader_epoch: u32,
+        unclean: bool,
+    },
+    PartitionOffline {
+        partition: PartitionIdx,
+        leader_epoch: u32,
+    },
+
+    BatchSent {
+        producer: ProducerIdx,
+        partition: PartitionIdx,
+        records: u32,
+        attempt: u32,
+        to: BrokerId,
+    },
+    ProduceAcked {
+        producer: ProducerIdx,
+        partition: PartitionIdx,
+        base_offset: Option<u64>,
+        records: u32,
+    },
+    ProduceRetry {
+        producer: ProducerIdx,
+        partition: PartitionIdx,
+        error: KafkaError,
+        records: u32,
+    },
+    ProduceFailed {
+        producer: ProducerIdx,
+        partition: PartitionIdx,
+        error: KafkaError,
+        records: u32,
+    },
+}
+
+impl TraceKind {
+    /// The explanation key the UIs translate, e.g. `"isr.shrink_proposed"`.
+    pub fn key(&self) -> &'static str {
+        match self {
+            TraceKind::Delivered { .. } => "net.delivered",
+            TraceKind::Dropped { .. } => "net.dropped",
+            TraceKind::Refused { .. } => "net.refused",
+            TraceKind::Crashed { .. } => "fault.crash",
+            TraceKind::Restarted { .. } => "fault.restart",
+            TraceKind::ShutdownRequested { .. } => "fault.controlled_shutdown",
+            TraceKind::Stopped { .. } => "broker.stopped",
+            TraceKind::ControllerCrashed => "fault.controller_crash",
+            TraceKind::ControllerRestarted => "fault.controller_restart",
+            TraceKind::Isolated { .. } => "fault.isolate",
+            TraceKind::LinkCut { .. } => "fault.cut",
+            TraceKind::Partitioned { .. } => "fault.partition",
+            TraceKind::Healed => "fault.heal",
+            TraceKind::Slowed { .. } => "fault.slow",
+            TraceKind::Paused { .. } => "fault.pause",
+            TraceKind::Resumed { .. } => "fault.resume",
+            TraceKind::Appended { .. } => "log.appended",
+            TraceKind::DuplicateBatch { .. } => "log.duplicate_batch",
+            TraceKind::Replicated { .. } => "log.replicated",
+            TraceKind::HighWatermark { .. } => "hw.advanced",
+            TraceKind::Truncated { .. } => "log.truncated",
+            TraceKind::BecameLeader { .. } => "replica.became_leader",
+            TraceKind::BecameFollower { .. } => "replica.became_follower",
+            TraceKind::IsrShrinkProposed { .. } => "isr.shrink_proposed",
+            TraceKind::IsrExpandProposed { .. } => "isr.expand_proposed",
+            TraceKind::ProduceRejected { .. } => "produce.rejected",
+            TraceKind::BrokerFenced { .. } => "controller.fenced",
+            TraceKind::BrokerUnfenced { .. } => "controller.unfenced",
+            TraceKind::IsrChanged { .. } => "isr.changed",
+            TraceKind::AlterPartitionRejected { .. } => "isr.rejected",
+            TraceKind::LeaderElected { unclean: false, .. } => "election.clean",
+            TraceKind::LeaderElected { unclean: true, .. } => "election.unclean",
+            TraceKind::PartitionOffline { .. } => "election.offline",
+            TraceKind::BatchSent { .. } => "producer.batch_sent",
+            TraceKind::ProduceAcked { .. } => "producer.acked",
+            TraceKind::ProduceRetry { .. } => "producer.retry",
+            TraceKind::ProduceFailed { .. } => "producer.failed",
+        }
+    }
+
+    /// Is this one of the events a learner should notice (faults, elections, ISR changes, errors), rather than
+    /// routine message traffic?
+    pub fn is_notable(&self) -> bool {
+        !matches!(
+            self,
+            TraceKind::Delivered { .. }
+                | TraceKind::Appended { .. }
+                | TraceKind::Replicated { .. }
+                | TraceKind::HighWatermark { .. }
+                | TraceKind::BatchSent { .. }
+                | TraceKind::ProduceAcked { .. }
+        )
+    }
+
+    /// The nodes this event involves.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        use TraceKind::*;
+        match self {
+            Delivered { from, to, .. }
+            | Dropped { from, to, .. }
+            | Refused { from, to, .. }
+            | LinkCut { from, to } => {
+                vec![*from, *to]
+            }
+            Crashed { broker, .. }
+            | Restarted { broker }
+            | ShutdownRequested { broker }
+            | Stopped { broker }
+            | Appended { broker, .. }
+            | DuplicateBatch { broker, .. }
+            | Replicated { broker, .. }
+            | HighWatermark { broker, .. }
+            | Truncated { broker, .. }
+            | BecameLeader { broker, .. }
+            | BecameFollower { broker, .. }
+            | IsrShrinkProposed { broker, .. }
+            | IsrExpandProposed { broker, .. }
+            | ProduceRejected { broker, .. }
+            | BrokerFenced { broker }
+            | BrokerUnfenced { broker } => vec![broker.node()],
+            Isolated { node } | Slowed { node, .. } | Paused { node } | Resumed { node } => {
+                vec![*node]
+            }
+            Partitioned { groups } => groups.iter().flatten().copied().collect(),
+            LeaderElected { leader, .. } => vec![crate::ids::CONTROLLER, leader.node()],
+            ControllerCrashed
+            | ControllerRestarted
+            | IsrChanged { .. }
+            | AlterPartitionRejected { .. }
+            | PartitionOffline { .. } => {
+                vec![crate::ids::CONTROLLER]
+            }
+            Healed => Vec::new(),
+            BatchSent { to, .. } => vec![to.node()],
+            ProduceAcked { .. } | ProduceRetry { .. } | ProduceFailed { .. } => Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct TraceEvent {
+    pub time: Micros,
+    pub kind: TraceKind,
+}
+
+/// What of the trace a run keeps besides its hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum TraceRetention {
+    /// Only the hash and the count (fastest; memory does not grow with time).
+    HashOnly,
+    /// Faults, elections, ISR changes and errors, without routine traffic.
+    Notable,
+    /// Everything.
+    Full,
+}
+
+#[derive(Clone, Debug)]
+pub struct Trace {
+    hasher: TraceHasher,
+    count: u64,
+    retention: TraceRetention,
+    events: Vec<TraceEvent>,
+}
+
+impl Trace {
+    pub fn new(retention: TraceRetention) -> Self {
+        Trace {
+            hasher: TraceHasher::default(),
+            count: 0,
+            retention,
+            events: Vec::new(),
+        }
+    }
+
+    pub fn record(&mut self, time: Micros, kind: TraceKind) {
+        time.hash(&mut self.hasher);
+        kind.hash(&mut self.hasher);
+        self.count += 1;
+        let keep = match self.retention {
+            TraceRetention::HashOnly => false,
+            TraceRetention::Notable => kind.is_notable(),
+            TraceRetention::Full => true,
+        };
+        if keep {
+            self.events.push(TraceEvent { time, kind });
+        }
+    }
+
+    /// The hash of every event so far, as 16 hex digits.
+    pub fn hash_hex(&self) -> String {
+        format!("{:016x}", self.hasher.finish())
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn events(&self) -> &[TraceEvent] {
+        &self.events
+    }
+}
