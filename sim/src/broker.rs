@@ -8,13 +8,11 @@ use crate::config::Acks;
 use crate::ctx::{Ctx, Timer};
 use crate::ids::{BrokerId, NodeId, PartitionIdx, CONTROLLER};
 use crate::log::{Log, LogEntry};
-use crate::message::{
-    BrokerSet, FetchResult, KafkaError, Message, MetadataUpdate, PartitionState, ProduceBatch,
-};
+use crate::message::{BrokerSet, FetchResult, KafkaError, Message, MetadataUpdate, PartitionState, ProduceBatch};
 use crate::time::Micros;
 use crate::trace::TraceKind;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Kafka keeps the metadata of the last 5 batches per producer (`ProducerStateEntry.NUM_BATCHES_TO_RETAIN`).
 const BATCHES_TO_RETAIN: usize = 5;
@@ -45,15 +43,28 @@ pub struct ParkedFetch {
     pub follower: BrokerId,
     pub fetch_id: u64,
     pub fetch_offset: u64,
+    pub deadline: Micros,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct WaitingProduce {
-    pub request_id: u64,
-    pub producer: NodeId,
+    /// The request this batch belongs to, and the batch's position in it.
+    pub request: RequestKey,
+    pub slot: usize,
     /// The offset the high watermark must reach: the batch's last offset + 1.
     pub required_offset: u64,
     pub base_offset: u64,
+}
+
+/// A produce request: the producer's node and its request id.
+pub type RequestKey = (NodeId, u64);
+
+/// An acks=all produce request waiting for the high watermark of some of its partitions (`DelayedProduce`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DelayedProduce {
+    pub deadline: Micros,
+    pub results: Vec<(PartitionIdx, Option<Result<u64, KafkaError>>)>,
+    pub remaining: usize,
 }
 
 /// The last batches of one idempotent producer (`ProducerStateEntry`).
@@ -109,6 +120,9 @@ pub struct Replica {
     pub leader_epoch: u32,
     pub partition_epoch: u32,
     pub role: Role,
+    /// When the fetch in flight gives up (`replica.socket.timeout.ms`), and whether a timer watches for it.
+    pub fetch_deadline: Micros,
+    pub fetch_timer_armed: bool,
 }
 
 impl Replica {
@@ -142,14 +156,17 @@ pub struct Broker {
     pub replicas: Vec<Option<Replica>>,
     pub want_shutdown: bool,
     next_fetch_id: u64,
+    /// acks=all requests waiting for the high watermark, and their deadlines.
+    delayed_produces: BTreeMap<RequestKey, DelayedProduce>,
+    produce_deadlines: BTreeSet<(Micros, RequestKey)>,
+    produce_timer_at: Option<Micros>,
+    /// Fetches held for `replica.fetch.wait.max.ms`, by deadline.
+    fetch_deadlines: BTreeSet<(Micros, PartitionIdx, u64)>,
+    fetch_timer_at: Option<Micros>,
 }
 
 impl Broker {
-    pub fn new(
-        id: BrokerId,
-        ctx_partitions: &[crate::ctx::PartitionInfo],
-        initial: &[PartitionState],
-    ) -> Self {
+    pub fn new(id: BrokerId, ctx_partitions: &[crate::ctx::PartitionInfo], initial: &[PartitionState]) -> Self {
         let replicas = ctx_partitions
             .iter()
             .enumerate()
@@ -161,6 +178,8 @@ impl Broker {
                     leader_epoch: 0,
                     partition_epoch: 0,
                     role: Role::None,
+                    fetch_deadline: 0,
+                    fetch_timer_armed: false,
                 })
             })
             .collect();
@@ -175,26 +194,33 @@ impl Broker {
             replicas,
             want_shutdown: false,
             next_fetch_id: 0,
+            delayed_produces: BTreeMap::new(),
+            produce_deadlines: BTreeSet::new(),
+            produce_timer_at: None,
+            fetch_deadlines: BTreeSet::new(),
+            fetch_timer_at: None,
         }
     }
 
     /// Starts (or restarts) the broker process: roles are forgotten until metadata arrives, logs are kept.
     pub fn start(&mut self, ctx: &mut Ctx, fresh_metadata: bool) {
         self.want_shutdown = false;
+        self.delayed_produces.clear();
+        self.produce_deadlines.clear();
+        self.produce_timer_at = None;
+        self.fetch_deadlines.clear();
+        self.fetch_timer_at = None;
         for replica in self.replicas.iter_mut().flatten() {
             replica.role = Role::None;
+            replica.fetch_timer_armed = false;
             replica.high_watermark = replica.high_watermark.min(replica.log_end_offset());
         }
         self.metadata = self.initial_metadata.clone();
         self.metadata_offset = 0;
         if fresh_metadata {
             // The very first start: the cluster was created with this metadata, all brokers in sync.
-            let update = MetadataUpdate {
-                from_offset: 0,
-                to_offset: 0,
-                partitions: Vec::new(),
-                fenced: BrokerSet::default(),
-            };
+            let update =
+                MetadataUpdate { from_offset: 0, to_offset: 0, partitions: Vec::new(), fenced: BrokerSet::default() };
             self.apply_metadata(ctx, &update, true);
         } else {
             self.awaiting_full_metadata = true;
@@ -212,10 +238,7 @@ impl Broker {
                 want_shutdown: self.want_shutdown,
             },
         );
-        ctx.timer_after(
-            ctx.config().broker_heartbeat_interval,
-            Timer::BrokerHeartbeat,
-        );
+        ctx.timer_after(ctx.config().broker_heartbeat_interval, Timer::BrokerHeartbeat);
     }
 
     /// Controlled shutdown (KIP-631): ask the controller to move leadership away, then stop.
@@ -223,109 +246,81 @@ impl Broker {
         self.want_shutdown = true;
         ctx.trace(TraceKind::ShutdownRequested { broker: self.id });
         self.send_heartbeat(ctx);
-        ctx.timer_after(
-            ctx.config().broker_session_timeout,
-            Timer::ControlledShutdownTimeout,
-        );
+        ctx.timer_after(ctx.config().broker_session_timeout, Timer::ControlledShutdownTimeout);
     }
 
     pub fn on_timer(&mut self, ctx: &mut Ctx, timer: Timer) {
         match timer {
             Timer::BrokerHeartbeat => self.send_heartbeat(ctx),
             Timer::ControlledShutdownTimeout => ctx.out.stop_self = true,
-            Timer::FetchTimeout {
-                partition,
-                fetch_id,
-            } => {
-                if let Some(Replica {
-                    role:
-                        Role::Follower {
-                            fetch_in_flight, ..
-                        },
-                    ..
-                }) = self.replicas[partition.index()].as_mut()
-                {
-                    if *fetch_in_flight == Some(fetch_id) {
+            Timer::FetchTimeout { partition } => {
+                let Some(replica) = self.replicas[partition.index()].as_mut() else { return };
+                replica.fetch_timer_armed = false;
+                let deadline = replica.fetch_deadline;
+                if let Role::Follower { fetch_in_flight: fetch_in_flight @ Some(_), .. } = &mut replica.role {
+                    if ctx.now >= deadline {
                         *fetch_in_flight = None;
                         self.send_fetch(ctx, partition);
+                    } else {
+                        replica.fetch_timer_armed = true;
+                        ctx.out.timers.push((deadline, Timer::FetchTimeout { partition }));
                     }
                 }
             }
             Timer::FetchBackoff { partition } => self.send_fetch(ctx, partition),
-            Timer::FetchWaitExpired {
-                partition,
-                fetch_id,
-            } => self.expire_parked_fetch(ctx, partition, fetch_id),
-            Timer::ProduceTimeout {
-                partition,
-                request_id,
-                producer,
-            } => {
-                if let Some(Replica {
-                    role: Role::Leader(state),
-                    ..
-                }) = self.replicas[partition.index()].as_mut()
-                {
-                    if let Some(index) = state
-                        .waiting_produces
-                        .iter()
-                        .position(|w| w.request_id == request_id)
-                    {
-                        state.waiting_produces.remove(index);
-                        ctx.send(
-                            producer,
-                            Message::ProduceResponse {
-                                request_id,
-                                partition,
-                                result: Err(KafkaError::RequestTimedOut),
-                            },
-                        );
+            Timer::FetchWaitExpired { at } if self.fetch_timer_at == Some(at) => {
+                self.fetch_timer_at = None;
+                while let Some(&(deadline, partition, fetch_id)) = self.fetch_deadlines.first() {
+                    if deadline > ctx.now {
+                        break;
+                    }
+                    self.expire_parked_fetch(ctx, partition, fetch_id);
+                }
+                self.arm_fetch_timer(ctx);
+            }
+            Timer::ProduceTimeout { at } if self.produce_timer_at == Some(at) => {
+                self.produce_timer_at = None;
+                while let Some(&(deadline, key)) = self.produce_deadlines.first() {
+                    if deadline > ctx.now {
+                        break;
+                    }
+                    self.produce_deadlines.pop_first();
+                    // DelayedProduce.onExpiration: partitions still waiting answer REQUEST_TIMED_OUT.
+                    if let Some(mut delayed) = self.delayed_produces.remove(&key) {
+                        for (_, result) in delayed.results.iter_mut().filter(|(_, r)| r.is_none()) {
+                            *result = Some(Err(KafkaError::RequestTimedOut));
+                        }
+                        send_produce_response(ctx, key, delayed);
                     }
                 }
+                self.arm_produce_timer(ctx);
             }
-            Timer::IsrCheck {
-                partition,
-                leader_epoch,
-            } => self.isr_check(ctx, partition, leader_epoch),
+            Timer::FetchWaitExpired { .. } | Timer::ProduceTimeout { .. } => {}
+            Timer::IsrCheck { partition, leader_epoch } => self.isr_check(ctx, partition, leader_epoch),
             other => debug_assert!(false, "broker got a timer it never sets: {other:?}"),
         }
     }
 
     pub fn on_message(&mut self, ctx: &mut Ctx, from: NodeId, message: Message) {
         match message {
-            Message::Produce {
-                request_id,
-                partition,
-                acks,
-                timeout,
-                batch,
-            } => self.handle_produce(ctx, from, request_id, partition, acks, timeout, batch),
-            Message::Fetch {
-                fetch_id,
-                partition,
-                replica,
-                fetch_offset,
-                last_fetched_epoch,
-                current_leader_epoch,
-            } => self.handle_fetch(
-                ctx,
-                fetch_id,
-                partition,
-                replica,
-                fetch_offset,
-                last_fetched_epoch,
-                current_leader_epoch,
-            ),
-            Message::FetchResponse {
-                fetch_id,
-                partition,
-                result,
-            } => self.handle_fetch_response(ctx, fetch_id, partition, result),
-            Message::BrokerHeartbeatResponse {
-                fenced: _,
-                update,
-                shutdown_ok,
-            } => {
+            Message::Produce { request_id, acks, timeout, batches } => {
+                self.handle_produce(ctx, (from, request_id), acks, timeout, batches)
+            }
+            Message::Fetch { fetch_id, partition, replica, fetch_offset, last_fetched_epoch, current_leader_epoch } => {
+                self.handle_fetch(
+                    ctx,
+                    fetch_id,
+                    partition,
+                    replica,
+                    fetch_offset,
+                    last_fetched_epoch,
+                    current_leader_epoch,
+                )
+            }
+            Message::FetchResponse { fetch_id, partition, result } => {
+                self.handle_fetch_response(ctx, fetch_id, partition, result)
+            }
+            Message::BrokerHeartbeatResponse { fenced: _, update, shutdown_ok } => {
                 self.apply_metadata(ctx, &update, false);
                 if shutdown_ok && self.want_shutdown {
                     ctx.out.stop_self = true;
@@ -336,46 +331,24 @@ impl Broker {
                 self.handle_alter_partition_response(ctx, partition, result)
             }
             Message::MetadataRequest { request_id } => {
-                let leaders = self
-                    .metadata
-                    .iter()
-                    .map(|s| (s.leader, s.leader_epoch))
-                    .collect();
-                ctx.send(
-                    from,
-                    Message::MetadataResponse {
-                        request_id,
-                        leaders,
-                    },
-                );
+                let leaders = self.metadata.iter().map(|s| (s.leader, s.leader_epoch)).collect();
+                ctx.send(from, Message::MetadataResponse { request_id, leaders });
             }
-            other => debug_assert!(
-                false,
-                "broker got a message it never expects: {:?}",
-                other.kind()
-            ),
+            other => debug_assert!(false, "broker got a message it never expects: {:?}", other.kind()),
         }
     }
 
     /// A peer's process died: fetches in flight to it fail at once, as a broken connection does.
     pub fn on_peer_disconnected(&mut self, ctx: &mut Ctx, peer: BrokerId) {
         for index in 0..self.replicas.len() {
-            if let Some(Replica {
-                role:
-                    Role::Follower {
-                        leader: Some(leader),
-                        fetch_in_flight,
-                    },
-                ..
-            }) = self.replicas[index].as_mut()
+            if let Some(Replica { role: Role::Follower { leader: Some(leader), fetch_in_flight }, .. }) =
+                self.replicas[index].as_mut()
             {
                 if *leader == peer && fetch_in_flight.is_some() {
                     *fetch_in_flight = None;
                     ctx.timer_after(
                         ctx.config().replica_fetch_backoff,
-                        Timer::FetchBackoff {
-                            partition: PartitionIdx(index as u32),
-                        },
+                        Timer::FetchBackoff { partition: PartitionIdx(index as u32) },
                     );
                 }
             }
@@ -395,9 +368,7 @@ impl Broker {
         self.metadata_offset = self.metadata_offset.max(update.to_offset);
         for &(partition, state) in &update.partitions {
             let known = self.metadata[partition.index()];
-            if state.partition_epoch < known.partition_epoch
-                && state.leader_epoch <= known.leader_epoch
-            {
+            if state.partition_epoch < known.partition_epoch && state.leader_epoch <= known.leader_epoch {
                 continue;
             }
             self.metadata[partition.index()] = state;
@@ -416,13 +387,7 @@ impl Broker {
         }
     }
 
-    fn apply_partition_state(
-        &mut self,
-        ctx: &mut Ctx,
-        partition: PartitionIdx,
-        state: PartitionState,
-        initial: bool,
-    ) {
+    fn apply_partition_state(&mut self, ctx: &mut Ctx, partition: PartitionIdx, state: PartitionState, initial: bool) {
         let me = self.id;
         let replica = self.replicas[partition.index()].as_mut().expect("hosted");
         if state.leader_epoch < replica.leader_epoch {
@@ -484,19 +449,9 @@ impl Broker {
             waiting_produces: VecDeque::new(),
             producers,
         }));
-        ctx.trace(TraceKind::BecameLeader {
-            broker: me,
-            partition,
-            leader_epoch: state.leader_epoch,
-        });
+        ctx.trace(TraceKind::BecameLeader { broker: me, partition, leader_epoch: state.leader_epoch });
         let interval = (ctx.config().replica_lag_time_max / 2).max(1);
-        ctx.timer_after(
-            interval,
-            Timer::IsrCheck {
-                partition,
-                leader_epoch: state.leader_epoch,
-            },
-        );
+        ctx.timer_after(interval, Timer::IsrCheck { partition, leader_epoch: state.leader_epoch });
         self.maybe_increment_high_watermark(ctx, partition);
     }
 
@@ -506,25 +461,13 @@ impl Broker {
         let me = self.id;
         let replica = self.replicas[partition.index()].as_mut().expect("hosted");
         replica.leader_epoch = state.leader_epoch;
-        let old = std::mem::replace(
-            &mut replica.role,
-            Role::Follower {
-                leader: state.leader,
-                fetch_in_flight: None,
-            },
-        );
+        let old = std::mem::replace(&mut replica.role, Role::Follower { leader: state.leader, fetch_in_flight: None });
         if let Role::Leader(leader) = old {
             for waiting in leader.waiting_produces {
-                ctx.send(
-                    waiting.producer,
-                    Message::ProduceResponse {
-                        request_id: waiting.request_id,
-                        partition,
-                        result: Err(KafkaError::NotLeaderOrFollower),
-                    },
-                );
+                self.complete_waiting(ctx, &waiting, partition, Err(KafkaError::NotLeaderOrFollower));
             }
             for parked in leader.parked_fetches {
+                self.fetch_deadlines.remove(&(parked.deadline, partition, parked.fetch_id));
                 ctx.send(
                     parked.follower.node(),
                     Message::FetchResponse {
@@ -551,11 +494,7 @@ impl Broker {
         let Some(replica) = self.replicas[partition.index()].as_mut() else {
             return;
         };
-        let Role::Follower {
-            leader: Some(leader),
-            fetch_in_flight,
-        } = &mut replica.role
-        else {
+        let Role::Follower { leader: Some(leader), fetch_in_flight } = &mut replica.role else {
             return;
         };
         if fetch_in_flight.is_some() || *leader == me {
@@ -576,37 +515,25 @@ impl Broker {
                 current_leader_epoch: replica.leader_epoch,
             },
         );
-        ctx.timer_after(
-            ctx.config().replica_socket_timeout,
-            Timer::FetchTimeout {
-                partition,
-                fetch_id,
-            },
-        );
+        // One timeout timer per partition at a time: most fetches are answered long before it fires.
+        replica.fetch_deadline = ctx.now + ctx.config().replica_socket_timeout;
+        if !replica.fetch_timer_armed {
+            replica.fetch_timer_armed = true;
+            ctx.out.timers.push((replica.fetch_deadline, Timer::FetchTimeout { partition }));
+        }
     }
 
-    fn handle_fetch_response(
-        &mut self,
-        ctx: &mut Ctx,
-        fetch_id: u64,
-        partition: PartitionIdx,
-        result: FetchResult,
-    ) {
+    fn handle_fetch_response(&mut self, ctx: &mut Ctx, fetch_id: u64, partition: PartitionIdx, result: FetchResult) {
         let me = self.id;
         let Some(replica) = self.replicas[partition.index()].as_mut() else {
             return;
         };
         match &mut replica.role {
-            Role::Follower {
-                fetch_in_flight, ..
-            } if *fetch_in_flight == Some(fetch_id) => *fetch_in_flight = None,
+            Role::Follower { fetch_in_flight, .. } if *fetch_in_flight == Some(fetch_id) => *fetch_in_flight = None,
             _ => return, // A stale answer: we fetch elsewhere now, or lead.
         }
         match result {
-            FetchResult::Records {
-                entries,
-                high_watermark,
-            } => {
+            FetchResult::Records { entries, high_watermark } => {
                 let base_offset = replica.log.log_end_offset();
                 let count = entries.len() as u32;
                 let flush_messages = ctx.topo.partition(partition).flush_messages;
@@ -615,57 +542,30 @@ impl Broker {
                 }
                 replica.log.maybe_flush(flush_messages);
                 if count > 0 {
-                    ctx.trace(TraceKind::Replicated {
-                        broker: me,
-                        partition,
-                        base_offset,
-                        records: count,
-                    });
+                    ctx.trace(TraceKind::Replicated { broker: me, partition, base_offset, records: count });
                 }
                 // Follower HW = min(leader's HW in the response, own LEO) (Partition.scala, KIP-101).
                 let new_hw = high_watermark.min(replica.log.log_end_offset());
                 if new_hw != replica.high_watermark {
                     replica.high_watermark = new_hw;
-                    ctx.trace(TraceKind::HighWatermark {
-                        broker: me,
-                        partition,
-                        high_watermark: new_hw,
-                    });
+                    ctx.trace(TraceKind::HighWatermark { broker: me, partition, high_watermark: new_hw });
                 }
                 self.send_fetch(ctx, partition);
             }
-            FetchResult::Diverging {
-                leader_epoch,
-                end_offset,
-                high_watermark,
-            } => {
+            FetchResult::Diverging { leader_epoch, end_offset, high_watermark } => {
                 // KIP-320: truncate to the end of the largest epoch both logs share; if this log lacks that exact
                 // epoch, the next fetch (with the new last epoch) narrows it down further.
-                let own_end = replica
-                    .log
-                    .end_offset_for_epoch(leader_epoch)
-                    .map(|(_, end)| end)
-                    .unwrap_or(0);
+                let own_end = replica.log.end_offset_for_epoch(leader_epoch).map(|(_, end)| end).unwrap_or(0);
                 let target = end_offset.min(own_end).min(replica.log.log_end_offset());
                 let from_offset = replica.log.log_end_offset();
                 replica.log.truncate_to(target);
-                ctx.trace(TraceKind::Truncated {
-                    broker: me,
-                    partition,
-                    from_offset,
-                    to_offset: target,
-                });
-                let new_hw = high_watermark
-                    .min(replica.high_watermark)
-                    .min(replica.log.log_end_offset());
+                ctx.trace(TraceKind::Truncated { broker: me, partition, from_offset, to_offset: target });
+                let new_hw = high_watermark.min(replica.high_watermark).min(replica.log.log_end_offset());
                 replica.high_watermark = new_hw.min(replica.log.log_end_offset());
                 self.send_fetch(ctx, partition);
             }
             FetchResult::Error(_) => {
-                ctx.timer_after(
-                    ctx.config().replica_fetch_backoff,
-                    Timer::FetchBackoff { partition },
-                );
+                ctx.timer_after(ctx.config().replica_fetch_backoff, Timer::FetchBackoff { partition });
             }
         }
     }
@@ -685,14 +585,7 @@ impl Broker {
     ) {
         let now = ctx.now;
         let reply = |ctx: &mut Ctx, result: FetchResult| {
-            ctx.send(
-                follower.node(),
-                Message::FetchResponse {
-                    fetch_id,
-                    partition,
-                    result,
-                },
-            );
+            ctx.send(follower.node(), Message::FetchResponse { fetch_id, partition, result });
         };
         let Some(replica) = self.replicas[partition.index()].as_mut() else {
             return reply(ctx, FetchResult::Error(KafkaError::NotLeaderOrFollower));
@@ -714,33 +607,17 @@ impl Broker {
         // epoch must end, in the leader's log, at or after the fetch offset.
         if let Some(last_epoch) = last_fetched_epoch {
             let diverging = match replica.log.end_offset_for_epoch(last_epoch) {
-                Some((epoch, end)) if epoch < last_epoch || end < fetch_offset => {
-                    Some((epoch, end))
-                }
+                Some((epoch, end)) if epoch < last_epoch || end < fetch_offset => Some((epoch, end)),
                 Some(_) => None,
                 None => Some((0, 0)),
             };
             if let Some((epoch, end_offset)) = diverging {
-                return reply(
-                    ctx,
-                    FetchResult::Diverging {
-                        leader_epoch: epoch,
-                        end_offset,
-                        high_watermark,
-                    },
-                );
+                return reply(ctx, FetchResult::Diverging { leader_epoch: epoch, end_offset, high_watermark });
             }
         }
         if fetch_offset > log_end_offset {
             // OFFSET_OUT_OF_RANGE in Kafka; the follower resolves it by truncating to the leader's end.
-            return reply(
-                ctx,
-                FetchResult::Diverging {
-                    leader_epoch,
-                    end_offset: log_end_offset,
-                    high_watermark,
-                },
-            );
+            return reply(ctx, FetchResult::Diverging { leader_epoch, end_offset: log_end_offset, high_watermark });
         }
         // updateFollowerFetchState: the fetch offset is the follower's LEO; lastCaughtUpTime moves when the follower
         // reached the leader's LEO now, or the LEO the leader had at its previous fetch.
@@ -759,33 +636,38 @@ impl Broker {
         let replica = self.replicas[partition.index()].as_mut().expect("hosted");
         let high_watermark = replica.high_watermark;
         if fetch_offset < log_end_offset {
-            let entries = read_entries(
-                &replica.log,
-                fetch_offset,
-                ctx.config().replica_fetch_max_bytes,
-            );
-            reply(
-                ctx,
-                FetchResult::Records {
-                    entries,
-                    high_watermark,
-                },
-            );
+            let entries = read_entries(&replica.log, fetch_offset, ctx.config().replica_fetch_max_bytes);
+            reply(ctx, FetchResult::Records { entries, high_watermark });
         } else if let Role::Leader(state) = &mut replica.role {
             // Nothing new: hold the fetch until data arrives or replica.fetch.wait.max.ms passes (DelayedFetch).
-            state.parked_fetches.retain(|p| p.follower != follower);
-            state.parked_fetches.push(ParkedFetch {
-                follower,
-                fetch_id,
-                fetch_offset,
-            });
-            ctx.timer_after(
-                ctx.config().replica_fetch_wait_max,
-                Timer::FetchWaitExpired {
-                    partition,
-                    fetch_id,
-                },
-            );
+            let deadline = now + ctx.config().replica_fetch_wait_max;
+            if let Some(index) = state.parked_fetches.iter().position(|p| p.follower == follower) {
+                let old = state.parked_fetches.swap_remove(index);
+                self.fetch_deadlines.remove(&(old.deadline, partition, old.fetch_id));
+            }
+            state.parked_fetches.push(ParkedFetch { follower, fetch_id, fetch_offset, deadline });
+            self.fetch_deadlines.insert((deadline, partition, fetch_id));
+            self.arm_fetch_timer(ctx);
+        }
+    }
+
+    /// One timer per broker for all held fetches, set for the earliest deadline.
+    fn arm_fetch_timer(&mut self, ctx: &mut Ctx) {
+        if let Some(&(deadline, _, _)) = self.fetch_deadlines.first() {
+            if self.fetch_timer_at.is_none_or(|at| deadline < at) {
+                self.fetch_timer_at = Some(deadline);
+                ctx.out.timers.push((deadline, Timer::FetchWaitExpired { at: deadline }));
+            }
+        }
+    }
+
+    /// One timer per broker for all waiting acks=all produces, set for the earliest deadline.
+    fn arm_produce_timer(&mut self, ctx: &mut Ctx) {
+        if let Some(&(deadline, _)) = self.produce_deadlines.first() {
+            if self.produce_timer_at.is_none_or(|at| deadline < at) {
+                self.produce_timer_at = Some(deadline);
+                ctx.out.timers.push((deadline, Timer::ProduceTimeout { at: deadline }));
+            }
         }
     }
 
@@ -797,21 +679,15 @@ impl Broker {
         let Role::Leader(state) = &mut replica.role else {
             return;
         };
-        if let Some(index) = state
-            .parked_fetches
-            .iter()
-            .position(|p| p.fetch_id == fetch_id)
-        {
+        if let Some(index) = state.parked_fetches.iter().position(|p| p.fetch_id == fetch_id) {
             let parked = state.parked_fetches.swap_remove(index);
+            self.fetch_deadlines.remove(&(parked.deadline, partition, fetch_id));
             ctx.send(
                 parked.follower.node(),
                 Message::FetchResponse {
                     fetch_id,
                     partition,
-                    result: FetchResult::Records {
-                        entries: Vec::new(),
-                        high_watermark,
-                    },
+                    result: FetchResult::Records { entries: Vec::new(), high_watermark },
                 },
             );
         }
@@ -827,20 +703,14 @@ impl Broker {
             return;
         }
         for parked in std::mem::take(&mut state.parked_fetches) {
-            let entries = read_entries(
-                &replica.log,
-                parked.fetch_offset,
-                ctx.config().replica_fetch_max_bytes,
-            );
+            self.fetch_deadlines.remove(&(parked.deadline, partition, parked.fetch_id));
+            let entries = read_entries(&replica.log, parked.fetch_offset, ctx.config().replica_fetch_max_bytes);
             ctx.send(
                 parked.follower.node(),
                 Message::FetchResponse {
                     fetch_id: parked.fetch_id,
                     partition,
-                    result: FetchResult::Records {
-                        entries,
-                        high_watermark: replica.high_watermark,
-                    },
+                    result: FetchResult::Records { entries, high_watermark: replica.high_watermark },
                 },
             );
         }
@@ -864,27 +734,22 @@ impl Broker {
         let mut new_hw = log_end_offset;
         for f in &state.followers {
             let follower_leo = f.log_end_offset.unwrap_or(0);
-            let caught_up = follower_leo == log_end_offset
-                || now.saturating_sub(f.last_caught_up_time) <= lag_max;
+            let caught_up = follower_leo == log_end_offset || now.saturating_sub(f.last_caught_up_time) <= lag_max;
             let eligible = !fenced.contains(f.broker);
             if follower_leo < new_hw
-                && (maximal_isr.contains(f.broker)
-                    || (caught_up && eligible && f.log_end_offset.is_some()))
+                && (maximal_isr.contains(f.broker) || (caught_up && eligible && f.log_end_offset.is_some()))
             {
                 new_hw = follower_leo;
             }
         }
         if new_hw > replica.high_watermark {
             replica.high_watermark = new_hw;
-            ctx.trace(TraceKind::HighWatermark {
-                broker: me,
-                partition,
-                high_watermark: new_hw,
-            });
+            ctx.trace(TraceKind::HighWatermark { broker: me, partition, high_watermark: new_hw });
         }
         // checkEnoughReplicasReachOffset: done once the HW passed the batch; NOT_ENOUGH_REPLICAS_AFTER_APPEND if
         // the ISR fell below min.insync.replicas meanwhile.
         let min_isr = ctx.topo.partition(partition).min_insync_replicas as usize;
+        let mut done = Vec::new();
         while let Some(waiting) = state.waiting_produces.front() {
             if waiting.required_offset > replica.high_watermark {
                 break;
@@ -895,14 +760,32 @@ impl Broker {
             } else {
                 Err(KafkaError::NotEnoughReplicasAfterAppend)
             };
-            ctx.send(
-                waiting.producer,
-                Message::ProduceResponse {
-                    request_id: waiting.request_id,
-                    partition,
-                    result,
-                },
-            );
+            done.push((waiting, result));
+        }
+        for (waiting, result) in done {
+            self.complete_waiting(ctx, &waiting, partition, result);
+        }
+    }
+
+    /// Records one partition's outcome in its delayed produce; answers the request once every partition has one.
+    fn complete_waiting(
+        &mut self,
+        ctx: &mut Ctx,
+        waiting: &WaitingProduce,
+        partition: PartitionIdx,
+        result: Result<u64, KafkaError>,
+    ) {
+        let Some(delayed) = self.delayed_produces.get_mut(&waiting.request) else { return };
+        let slot = &mut delayed.results[waiting.slot];
+        debug_assert_eq!(slot.0, partition);
+        if slot.1.is_none() {
+            slot.1 = Some(result);
+            delayed.remaining -= 1;
+        }
+        if delayed.remaining == 0 {
+            let delayed = self.delayed_produces.remove(&waiting.request).expect("present");
+            self.produce_deadlines.remove(&(delayed.deadline, waiting.request));
+            send_produce_response(ctx, waiting.request, delayed);
         }
     }
 
@@ -917,8 +800,7 @@ impl Broker {
         let Role::Leader(state) = &mut replica.role else {
             return;
         };
-        if state.pending_isr.is_some() || state.isr.contains(follower) || fenced.contains(follower)
-        {
+        if state.pending_isr.is_some() || state.isr.contains(follower) || fenced.contains(follower) {
             return;
         }
         let Some(f) = state.followers.iter().find(|f| f.broker == follower) else {
@@ -927,24 +809,11 @@ impl Broker {
         let leo = f.log_end_offset.unwrap_or(0);
         if leo >= high_watermark && leo >= state.epoch_start_offset {
             let proposed = state.isr.with(follower);
-            state.pending_isr = Some(PendingIsr {
-                proposed,
-                sent_at: ctx.now,
-            });
-            ctx.trace(TraceKind::IsrExpandProposed {
-                broker: me,
-                partition,
-                added: follower,
-            });
+            state.pending_isr = Some(PendingIsr { proposed, sent_at: ctx.now });
+            ctx.trace(TraceKind::IsrExpandProposed { broker: me, partition, added: follower });
             ctx.send(
                 CONTROLLER,
-                Message::AlterPartition {
-                    partition,
-                    leader: me,
-                    leader_epoch,
-                    partition_epoch,
-                    new_isr: proposed,
-                },
+                Message::AlterPartition { partition, leader: me, leader_epoch, partition_epoch, new_isr: proposed },
             );
         }
     }
@@ -966,13 +835,7 @@ impl Broker {
         let Role::Leader(state) = &mut replica.role else {
             return;
         };
-        ctx.timer_after(
-            (lag_max / 2).max(1),
-            Timer::IsrCheck {
-                partition,
-                leader_epoch,
-            },
-        );
+        ctx.timer_after((lag_max / 2).max(1), Timer::IsrCheck { partition, leader_epoch });
         if let Some(pending) = state.pending_isr {
             // No answer from the controller yet: AlterPartitionManager keeps retrying the same proposal.
             if now.saturating_sub(pending.sent_at) >= lag_max / 2 {
@@ -1002,24 +865,11 @@ impl Broker {
             return;
         }
         let proposed = BrokerSet(state.isr.0 & !out_of_sync.0);
-        state.pending_isr = Some(PendingIsr {
-            proposed,
-            sent_at: now,
-        });
-        ctx.trace(TraceKind::IsrShrinkProposed {
-            broker: me,
-            partition,
-            removed: out_of_sync,
-        });
+        state.pending_isr = Some(PendingIsr { proposed, sent_at: now });
+        ctx.trace(TraceKind::IsrShrinkProposed { broker: me, partition, removed: out_of_sync });
         ctx.send(
             CONTROLLER,
-            Message::AlterPartition {
-                partition,
-                leader: me,
-                leader_epoch,
-                partition_epoch,
-                new_isr: proposed,
-            },
+            Message::AlterPartition { partition, leader: me, leader_epoch, partition_epoch, new_isr: proposed },
         );
     }
 
@@ -1051,47 +901,97 @@ impl Broker {
 
     // ----- Leader side: produce -----
 
-    #[allow(clippy::too_many_arguments)]
+    /// `ReplicaManager.appendRecords`: append each partition's batch, answer at once for acks=0/1 or for errors, and
+    /// hold acks=all requests until every partition's high watermark passed its batch (`DelayedProduce`).
     fn handle_produce(
         &mut self,
         ctx: &mut Ctx,
-        producer: NodeId,
-        request_id: u64,
-        partition: PartitionIdx,
+        request: RequestKey,
         acks: Acks,
         timeout: Micros,
-        batch: ProduceBatch,
+        batches: Vec<(PartitionIdx, ProduceBatch)>,
     ) {
-        let me = self.id;
-        let respond = |ctx: &mut Ctx, result: Result<u64, KafkaError>| {
-            if acks != Acks::None {
-                ctx.send(
-                    producer,
-                    Message::ProduceResponse {
-                        request_id,
-                        partition,
-                        result,
-                    },
-                );
+        let mut results: Vec<(PartitionIdx, Option<Result<u64, KafkaError>>)> = Vec::with_capacity(batches.len());
+        let mut waits: Vec<(usize, u64, u64)> = Vec::new();
+        for (slot, (partition, batch)) in batches.into_iter().enumerate() {
+            match self.append_batch(ctx, partition, acks, batch) {
+                Ok((base_offset, required_offset)) => {
+                    let done = acks != Acks::All || self.high_watermark_reached(ctx, partition, required_offset);
+                    if done {
+                        results.push((partition, Some(self.acks_all_outcome(ctx, partition, acks, base_offset))));
+                    } else {
+                        results.push((partition, None));
+                        waits.push((slot, base_offset, required_offset));
+                    }
+                }
+                Err(error) => results.push((partition, Some(Err(error)))),
             }
-        };
+        }
+        if acks == Acks::None {
+            return;
+        }
+        if waits.is_empty() {
+            let delayed = DelayedProduce { deadline: 0, remaining: 0, results };
+            return send_produce_response(ctx, request, delayed);
+        }
+        for &(slot, base_offset, required_offset) in &waits {
+            let partition = results[slot].0;
+            if let Some(Replica { role: Role::Leader(state), .. }) = self.replicas[partition.index()].as_mut() {
+                state.waiting_produces.push_back(WaitingProduce { request, slot, required_offset, base_offset });
+            }
+        }
+        let deadline = ctx.now + timeout;
+        self.delayed_produces.insert(request, DelayedProduce { deadline, remaining: waits.len(), results });
+        self.produce_deadlines.insert((deadline, request));
+        self.arm_produce_timer(ctx);
+    }
+
+    fn high_watermark_reached(&self, _ctx: &Ctx, partition: PartitionIdx, required_offset: u64) -> bool {
+        self.replicas[partition.index()].as_ref().is_some_and(|r| r.high_watermark >= required_offset)
+    }
+
+    /// The answer for a batch whose records are below the high watermark (checkEnoughReplicasReachOffset).
+    fn acks_all_outcome(
+        &self,
+        ctx: &Ctx,
+        partition: PartitionIdx,
+        acks: Acks,
+        base_offset: u64,
+    ) -> Result<u64, KafkaError> {
+        if acks != Acks::All {
+            return Ok(base_offset);
+        }
+        let min_isr = ctx.topo.partition(partition).min_insync_replicas as usize;
+        let replica = self.replicas[partition.index()].as_ref().expect("hosted");
+        match &replica.role {
+            Role::Leader(state) if state.maximal_isr().len() < min_isr => Err(KafkaError::NotEnoughReplicasAfterAppend),
+            _ => Ok(base_offset),
+        }
+    }
+
+    /// `Partition.appendRecordsToLeader` for one batch. Returns the base offset and the offset the high watermark
+    /// must reach for the batch to count as committed.
+    fn append_batch(
+        &mut self,
+        ctx: &mut Ctx,
+        partition: PartitionIdx,
+        acks: Acks,
+        batch: ProduceBatch,
+    ) -> Result<(u64, u64), KafkaError> {
+        let me = self.id;
         let min_isr = ctx.topo.partition(partition).min_insync_replicas as usize;
         let flush_messages = ctx.topo.partition(partition).flush_messages;
         let Some(replica) = self.replicas[partition.index()].as_mut() else {
-            return respond(ctx, Err(KafkaError::NotLeaderOrFollower));
+            return Err(KafkaError::NotLeaderOrFollower);
         };
         let leader_epoch = replica.leader_epoch;
         let Role::Leader(state) = &mut replica.role else {
-            return respond(ctx, Err(KafkaError::NotLeaderOrFollower));
+            return Err(KafkaError::NotLeaderOrFollower);
         };
-        // Partition.appendRecordsToLeader: acks=all with an ISR below min.insync.replicas is refused before append.
+        // acks=all with an ISR below min.insync.replicas is refused before anything is appended.
         if acks == Acks::All && state.isr.len() < min_isr {
-            ctx.trace(TraceKind::ProduceRejected {
-                broker: me,
-                partition,
-                error: KafkaError::NotEnoughReplicas,
-            });
-            return respond(ctx, Err(KafkaError::NotEnoughReplicas));
+            ctx.trace(TraceKind::ProduceRejected { broker: me, partition, error: KafkaError::NotEnoughReplicas });
+            return Err(KafkaError::NotEnoughReplicas);
         }
         let count = batch.records.len() as i32;
         if batch.producer_id != 0 {
@@ -1099,38 +999,19 @@ impl Broker {
             // sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
             let last_sequence = batch.base_sequence + count - 1;
             if let Some(entry) = state.producers.get(&batch.producer_id) {
-                if let Some(&(_, _, offset)) = entry.batches.iter().find(|(first, last, _)| {
-                    *first == batch.base_sequence && *last == last_sequence
-                }) {
-                    ctx.trace(TraceKind::DuplicateBatch {
-                        broker: me,
-                        partition,
-                        base_offset: offset,
-                    });
-                    return self.respond_after_append(
-                        ctx,
-                        producer,
-                        request_id,
-                        partition,
-                        acks,
-                        timeout,
-                        offset,
-                        last_sequence_offset(offset, count),
-                        min_isr,
-                    );
-                }
-                let expected = entry
+                if let Some(&(_, _, offset)) = entry
                     .batches
-                    .back()
-                    .map(|(_, last, _)| last + 1)
-                    .unwrap_or(0);
+                    .iter()
+                    .find(|(first, last, _)| *first == batch.base_sequence && *last == last_sequence)
+                {
+                    ctx.trace(TraceKind::DuplicateBatch { broker: me, partition, base_offset: offset });
+                    return Ok((offset, offset + count as u64));
+                }
+                let expected = entry.batches.back().map(|(_, last, _)| last + 1).unwrap_or(0);
                 if batch.base_sequence != expected {
-                    ctx.trace(TraceKind::ProduceRejected {
-                        broker: me,
-                        partition,
-                        error: KafkaError::OutOfOrderSequenceNumber,
-                    });
-                    return respond(ctx, Err(KafkaError::OutOfOrderSequenceNumber));
+                    let error = KafkaError::OutOfOrderSequenceNumber;
+                    ctx.trace(TraceKind::ProduceRejected { broker: me, partition, error });
+                    return Err(error);
                 }
             }
         }
@@ -1140,114 +1021,28 @@ impl Broker {
                 leader_epoch,
                 record,
                 producer_id: batch.producer_id,
-                sequence: if batch.producer_id != 0 {
-                    batch.base_sequence + i as i32
-                } else {
-                    -1
-                },
+                sequence: if batch.producer_id != 0 { batch.base_sequence + i as i32 } else { -1 },
                 batch_start: i == 0,
             });
         }
         replica.log.maybe_flush(flush_messages);
         if batch.producer_id != 0 {
             let entry = state.producers.entry(batch.producer_id).or_default();
-            entry.batches.push_back((
-                batch.base_sequence,
-                batch.base_sequence + count - 1,
-                base_offset,
-            ));
+            entry.batches.push_back((batch.base_sequence, batch.base_sequence + count - 1, base_offset));
             if entry.batches.len() > BATCHES_TO_RETAIN {
                 entry.batches.pop_front();
             }
         }
-        ctx.trace(TraceKind::Appended {
-            broker: me,
-            partition,
-            base_offset,
-            records: count as u32,
-            leader_epoch,
-        });
+        ctx.trace(TraceKind::Appended { broker: me, partition, base_offset, records: count as u32, leader_epoch });
         self.complete_parked_fetches(ctx, partition);
         self.maybe_increment_high_watermark(ctx, partition);
-        self.respond_after_append(
-            ctx,
-            producer,
-            request_id,
-            partition,
-            acks,
-            timeout,
-            base_offset,
-            base_offset + count as u64,
-            min_isr,
-        );
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn respond_after_append(
-        &mut self,
-        ctx: &mut Ctx,
-        producer: NodeId,
-        request_id: u64,
-        partition: PartitionIdx,
-        acks: Acks,
-        timeout: Micros,
-        base_offset: u64,
-        required_offset: u64,
-        min_isr: usize,
-    ) {
-        match acks {
-            Acks::None => {}
-            Acks::Leader => ctx.send(
-                producer,
-                Message::ProduceResponse {
-                    request_id,
-                    partition,
-                    result: Ok(base_offset),
-                },
-            ),
-            Acks::All => {
-                let replica = self.replicas[partition.index()].as_mut().expect("hosted");
-                let high_watermark = replica.high_watermark;
-                let Role::Leader(state) = &mut replica.role else {
-                    return;
-                };
-                if high_watermark >= required_offset {
-                    let result = if state.maximal_isr().len() >= min_isr {
-                        Ok(base_offset)
-                    } else {
-                        Err(KafkaError::NotEnoughReplicasAfterAppend)
-                    };
-                    ctx.send(
-                        producer,
-                        Message::ProduceResponse {
-                            request_id,
-                            partition,
-                            result,
-                        },
-                    );
-                } else {
-                    state.waiting_produces.push_back(WaitingProduce {
-                        request_id,
-                        producer,
-                        required_offset,
-                        base_offset,
-                    });
-                    ctx.timer_after(
-                        timeout,
-                        Timer::ProduceTimeout {
-                            partition,
-                            request_id,
-                            producer,
-                        },
-                    );
-                }
-            }
-        }
+        Ok((base_offset, base_offset + count as u64))
     }
 }
 
-fn last_sequence_offset(base_offset: u64, count: i32) -> u64 {
-    base_offset + count as u64
+fn send_produce_response(ctx: &mut Ctx, (producer, request_id): RequestKey, delayed: DelayedProduce) {
+    let results = delayed.results.into_iter().map(|(p, r)| (p, r.expect("every partition answered"))).collect();
+    ctx.send(producer, Message::ProduceResponse { request_id, results });
 }
 
 /// Reads records from `offset` up to `max_bytes` (at least one record, as Kafka always returns a whole batch).

@@ -28,9 +28,7 @@ impl Simulation {
     }
 
     pub fn reference_log(&self, p: PartitionIdx) -> Option<&Log> {
-        self.reference_replica(p)
-            .and_then(|b| self.replica(b, p))
-            .map(|r| &r.log)
+        self.reference_replica(p).and_then(|b| self.replica(b, p)).map(|r| &r.log)
     }
 
     pub fn verdict(&self) -> Verdict {
@@ -68,11 +66,7 @@ impl Simulation {
                 let common = replica.high_watermark.min(reference_replica.high_watermark) as usize;
                 let ours = &replica.log.entries()[..common.min(replica.log.entries().len())];
                 let theirs = &log.entries()[..common.min(log.entries().len())];
-                if let Some(offset) = ours
-                    .iter()
-                    .zip(theirs)
-                    .position(|(a, b)| a.record != b.record)
-                {
+                if let Some(offset) = ours.iter().zip(theirs).position(|(a, b)| a.record != b.record) {
                     verdict.divergent.push(Divergence {
                         partition,
                         leader: reference,
@@ -94,9 +88,7 @@ impl Simulation {
                 RecordStatus::Pending => verdict.pending += 1,
             }
             if copies[index] > 1 {
-                verdict
-                    .duplicates
-                    .push((RecordId(index as u32), copies[index]));
+                verdict.duplicates.push((RecordId(index as u32), copies[index]));
             }
         }
         verdict

@@ -58,19 +58,11 @@ impl<'a> Reader<'a> {
                 });
             }
         }
-        Reader {
-            map,
-            known,
-            problems,
-        }
+        Reader { map, known, problems }
     }
 
     fn problem(&mut self, key: &str, message: String) {
-        self.problems.push(ConfigProblem {
-            key: key.to_string(),
-            message,
-            hint: None,
-        });
+        self.problems.push(ConfigProblem { key: key.to_string(), message, hint: None });
     }
 
     fn int(&mut self, key: &str, default: i64, min: i64, max: i64) -> i64 {
@@ -91,10 +83,7 @@ impl<'a> Reader<'a> {
             }
         };
         if value < min || value > max {
-            self.problem(
-                key,
-                format!("`{key}` = {value} is out of range [{min}, {max}]"),
-            );
+            self.problem(key, format!("`{key}` = {value} is out of range [{min}, {max}]"));
             return default;
         }
         value
@@ -175,21 +164,16 @@ impl BrokerConfig {
     pub fn from_map(map: &ConfigMap) -> Result<Self, Vec<ConfigProblem>> {
         let mut r = Reader::new(map, Self::KEYS);
         let config = BrokerConfig {
-            broker_heartbeat_interval: ms(
-                r.int("broker.heartbeat.interval.ms", 2000, 1, INT_MAX) as u64
-            ),
+            broker_heartbeat_interval: ms(r.int("broker.heartbeat.interval.ms", 2000, 1, INT_MAX) as u64),
             broker_session_timeout: ms(r.int("broker.session.timeout.ms", 9000, 1, INT_MAX) as u64),
-            replica_lag_time_max: ms(
-                r.int("replica.lag.time.max.ms", 30000, 1, LONG_MAX >> 12) as u64
-            ),
+            replica_lag_time_max: ms(r.int("replica.lag.time.max.ms", 30000, 1, LONG_MAX >> 12) as u64),
             replica_fetch_wait_max: ms(r.int("replica.fetch.wait.max.ms", 500, 0, INT_MAX) as u64),
             replica_fetch_backoff: ms(r.int("replica.fetch.backoff.ms", 1000, 0, INT_MAX) as u64),
             replica_socket_timeout: ms(r.int("replica.socket.timeout.ms", 30000, 1, INT_MAX) as u64),
             replica_fetch_max_bytes: r.int("replica.fetch.max.bytes", 1_048_576, 1, INT_MAX) as u64,
             min_insync_replicas: r.int("min.insync.replicas", 1, 1, INT_MAX) as u32,
             unclean_leader_election_enable: r.bool("unclean.leader.election.enable", false),
-            log_flush_interval_messages: r.int("log.flush.interval.messages", LONG_MAX, 1, LONG_MAX)
-                as u64,
+            log_flush_interval_messages: r.int("log.flush.interval.messages", LONG_MAX, 1, LONG_MAX) as u64,
         };
         r.finish(config)
     }
@@ -213,31 +197,16 @@ pub struct TopicConfig {
 }
 
 impl TopicConfig {
-    pub const KEYS: &'static [&'static str] = &[
-        "min.insync.replicas",
-        "unclean.leader.election.enable",
-        "flush.messages",
-    ];
+    pub const KEYS: &'static [&'static str] =
+        &["min.insync.replicas", "unclean.leader.election.enable", "flush.messages"];
 
     pub fn from_map(map: &ConfigMap, broker: &BrokerConfig) -> Result<Self, Vec<ConfigProblem>> {
         let mut r = Reader::new(map, Self::KEYS);
         let config = TopicConfig {
-            min_insync_replicas: r.int(
-                "min.insync.replicas",
-                broker.min_insync_replicas as i64,
-                1,
-                INT_MAX,
-            ) as u32,
-            unclean_leader_election_enable: r.bool(
-                "unclean.leader.election.enable",
-                broker.unclean_leader_election_enable,
-            ),
-            flush_messages: r.int(
-                "flush.messages",
-                broker.log_flush_interval_messages as i64,
-                1,
-                LONG_MAX,
-            ) as u64,
+            min_insync_replicas: r.int("min.insync.replicas", broker.min_insync_replicas as i64, 1, INT_MAX) as u32,
+            unclean_leader_election_enable: r
+                .bool("unclean.leader.election.enable", broker.unclean_leader_election_enable),
+            flush_messages: r.int("flush.messages", broker.log_flush_interval_messages as i64, 1, LONG_MAX) as u64,
         };
         r.finish(config)
     }
@@ -318,7 +287,10 @@ impl ProducerConfig {
             Some("1") => Acks::Leader,
             Some("0") => Acks::None,
             Some(other) => {
-                r.problem("acks", format!("Invalid value {other} for configuration acks: String must be one of: all, -1, 0, 1"));
+                r.problem(
+                    "acks",
+                    format!("Invalid value {other} for configuration acks: String must be one of: all, -1, 0, 1"),
+                );
                 Acks::All
             }
         };
@@ -330,22 +302,21 @@ impl ProducerConfig {
         let enable_idempotence = r.bool("enable.idempotence", acks == Acks::All && retries > 0);
         if explicit_idempotence && enable_idempotence {
             if acks != Acks::All {
-                r.problem(
-                    "enable.idempotence",
-                    "Must set acks to all in order to use the idempotent producer.".into(),
-                );
+                r.problem("enable.idempotence", "Must set acks to all in order to use the idempotent producer.".into());
             }
             if max_in_flight > 5 {
                 r.problem(
                     "enable.idempotence",
-                    "Must set max.in.flight.requests.per.connection to at most 5 to use the idempotent producer.".into(),
+                    "Must set max.in.flight.requests.per.connection to at most 5 to use the idempotent producer."
+                        .into(),
                 );
             }
         }
         let partitioner = match r.text("partitioner.class").as_deref() {
             None | Some("default") => Partitioner::Default,
-            Some("org.apache.kafka.clients.producer.RoundRobinPartitioner")
-            | Some("RoundRobinPartitioner") => Partitioner::RoundRobin,
+            Some("org.apache.kafka.clients.producer.RoundRobinPartitioner") | Some("RoundRobinPartitioner") => {
+                Partitioner::RoundRobin
+            }
             Some(other) => {
                 r.problem(
                     "partitioner.class",
@@ -375,10 +346,7 @@ mod tests {
     use super::*;
 
     fn map(entries: &[(&str, ConfigValue)]) -> ConfigMap {
-        entries
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect()
+        entries.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
     }
 
     #[test]
@@ -412,15 +380,9 @@ mod tests {
 
     #[test]
     fn unknown_key_suggests_the_near_miss() {
-        let problems = ProducerConfig::from_map(&map(&[("ack", ConfigValue::Text("all".into()))]))
-            .unwrap_err();
+        let problems = ProducerConfig::from_map(&map(&[("ack", ConfigValue::Text("all".into()))])).unwrap_err();
         assert_eq!(problems[0].hint.as_deref(), Some("did you mean `acks`?"));
-        let problems =
-            BrokerConfig::from_map(&map(&[("replica.lag.time.max", ConfigValue::Int(10))]))
-                .unwrap_err();
-        assert_eq!(
-            problems[0].hint.as_deref(),
-            Some("did you mean `replica.lag.time.max.ms`?")
-        );
+        let problems = BrokerConfig::from_map(&map(&[("replica.lag.time.max", ConfigValue::Int(10))])).unwrap_err();
+        assert_eq!(problems[0].hint.as_deref(), Some("did you mean `replica.lag.time.max.ms`?"));
     }
 }

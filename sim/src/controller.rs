@@ -93,9 +93,7 @@ impl Controller {
             if !r.fenced {
                 ctx.timer_after(
                     ctx.config().broker_session_timeout,
-                    Timer::SessionCheck {
-                        broker: BrokerId(i as u32 + 1),
-                    },
+                    Timer::SessionCheck { broker: BrokerId(i as u32 + 1) },
                 );
             }
         }
@@ -118,45 +116,19 @@ impl Controller {
 
     pub fn on_message(&mut self, ctx: &mut Ctx, from: NodeId, message: Message) {
         match message {
-            Message::BrokerHeartbeat {
-                broker,
-                incarnation,
-                metadata_offset,
-                want_shutdown,
-            } => self.handle_heartbeat(
-                ctx,
-                from,
-                broker,
-                incarnation,
-                metadata_offset,
-                want_shutdown,
-            ),
-            Message::AlterPartition {
-                partition,
-                leader,
-                leader_epoch,
-                partition_epoch,
-                new_isr,
-            } => {
-                let result = self.handle_alter_partition(
-                    ctx,
-                    partition,
-                    leader,
-                    leader_epoch,
-                    partition_epoch,
-                    new_isr,
-                );
+            Message::BrokerHeartbeat { broker, incarnation, metadata_offset, want_shutdown } => {
+                self.handle_heartbeat(ctx, from, broker, incarnation, metadata_offset, want_shutdown)
+            }
+            Message::AlterPartition { partition, leader, leader_epoch, partition_epoch, new_isr } => {
+                let result =
+                    self.handle_alter_partition(ctx, partition, leader, leader_epoch, partition_epoch, new_isr);
                 if let Err(error) = result {
                     ctx.trace(TraceKind::AlterPartitionRejected { partition, error });
                 }
                 ctx.send(from, Message::AlterPartitionResponse { partition, result });
                 self.publish(ctx);
             }
-            other => debug_assert!(
-                false,
-                "controller got a message it never expects: {:?}",
-                other.kind()
-            ),
+            other => debug_assert!(false, "controller got a message it never expects: {:?}", other.kind()),
         }
     }
 
@@ -200,14 +172,7 @@ impl Controller {
         }
         let fenced = self.registration(broker).fenced;
         let update = self.update_since(metadata_offset);
-        ctx.send(
-            from,
-            Message::BrokerHeartbeatResponse {
-                fenced,
-                update,
-                shutdown_ok: want_shutdown,
-            },
-        );
+        ctx.send(from, Message::BrokerHeartbeatResponse { fenced, update, shutdown_ok: want_shutdown });
     }
 
     /// `ReplicationControlManager.handleAlterPartitionRequest`, reduced to the checks that matter here.
@@ -229,10 +194,7 @@ impl Controller {
         }
         let fenced = self.fenced_set();
         let added = BrokerSet(new_isr.0 & !state.isr.0);
-        if added
-            .iter()
-            .any(|b| fenced.contains(b) || self.brokers[b.0 as usize - 1].shutting_down)
-        {
+        if added.iter().any(|b| fenced.contains(b) || self.brokers[b.0 as usize - 1].shutting_down) {
             return Err(KafkaError::IneligibleReplica);
         }
         if new_isr.is_empty() || !new_isr.contains(leader) {
@@ -246,13 +208,7 @@ impl Controller {
 
     /// Records a partition change: bumps the partition epoch (and the leader epoch on a leader change), indexes it
     /// for catch-up, and traces it.
-    fn apply_change(
-        &mut self,
-        ctx: &mut Ctx,
-        partition: PartitionIdx,
-        mut next: PartitionState,
-        unclean: bool,
-    ) {
+    fn apply_change(&mut self, ctx: &mut Ctx, partition: PartitionIdx, mut next: PartitionState, unclean: bool) {
         let old = self.partitions[partition.index()];
         if next == old {
             return;
@@ -261,31 +217,18 @@ impl Controller {
         if next.leader != old.leader {
             next.leader_epoch = old.leader_epoch + 1;
             match next.leader {
-                Some(leader) => ctx.trace(TraceKind::LeaderElected {
-                    partition,
-                    leader,
-                    leader_epoch: next.leader_epoch,
-                    unclean,
-                }),
-                None => ctx.trace(TraceKind::PartitionOffline {
-                    partition,
-                    leader_epoch: next.leader_epoch,
-                }),
+                Some(leader) => {
+                    ctx.trace(TraceKind::LeaderElected { partition, leader, leader_epoch: next.leader_epoch, unclean })
+                }
+                None => ctx.trace(TraceKind::PartitionOffline { partition, leader_epoch: next.leader_epoch }),
             }
         }
         if next.isr != old.isr {
-            ctx.trace(TraceKind::IsrChanged {
-                partition,
-                isr: next.isr,
-                partition_epoch: next.partition_epoch,
-            });
+            ctx.trace(TraceKind::IsrChanged { partition, isr: next.isr, partition_epoch: next.partition_epoch });
         }
         self.partitions[partition.index()] = next;
         self.metadata_offset += 1;
-        let previous = std::mem::replace(
-            &mut self.change_offset[partition.index()],
-            self.metadata_offset,
-        );
+        let previous = std::mem::replace(&mut self.change_offset[partition.index()], self.metadata_offset);
         self.changes.remove(&previous);
         self.changes.insert(self.metadata_offset, partition);
     }
@@ -324,11 +267,7 @@ impl Controller {
                 continue;
             }
             let state = self.partitions[index];
-            let isr = if state.isr.len() > 1 {
-                state.isr.without(broker)
-            } else {
-                state.isr
-            };
+            let isr = if state.isr.len() > 1 { state.isr.without(broker) } else { state.isr };
             let mut next = state;
             next.isr = isr;
             let mut unclean = false;
@@ -363,11 +302,7 @@ impl Controller {
             let partition = PartitionIdx(index as u32);
             let info = ctx.topo.partition(partition);
             let mut next = state;
-            match self.elect(
-                &info.replicas,
-                state.isr,
-                info.unclean_leader_election_enable,
-            ) {
+            match self.elect(&info.replicas, state.isr, info.unclean_leader_election_enable) {
                 Election::Clean(leader) => next.leader = Some(leader),
                 Election::Unclean(leader) => {
                     next.leader = Some(leader);
@@ -383,17 +318,8 @@ impl Controller {
 
     /// Every partition changed after `offset`, with the current fenced set.
     fn update_since(&self, offset: u64) -> MetadataUpdate {
-        let partitions = self
-            .changes
-            .range(offset + 1..)
-            .map(|(_, &p)| (p, self.partitions[p.index()]))
-            .collect();
-        MetadataUpdate {
-            from_offset: offset,
-            to_offset: self.metadata_offset,
-            partitions,
-            fenced: self.fenced_set(),
-        }
+        let partitions = self.changes.range(offset + 1..).map(|(_, &p)| (p, self.partitions[p.index()])).collect();
+        MetadataUpdate { from_offset: offset, to_offset: self.metadata_offset, partitions, fenced: self.fenced_set() }
     }
 
     /// Sends each broker the changes it has not acknowledged (standing in for the brokers' metadata-log fetches).

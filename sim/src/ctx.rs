@@ -17,22 +17,18 @@ pub enum Timer {
     /// A follower's fetch got no answer within `replica.socket.timeout.ms`.
     FetchTimeout {
         partition: PartitionIdx,
-        fetch_id: u64,
     },
     /// A follower waits `replica.fetch.backoff.ms` after a fetch error.
     FetchBackoff {
         partition: PartitionIdx,
     },
-    /// The leader held a fetch for `replica.fetch.wait.max.ms` without new data.
+    /// The earliest held fetch reaches `replica.fetch.wait.max.ms` (one timer per broker, re-armed for the next).
     FetchWaitExpired {
-        partition: PartitionIdx,
-        fetch_id: u64,
+        at: Micros,
     },
-    /// An acks=all produce waited the request's timeout at the leader (`DelayedProduce`).
+    /// The earliest acks=all produce waiting at this broker reaches its timeout (`DelayedProduce`).
     ProduceTimeout {
-        partition: PartitionIdx,
-        request_id: u64,
-        producer: NodeId,
+        at: Micros,
     },
     /// The leader's periodic ISR check (every `replica.lag.time.max.ms` / 2, as `ReplicaManager` schedules it).
     IsrCheck {
@@ -52,12 +48,14 @@ pub enum Timer {
         partition: PartitionIdx,
         batch_id: u64,
     },
+    /// A batch that could not be sent reaches `delivery.timeout.ms`.
     BatchExpiry {
         partition: PartitionIdx,
         batch_id: u64,
     },
+    /// The earliest request in flight reaches `request.timeout.ms` (one timer per producer, re-armed).
     RequestTimeout {
-        request_id: u64,
+        at: Micros,
     },
     RetryBackoff {
         partition: PartitionIdx,

@@ -15,9 +15,7 @@ const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
 
 impl Default for TraceHasher {
     fn default() -> Self {
-        TraceHasher {
-            state: 0x243F_6A88_85A3_08D3,
-        }
+        TraceHasher { state: 0x243F_6A88_85A3_08D3 }
     }
 }
 

@@ -71,11 +71,7 @@ impl History {
         let info = self.get(id);
         match &info.value {
             Some(value) => value.to_string(),
-            None => format!(
-                "{}-{}",
-                producer_names[info.producer.index()],
-                info.producer_seq
-            ),
+            None => format!("{}-{}", producer_names[info.producer.index()], info.producer_seq),
         }
     }
 }

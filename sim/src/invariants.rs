@@ -26,11 +26,7 @@ pub struct Invariants {
 impl Invariants {
     pub fn new(controller: &Controller) -> Self {
         Invariants {
-            epoch_leader: controller
-                .partitions
-                .iter()
-                .map(|s| (s.leader_epoch, s.leader))
-                .collect(),
+            epoch_leader: controller.partitions.iter().map(|s| (s.leader_epoch, s.leader)).collect(),
             leader_high_watermark: vec![(0, 0); controller.partitions.len()],
             touched: Vec::new(),
             all_touched: true,
@@ -51,9 +47,7 @@ impl Invariants {
     pub fn check(&mut self, sim: &Simulation) -> Result<(), String> {
         let touched = if std::mem::take(&mut self.all_touched) {
             self.touched.clear();
-            (0..sim.topo.partitions.len() as u32)
-                .map(PartitionIdx)
-                .collect()
+            (0..sim.topo.partitions.len() as u32).map(PartitionIdx).collect()
         } else {
             std::mem::take(&mut self.touched)
         };
@@ -76,16 +70,10 @@ impl Invariants {
         }
         let (last_epoch, last_leader) = self.epoch_leader[p.index()];
         if state.leader_epoch < last_epoch {
-            return Err(format!(
-                "{name}: leader epoch went back from {last_epoch} to {}",
-                state.leader_epoch
-            ));
+            return Err(format!("{name}: leader epoch went back from {last_epoch} to {}", state.leader_epoch));
         }
         if state.leader_epoch == last_epoch && state.leader != last_leader {
-            return Err(format!(
-                "{name}: two leaders in epoch {last_epoch}: {last_leader:?} and {:?}",
-                state.leader
-            ));
+            return Err(format!("{name}: two leaders in epoch {last_epoch}: {last_leader:?} and {:?}", state.leader));
         }
         self.epoch_leader[p.index()] = (state.leader_epoch, state.leader);
 
@@ -101,17 +89,9 @@ impl Invariants {
                     replica.log_end_offset()
                 ));
             }
-            if matches!(replica.role, Role::Leader(_))
-                && sim.net.status(broker.node()) != NodeStatus::Crashed
-            {
-                if let Some(&(_, other)) = leader_claims
-                    .iter()
-                    .find(|(epoch, _)| *epoch == replica.leader_epoch)
-                {
-                    return Err(format!(
-                        "{name}: {other} and {broker} both lead epoch {}",
-                        replica.leader_epoch
-                    ));
+            if matches!(replica.role, Role::Leader(_)) && sim.net.status(broker.node()) != NodeStatus::Crashed {
+                if let Some(&(_, other)) = leader_claims.iter().find(|(epoch, _)| *epoch == replica.leader_epoch) {
+                    return Err(format!("{name}: {other} and {broker} both lead epoch {}", replica.leader_epoch));
                 }
                 leader_claims.push((replica.leader_epoch, broker));
             }
@@ -119,10 +99,7 @@ impl Invariants {
 
         // The current leader's HW never goes back within its epoch.
         if let Some(leader) = state.leader {
-            if let Some(replica) = sim
-                .replica(leader, p)
-                .filter(|_| sim.acts_as_leader(leader, p))
-            {
+            if let Some(replica) = sim.replica(leader, p).filter(|_| sim.acts_as_leader(leader, p)) {
                 if replica.leader_epoch == state.leader_epoch {
                     let (epoch, hw) = self.leader_high_watermark[p.index()];
                     if epoch == replica.leader_epoch && replica.high_watermark < hw {
@@ -131,8 +108,7 @@ impl Invariants {
                             replica.high_watermark
                         ));
                     }
-                    self.leader_high_watermark[p.index()] =
-                        (replica.leader_epoch, replica.high_watermark);
+                    self.leader_high_watermark[p.index()] = (replica.leader_epoch, replica.high_watermark);
                     // Every live in-sync replica holds at least what the leader has committed.
                     if !self.lossy_restart_happened {
                         for member in state.isr.iter() {

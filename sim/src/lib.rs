@@ -18,6 +18,7 @@ pub mod log;
 pub mod message;
 pub mod net;
 pub mod producer;
+pub mod queue;
 pub mod report;
 pub mod scenario;
 pub mod sim;

@@ -61,32 +61,17 @@ impl Log {
 
     /// Appends one record, extending the epoch cache when the record starts a new epoch.
     pub fn append(&mut self, entry: LogEntry) {
-        if self
-            .latest_epoch()
-            .is_none_or(|latest| entry.leader_epoch > latest)
-        {
-            self.epochs.push(EpochStart {
-                leader_epoch: entry.leader_epoch,
-                start_offset: self.log_end_offset(),
-            });
+        if self.latest_epoch().is_none_or(|latest| entry.leader_epoch > latest) {
+            self.epochs.push(EpochStart { leader_epoch: entry.leader_epoch, start_offset: self.log_end_offset() });
         }
-        debug_assert!(
-            self.latest_epoch() >= Some(entry.leader_epoch),
-            "epochs in a log never go back"
-        );
+        debug_assert!(self.latest_epoch() >= Some(entry.leader_epoch), "epochs in a log never go back");
         self.entries.push(entry);
     }
 
     /// A new leader records where its epoch starts (`Partition.makeLeader` -> `maybeAssignEpochStartOffset`).
     pub fn assign_epoch_start(&mut self, leader_epoch: u32) {
-        if self
-            .latest_epoch()
-            .is_none_or(|latest| leader_epoch > latest)
-        {
-            self.epochs.push(EpochStart {
-                leader_epoch,
-                start_offset: self.log_end_offset(),
-            });
+        if self.latest_epoch().is_none_or(|latest| leader_epoch > latest) {
+            self.epochs.push(EpochStart { leader_epoch, start_offset: self.log_end_offset() });
         }
     }
 
@@ -99,11 +84,7 @@ impl Log {
             return None;
         }
         let found = self.epochs[index - 1];
-        let end = self
-            .epochs
-            .get(index)
-            .map(|next| next.start_offset)
-            .unwrap_or(self.log_end_offset());
+        let end = self.epochs.get(index).map(|next| next.start_offset).unwrap_or(self.log_end_offset());
         Some((found.leader_epoch, end))
     }
 
@@ -137,13 +118,7 @@ mod tests {
     use super::*;
 
     fn entry(leader_epoch: u32, record: u32) -> LogEntry {
-        LogEntry {
-            leader_epoch,
-            record: RecordId(record),
-            producer_id: 0,
-            sequence: -1,
-            batch_start: true,
-        }
+        LogEntry { leader_epoch, record: RecordId(record), producer_id: 0, sequence: -1, batch_start: true }
     }
 
     #[test]

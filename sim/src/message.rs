@@ -42,19 +42,12 @@ impl KafkaError {
 
     /// Retriable errors make the producer refresh metadata and try again (`RetriableException`).
     pub fn is_retriable(self) -> bool {
-        !matches!(
-            self,
-            KafkaError::DeliveryTimeout
-                | KafkaError::InvalidUpdateVersion
-                | KafkaError::IneligibleReplica
-        )
+        !matches!(self, KafkaError::DeliveryTimeout | KafkaError::InvalidUpdateVersion | KafkaError::IneligibleReplica)
     }
 }
 
 /// A set of brokers (ids 1..=63) as a bit mask: ISRs and fenced sets are small and copied often.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct BrokerSet(pub u64);
 
 impl BrokerSet {
@@ -89,17 +82,11 @@ impl BrokerSet {
         self.0 == 0
     }
     pub fn iter(self) -> impl Iterator<Item = BrokerId> {
-        (1..64)
-            .filter(move |&i| self.0 & (1 << i) != 0)
-            .map(BrokerId)
+        (1..64).filter(move |&i| self.0 & (1 << i) != 0).map(BrokerId)
     }
     /// The members in the order of `replicas` (how the describe output lists them).
     pub fn in_order(self, replicas: &[BrokerId]) -> Vec<BrokerId> {
-        replicas
-            .iter()
-            .copied()
-            .filter(|&b| self.contains(b))
-            .collect()
+        replicas.iter().copied().filter(|&b| self.contains(b)).collect()
     }
 }
 
@@ -151,18 +138,17 @@ pub enum FetchResult {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Message {
+    /// One request per broker carries one batch for each of its partitions that had one ready (`Sender`).
     Produce {
         request_id: u64,
-        partition: PartitionIdx,
         acks: Acks,
         timeout: u64,
-        batch: ProduceBatch,
+        batches: Vec<(PartitionIdx, ProduceBatch)>,
     },
-    /// `Ok(base_offset)` or the error.
+    /// Per partition, `Ok(base_offset)` or the error.
     ProduceResponse {
         request_id: u64,
-        partition: PartitionIdx,
-        result: Result<u64, KafkaError>,
+        results: Vec<(PartitionIdx, Result<u64, KafkaError>)>,
     },
     Fetch {
         fetch_id: u64,
@@ -244,16 +230,16 @@ impl Message {
         }
     }
 
-    /// The partition a message is about, if any (for invariant checks after the event).
-    pub fn partition(&self) -> Option<PartitionIdx> {
+    /// The partitions a message is about (for invariant checks after the event).
+    pub fn partitions(&self) -> Vec<PartitionIdx> {
         match self {
-            Message::Produce { partition, .. }
-            | Message::ProduceResponse { partition, .. }
-            | Message::Fetch { partition, .. }
+            Message::Produce { batches, .. } => batches.iter().map(|(p, _)| *p).collect(),
+            Message::ProduceResponse { results, .. } => results.iter().map(|(p, _)| *p).collect(),
+            Message::Fetch { partition, .. }
             | Message::FetchResponse { partition, .. }
             | Message::AlterPartition { partition, .. }
-            | Message::AlterPartitionResponse { partition, .. } => Some(*partition),
-            _ => None,
+            | Message::AlterPartitionResponse { partition, .. } => vec![*partition],
+            _ => Vec::new(),
         }
     }
 
@@ -261,29 +247,20 @@ impl Message {
     /// (TCP RST), which Kafka's NetworkClient reports as a disconnect (`NetworkException`).
     pub fn refused(&self) -> Option<Message> {
         match self {
-            Message::Produce {
-                request_id,
-                partition,
-                acks,
-                ..
-            } if *acks != Acks::None => Some(Message::ProduceResponse {
-                request_id: *request_id,
-                partition: *partition,
-                result: Err(KafkaError::NetworkException),
-            }),
-            Message::Fetch {
-                fetch_id,
-                partition,
-                ..
-            } => Some(Message::FetchResponse {
+            Message::Produce { request_id, acks, batches, .. } if *acks != Acks::None => {
+                Some(Message::ProduceResponse {
+                    request_id: *request_id,
+                    results: batches.iter().map(|(p, _)| (*p, Err(KafkaError::NetworkException))).collect(),
+                })
+            }
+            Message::Fetch { fetch_id, partition, .. } => Some(Message::FetchResponse {
                 fetch_id: *fetch_id,
                 partition: *partition,
                 result: FetchResult::Error(KafkaError::NetworkException),
             }),
-            Message::MetadataRequest { request_id } => Some(Message::MetadataResponse {
-                request_id: *request_id,
-                leaders: Vec::new(),
-            }),
+            Message::MetadataRequest { request_id } => {
+                Some(Message::MetadataResponse { request_id: *request_id, leaders: Vec::new() })
+            }
             _ => None,
         }
     }

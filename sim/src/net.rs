@@ -137,13 +137,8 @@ impl Network {
             return Transit::Lost;
         }
         let (low, high) = self.latency[link];
-        let latency = if high > low {
-            low + self.rng.next_u64() % (high - low + 1)
-        } else {
-            low
-        };
-        let arrival =
-            now + latency + self.extra_latency[from.index()] + self.extra_latency[to.index()];
+        let latency = if high > low { low + self.rng.next_u64() % (high - low + 1) } else { low };
+        let arrival = now + latency + self.extra_latency[from.index()] + self.extra_latency[to.index()];
         // FIFO per directed link, like a TCP connection.
         let arrival = arrival.max(self.last_delivery[link]);
         self.last_delivery[link] = arrival;
@@ -207,10 +202,7 @@ mod tests {
         }
         net.cut(NodeId(1), NodeId(2));
         assert_eq!(net.send(200, NodeId(1), NodeId(2)), Transit::Cut);
-        assert!(
-            matches!(net.send(200, NodeId(2), NodeId(1)), Transit::Arrives(_)),
-            "a one-way cut"
-        );
+        assert!(matches!(net.send(200, NodeId(2), NodeId(1)), Transit::Arrives(_)), "a one-way cut");
         let graph = net.reachability();
         assert!(!graph.contains_edge(1, 2));
         assert!(graph.contains_edge(2, 1));
@@ -222,10 +214,7 @@ mod tests {
         net.partition(&[vec![NodeId(1)], vec![NodeId(2), NodeId(3)]]);
         assert!(net.is_cut(NodeId(1), NodeId(2)));
         assert!(!net.is_cut(NodeId(2), NodeId(3)));
-        assert!(
-            !net.is_cut(NodeId(0), NodeId(1)),
-            "unlisted nodes keep their links"
-        );
+        assert!(!net.is_cut(NodeId(0), NodeId(1)), "unlisted nodes keep their links");
         net.heal_all();
         assert!(net.cut_links().is_empty());
     }

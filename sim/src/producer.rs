@@ -70,18 +70,20 @@ pub struct Batch {
     pub base_sequence: i32,
     /// The producer id (and epoch) the sequence was assigned under.
     pub sequenced_as: u32,
+    /// A `BatchExpiry` timer is set (only for batches that had to wait).
+    pub expiry_armed: bool,
     /// Full, lingered long enough, or followed by another batch: the sender may take it.
     pub closed: bool,
     /// A retried batch waits until this time (`retry.backoff.ms`).
     pub retry_at: Micros,
 }
 
+/// A produce request in flight: one batch per partition, all for one broker.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InFlight {
-    pub partition: PartitionIdx,
-    pub batch: Batch,
     pub broker: BrokerId,
-    pub sent_at: Micros,
+    pub batches: Vec<(PartitionIdx, Batch)>,
+    pub deadline: Micros,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -115,6 +117,7 @@ pub struct Producer {
     in_flight_per_broker: Vec<u32>,
     in_flight_per_partition: Vec<u32>,
     pub in_flight: BTreeMap<u64, InFlight>,
+    request_timer_at: Option<Micros>,
     next_sequence: Vec<i32>,
     sticky_partition: Vec<Option<u32>>,
     round_robin: Vec<u32>,
@@ -144,9 +147,7 @@ impl Producer {
             .iter()
             .map(|w| {
                 let count = topo.topics[w.topic].partitions;
-                (0..w.keys.unwrap_or(0))
-                    .map(|k| partition_for_key(format!("key-{k}").as_bytes(), count))
-                    .collect()
+                (0..w.keys.unwrap_or(0)).map(|k| partition_for_key(format!("key-{k}").as_bytes(), count)).collect()
             })
             .collect();
         Producer {
@@ -154,11 +155,7 @@ impl Producer {
             node,
             name: def.name.clone(),
             config: def.config.clone(),
-            producer_id: if def.config.enable_idempotence {
-                1000 + idx.0
-            } else {
-                0
-            },
+            producer_id: if def.config.enable_idempotence { 1000 + idx.0 } else { 0 },
             producer_epoch: 0,
             leaders,
             metadata_in_flight: None,
@@ -168,6 +165,7 @@ impl Producer {
             in_flight_per_broker: vec![0; topo.brokers as usize + 1],
             in_flight_per_partition: vec![0; partitions],
             in_flight: BTreeMap::new(),
+            request_timer_at: None,
             next_sequence: vec![0; partitions],
             sticky_partition: vec![None; topo.topics.len()],
             round_robin: vec![0; topo.topics.len()],
@@ -185,24 +183,15 @@ impl Producer {
     pub fn start(&mut self, ctx: &mut Ctx) {
         for (index, workload) in self.workloads.iter().enumerate() {
             if workload.start < workload.stop {
-                ctx.out
-                    .timers
-                    .push((workload.start, Timer::WorkloadTick { workload: index }));
+                ctx.out.timers.push((workload.start, Timer::WorkloadTick { workload: index }));
             }
         }
     }
 
     /// The total number of records the producer still holds (buffered or in flight).
     pub fn buffered_records(&self) -> usize {
-        self.accumulator
-            .iter()
-            .map(|d| d.iter().map(|b| b.records.len()).sum::<usize>())
-            .sum::<usize>()
-            + self
-                .in_flight
-                .values()
-                .map(|f| f.batch.records.len())
-                .sum::<usize>()
+        self.accumulator.iter().map(|d| d.iter().map(|b| b.records.len()).sum::<usize>()).sum::<usize>()
+            + self.in_flight.values().flat_map(|f| &f.batches).map(|(_, b)| b.records.len()).sum::<usize>()
     }
 
     /// `KafkaProducer.send`: choose the partition, append to the accumulator, wake the sender.
@@ -224,10 +213,7 @@ impl Producer {
             (None, KeyRef::None) => self.partition_without_key(topic, partition_count),
         };
         let partition = ctx.topo.partition_idx(topic, partition);
-        let value_len = value
-            .as_ref()
-            .map(|v| v.len())
-            .unwrap_or(self.name.len() + 6);
+        let value_len = value.as_ref().map(|v| v.len()).unwrap_or(self.name.len() + 6);
         let size = record_size(key_bytes_len, value_len);
         let record = history.push(RecordInfo {
             producer: self.idx,
@@ -294,10 +280,7 @@ impl Producer {
         let batch_size = self.config.batch_size;
         let deque = &mut self.accumulator[partition.index()];
         if let Some(last) = deque.back_mut() {
-            if last.attempts == 0
-                && last.bytes + size <= batch_size.max(size)
-                && !last.records.is_empty()
-            {
+            if last.attempts == 0 && last.bytes + size <= batch_size.max(size) && !last.records.is_empty() {
                 last.records.push(record);
                 last.bytes += size;
                 if last.bytes >= batch_size {
@@ -321,145 +304,154 @@ impl Producer {
             attempts: 0,
             base_sequence: -1,
             sequenced_as: 0,
+            expiry_armed: false,
             closed,
             retry_at: 0,
         });
         if closed {
             self.ready.insert(partition);
         } else {
-            ctx.timer_after(
-                self.config.linger,
-                Timer::Linger {
-                    partition,
-                    batch_id: id,
-                },
-            );
+            ctx.timer_after(self.config.linger, Timer::Linger { partition, batch_id: id });
         }
-        ctx.timer_after(
-            self.config.delivery_timeout,
-            Timer::BatchExpiry {
-                partition,
-                batch_id: id,
-            },
-        );
     }
 
-    /// The sender loop (`Sender.sendProducerData`): send every ready batch whose leader is known and whose broker
-    /// has room under `max.in.flight.requests.per.connection`.
+    /// The sender loop (`Sender.sendProducerData` / `RecordAccumulator.drain`): for every broker with room under
+    /// `max.in.flight.requests.per.connection`, one request with the first ready batch of each partition it leads.
     fn drain(&mut self, ctx: &mut Ctx, history: &mut History) {
         if self.ready.is_empty() {
             return;
         }
+        let max_in_flight = self.config.max_in_flight_requests_per_connection;
         let mut need_metadata = false;
+        let mut requests: BTreeMap<BrokerId, Vec<(PartitionIdx, Batch)>> = BTreeMap::new();
         let partitions: Vec<PartitionIdx> = self.ready.iter().copied().collect();
         for partition in partitions {
-            loop {
-                let Some(front) = self.accumulator[partition.index()].front() else {
-                    self.ready.remove(&partition);
-                    break;
-                };
-                if !front.closed {
-                    self.ready.remove(&partition);
-                    break;
-                }
-                if front.retry_at > ctx.now {
-                    break;
-                }
-                let Some(leader) = self.leaders[partition.index()].0 else {
-                    need_metadata = true;
-                    break;
-                };
-                if self.in_flight_per_broker[leader.0 as usize]
-                    >= self.config.max_in_flight_requests_per_connection
-                {
-                    break;
-                }
-                // With max.in.flight=1 the sender mutes the partition while a batch is out (guaranteeMessageOrder);
-                // the idempotent producer instead keeps order by sequence numbers, but a retried batch goes alone.
-                let retrying = front.attempts > 0;
-                if (self.config.max_in_flight_requests_per_connection == 1
-                    || (self.producer_id != 0 && retrying))
-                    && self.in_flight_per_partition[partition.index()] > 0
-                {
-                    break;
-                }
-                let batch = self.accumulator[partition.index()]
-                    .pop_front()
-                    .expect("front exists");
-                self.send_batch(ctx, history, partition, leader, batch);
+            let Some(front) = self.accumulator[partition.index()].front() else {
+                self.ready.remove(&partition);
+                continue;
+            };
+            if !front.closed {
+                self.ready.remove(&partition);
+                continue;
             }
+            let waiting = front.retry_at > ctx.now;
+            let leader = self.leaders[partition.index()].0;
+            let full = leader.is_some_and(|b| self.in_flight_per_broker[b.0 as usize] >= max_in_flight);
+            // With max.in.flight=1 the sender mutes the partition while a batch is out (guaranteeMessageOrder);
+            // the idempotent producer keeps order by sequence numbers, but a retried batch goes alone.
+            let retrying = front.attempts > 0;
+            let muted = (max_in_flight == 1 || (self.producer_id != 0 && retrying))
+                && self.in_flight_per_partition[partition.index()] > 0;
+            if leader.is_none() {
+                need_metadata = true;
+            }
+            if leader.is_none() || waiting || full || muted {
+                self.arm_expiry(ctx, partition);
+                continue;
+            }
+            let batch = self.accumulator[partition.index()].pop_front().expect("front exists");
+            requests.entry(leader.expect("known")).or_default().push((partition, batch));
+            if self.accumulator[partition.index()].front().is_none_or(|b| !b.closed) {
+                self.ready.remove(&partition);
+            }
+        }
+        for (broker, batches) in requests {
+            self.send_request(ctx, history, broker, batches);
         }
         if need_metadata {
             self.request_metadata(ctx);
         }
     }
 
-    fn send_batch(
+    /// The front batch of a partition has to wait: make sure `delivery.timeout.ms` can still expire it.
+    fn arm_expiry(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
+        if let Some(front) = self.accumulator[partition.index()].front_mut() {
+            if !front.expiry_armed {
+                front.expiry_armed = true;
+                let at = front.created_at + self.config.delivery_timeout;
+                ctx.out.timers.push((at.max(ctx.now), Timer::BatchExpiry { partition, batch_id: front.id }));
+            }
+        }
+    }
+
+    fn send_request(
         &mut self,
         ctx: &mut Ctx,
         history: &mut History,
-        partition: PartitionIdx,
         leader: BrokerId,
-        mut batch: Batch,
+        mut batches: Vec<(PartitionIdx, Batch)>,
     ) {
-        batch.attempts += 1;
-        if batch.attempts > 1 {
-            self.stats.retries += 1;
-        }
-        if self.producer_id != 0
-            && (batch.base_sequence < 0 || batch.sequenced_as != self.producer_id)
-        {
-            batch.sequenced_as = self.producer_id;
-            batch.base_sequence = self.next_sequence[partition.index()];
-            self.next_sequence[partition.index()] += batch.records.len() as i32;
-        }
-        if batch.attempts == 1 {
-            self.sticky_batch_sent(ctx, partition);
+        for (partition, batch) in batches.iter_mut() {
+            let partition = *partition;
+            batch.attempts += 1;
+            if batch.attempts > 1 {
+                self.stats.retries += 1;
+            }
+            if self.producer_id != 0 && (batch.base_sequence < 0 || batch.sequenced_as != self.producer_id) {
+                batch.sequenced_as = self.producer_id;
+                batch.base_sequence = self.next_sequence[partition.index()];
+                self.next_sequence[partition.index()] += batch.records.len() as i32;
+            }
+            if batch.attempts == 1 {
+                self.sticky_batch_sent(ctx, partition);
+            }
+            ctx.trace(TraceKind::BatchSent {
+                producer: self.idx,
+                partition,
+                records: batch.records.len() as u32,
+                attempt: batch.attempts,
+                to: leader,
+            });
         }
         self.next_request_id += 1;
         let request_id = self.next_request_id;
         self.stats.requests += 1;
-        ctx.trace(TraceKind::BatchSent {
-            producer: self.idx,
-            partition,
-            records: batch.records.len() as u32,
-            attempt: batch.attempts,
-            to: leader,
-        });
+        let wire = batches
+            .iter()
+            .map(|(p, b)| {
+                (
+                    *p,
+                    ProduceBatch {
+                        records: b.records.clone(),
+                        producer_id: self.producer_id,
+                        base_sequence: b.base_sequence,
+                    },
+                )
+            })
+            .collect();
         ctx.send(
             leader.node(),
             Message::Produce {
                 request_id,
-                partition,
                 acks: self.config.acks,
                 timeout: self.config.request_timeout,
-                batch: ProduceBatch {
-                    records: batch.records.clone(),
-                    producer_id: self.producer_id,
-                    base_sequence: batch.base_sequence,
-                },
+                batches: wire,
             },
         );
         if self.config.acks == Acks::None {
             // acks=0: the send completes as soon as the request is written; the offset is unknown (-1).
-            self.complete(ctx, history, partition, &batch, Ok(None));
+            for (partition, batch) in &batches {
+                self.complete(ctx, history, *partition, batch, Ok(None));
+            }
             return;
         }
         self.in_flight_per_broker[leader.0 as usize] += 1;
-        self.in_flight_per_partition[partition.index()] += 1;
-        self.in_flight.insert(
-            request_id,
-            InFlight {
-                partition,
-                batch,
-                broker: leader,
-                sent_at: ctx.now,
-            },
-        );
-        ctx.timer_after(
-            self.config.request_timeout,
-            Timer::RequestTimeout { request_id },
-        );
+        for (partition, _) in &batches {
+            self.in_flight_per_partition[partition.index()] += 1;
+        }
+        let deadline = ctx.now + self.config.request_timeout;
+        self.in_flight.insert(request_id, InFlight { broker: leader, batches, deadline });
+        self.arm_request_timer(ctx);
+    }
+
+    /// One timer per producer for all requests in flight, set for the earliest `request.timeout.ms` deadline.
+    fn arm_request_timer(&mut self, ctx: &mut Ctx) {
+        if let Some(deadline) = self.in_flight.values().map(|f| f.deadline).min() {
+            if self.request_timer_at.is_none_or(|at| deadline < at) {
+                self.request_timer_at = Some(deadline);
+                ctx.out.timers.push((deadline, Timer::RequestTimeout { at: deadline }));
+            }
+        }
     }
 
     fn complete(
@@ -475,41 +467,22 @@ impl Producer {
             Ok(base_offset) => {
                 for (i, &record) in batch.records.iter().enumerate() {
                     let offset = base_offset.map(|b| b + i as u64);
-                    history.set_status(
-                        record,
-                        RecordStatus::Acked {
-                            offset,
-                            at: ctx.now,
-                        },
-                    );
+                    history.set_status(record, RecordStatus::Acked { offset, at: ctx.now });
                     self.stats.ack_latency_total += ctx.now - history.get(record).created_at;
                 }
                 self.stats.acked += records as u64;
-                ctx.trace(TraceKind::ProduceAcked {
-                    producer: self.idx,
-                    partition,
-                    base_offset,
-                    records,
-                });
+                ctx.trace(TraceKind::ProduceAcked { producer: self.idx, partition, base_offset, records });
             }
             Err(error) => {
                 for &record in &batch.records {
                     history.set_status(record, RecordStatus::Failed { error, at: ctx.now });
                 }
-                if self.producer_id != 0
-                    && batch.base_sequence >= 0
-                    && batch.sequenced_as == self.producer_id
-                {
+                if self.producer_id != 0 && batch.base_sequence >= 0 && batch.sequenced_as == self.producer_id {
                     // The batch's sequence numbers will never be filled in: bump the epoch and start over.
                     self.bump_epoch();
                 }
                 self.stats.failed += records as u64;
-                ctx.trace(TraceKind::ProduceFailed {
-                    producer: self.idx,
-                    partition,
-                    error,
-                    records,
-                });
+                ctx.trace(TraceKind::ProduceFailed { producer: self.idx, partition, error, records });
             }
         }
     }
@@ -530,55 +503,37 @@ impl Producer {
         let request_id = self.next_request_id;
         self.metadata_in_flight = Some(request_id);
         ctx.send(target.node(), Message::MetadataRequest { request_id });
-        ctx.timer_after(
-            self.config.request_timeout,
-            Timer::MetadataTimeout { request_id },
-        );
+        ctx.timer_after(self.config.request_timeout, Timer::MetadataTimeout { request_id });
     }
 
     pub fn on_timer(&mut self, ctx: &mut Ctx, history: &mut History, timer: Timer) {
         match timer {
             Timer::WorkloadTick { workload } => self.workload_tick(ctx, history, workload),
-            Timer::Linger {
-                partition,
-                batch_id,
-            } => {
-                if let Some(batch) = self.accumulator[partition.index()]
-                    .iter_mut()
-                    .find(|b| b.id == batch_id)
-                {
+            Timer::Linger { partition, batch_id } => {
+                if let Some(batch) = self.accumulator[partition.index()].iter_mut().find(|b| b.id == batch_id) {
                     batch.closed = true;
                     self.ready.insert(partition);
                 }
                 self.drain(ctx, history);
             }
-            Timer::BatchExpiry {
-                partition,
-                batch_id,
-            } => {
+            Timer::BatchExpiry { partition, batch_id } => {
                 let deque = &mut self.accumulator[partition.index()];
                 if let Some(index) = deque.iter().position(|b| b.id == batch_id) {
                     let batch = deque.remove(index).expect("index valid");
                     self.count_error(KafkaError::DeliveryTimeout);
-                    self.complete(
-                        ctx,
-                        history,
-                        partition,
-                        &batch,
-                        Err(KafkaError::DeliveryTimeout),
-                    );
+                    self.complete(ctx, history, partition, &batch, Err(KafkaError::DeliveryTimeout));
                 }
             }
-            Timer::RequestTimeout { request_id } => {
-                if self.in_flight.contains_key(&request_id) {
-                    self.handle_response(
-                        ctx,
-                        history,
-                        request_id,
-                        Err(KafkaError::RequestTimedOut),
-                    );
+            Timer::RequestTimeout { at } if self.request_timer_at == Some(at) => {
+                self.request_timer_at = None;
+                let expired: Vec<u64> =
+                    self.in_flight.iter().filter(|(_, f)| f.deadline <= ctx.now).map(|(&id, _)| id).collect();
+                for request_id in expired {
+                    self.fail_request(ctx, history, request_id, KafkaError::RequestTimedOut);
                 }
+                self.arm_request_timer(ctx);
             }
+            Timer::RequestTimeout { .. } => {}
             Timer::RetryBackoff { .. } => self.drain(ctx, history),
             Timer::MetadataTimeout { request_id } => {
                 if self.metadata_in_flight == Some(request_id) {
@@ -603,28 +558,20 @@ impl Producer {
         self.send(ctx, history, workload.topic, key, key_len, None, None);
         self.workload_sent[index] += 1;
         // The n-th record is due at start + n / rate, in integer microseconds, so rates need not divide a second.
-        let next =
-            workload.start + self.workload_sent[index] * US_PER_SEC / workload.rate_per_sec as u64;
+        let next = workload.start + self.workload_sent[index] * US_PER_SEC / workload.rate_per_sec as u64;
         if next < workload.stop {
-            ctx.out
-                .timers
-                .push((next.max(ctx.now), Timer::WorkloadTick { workload: index }));
+            ctx.out.timers.push((next.max(ctx.now), Timer::WorkloadTick { workload: index }));
         }
     }
 
     pub fn on_message(&mut self, ctx: &mut Ctx, history: &mut History, message: Message) {
         match message {
-            Message::ProduceResponse {
-                request_id, result, ..
-            } => {
-                if self.in_flight.contains_key(&request_id) {
-                    self.handle_response(ctx, history, request_id, result.map(Some));
+            Message::ProduceResponse { request_id, results } => {
+                if let Some(request) = self.in_flight.remove(&request_id) {
+                    self.handle_response(ctx, history, request, results);
                 }
             }
-            Message::MetadataResponse {
-                request_id,
-                leaders,
-            } => {
+            Message::MetadataResponse { request_id, leaders } => {
                 if self.metadata_in_flight != Some(request_id) {
                     return;
                 }
@@ -647,38 +594,21 @@ impl Producer {
                 }
                 self.drain(ctx, history);
             }
-            other => debug_assert!(
-                false,
-                "producer got a message it never expects: {:?}",
-                other.kind()
-            ),
+            other => debug_assert!(false, "producer got a message it never expects: {:?}", other.kind()),
         }
     }
 
     fn request_metadata_later(&mut self, ctx: &mut Ctx) {
         if let Some(&partition) = self.ready.iter().next() {
-            ctx.timer_after(
-                self.config.retry_backoff.max(1),
-                Timer::RetryBackoff { partition },
-            );
+            ctx.timer_after(self.config.retry_backoff.max(1), Timer::RetryBackoff { partition });
         }
     }
 
     /// A broker's process died: requests in flight to it fail with a disconnect, as NetworkClient reports.
-    pub fn on_broker_disconnected(
-        &mut self,
-        ctx: &mut Ctx,
-        history: &mut History,
-        broker: BrokerId,
-    ) {
-        let failed: Vec<u64> = self
-            .in_flight
-            .iter()
-            .filter(|(_, f)| f.broker == broker)
-            .map(|(&id, _)| id)
-            .collect();
+    pub fn on_broker_disconnected(&mut self, ctx: &mut Ctx, history: &mut History, broker: BrokerId) {
+        let failed: Vec<u64> = self.in_flight.iter().filter(|(_, f)| f.broker == broker).map(|(&id, _)| id).collect();
         for request_id in failed {
-            self.handle_response(ctx, history, request_id, Err(KafkaError::NetworkException));
+            self.fail_request(ctx, history, request_id, KafkaError::NetworkException);
         }
     }
 
@@ -697,83 +627,89 @@ impl Producer {
     /// Is there a batch of `partition` with a lower sequence still in flight or queued, whose landing would close
     /// the gap the broker complained about?
     fn earlier_batch_pending(&self, partition: PartitionIdx, sequence: i32) -> bool {
-        self.in_flight.values().any(|f| {
-            f.partition == partition
-                && f.batch.sequenced_as == self.producer_id
-                && f.batch.base_sequence < sequence
-        }) || self.accumulator[partition.index()].iter().any(|b| {
-            b.sequenced_as == self.producer_id && b.base_sequence >= 0 && b.base_sequence < sequence
-        })
+        self.in_flight
+            .values()
+            .flat_map(|f| &f.batches)
+            .any(|(p, b)| *p == partition && b.sequenced_as == self.producer_id && b.base_sequence < sequence)
+            || self.accumulator[partition.index()]
+                .iter()
+                .any(|b| b.sequenced_as == self.producer_id && b.base_sequence >= 0 && b.base_sequence < sequence)
     }
 
     fn count_error(&mut self, error: KafkaError) {
-        *self
-            .stats
-            .errors
-            .entry(error.name().to_string())
-            .or_default() += 1;
+        *self.stats.errors.entry(error.name().to_string()).or_default() += 1;
     }
 
+    /// The whole request failed on the client side (timeout or broken connection).
+    fn fail_request(&mut self, ctx: &mut Ctx, history: &mut History, request_id: u64, error: KafkaError) {
+        if let Some(request) = self.in_flight.remove(&request_id) {
+            let results = request.batches.iter().map(|(p, _)| (*p, Err(error))).collect();
+            self.handle_response(ctx, history, request, results);
+        }
+    }
+
+    /// `Sender.handleProduceResponse` / `completeBatch`: per partition, ack, retry or fail the batch.
     fn handle_response(
         &mut self,
         ctx: &mut Ctx,
         history: &mut History,
-        request_id: u64,
-        result: Result<Option<u64>, KafkaError>,
+        request: InFlight,
+        results: Vec<(PartitionIdx, Result<u64, KafkaError>)>,
     ) {
-        let InFlight {
-            partition,
-            batch,
-            broker,
-            ..
-        } = self.in_flight.remove(&request_id).expect("in flight");
-        self.in_flight_per_broker[broker.0 as usize] -= 1;
-        self.in_flight_per_partition[partition.index()] -= 1;
-        match result {
-            Ok(offset) => self.complete(ctx, history, partition, &batch, Ok(offset)),
-            Err(error) => {
-                self.count_error(error);
-                let expired =
-                    ctx.now.saturating_sub(batch.created_at) >= self.config.delivery_timeout;
-                // The idempotent producer retries OUT_OF_ORDER_SEQUENCE_NUMBER while an earlier batch is being
-                // retried: the gap closes once that batch lands.
-                let retriable = error.is_retriable()
-                    && (error != KafkaError::OutOfOrderSequenceNumber || self.producer_id != 0);
-                if retriable && batch.attempts <= self.config.retries && !expired {
-                    if error == KafkaError::OutOfOrderSequenceNumber
-                        && batch.sequenced_as == self.producer_id
-                        && !self.earlier_batch_pending(partition, batch.base_sequence)
-                    {
-                        self.bump_epoch();
-                    }
-                    ctx.trace(TraceKind::ProduceRetry {
-                        producer: self.idx,
-                        partition,
-                        error,
-                        records: batch.records.len() as u32,
-                    });
-                    self.reenqueue(ctx, partition, batch);
-                    if matches!(
-                        error,
-                        KafkaError::NotLeaderOrFollower
-                            | KafkaError::NetworkException
-                            | KafkaError::RequestTimedOut
-                            | KafkaError::FencedLeaderEpoch
-                    ) {
-                        self.leaders[partition.index()].0 = None;
-                        self.request_metadata(ctx);
-                    }
-                } else {
-                    let error = if expired {
-                        KafkaError::DeliveryTimeout
-                    } else {
-                        error
-                    };
-                    self.complete(ctx, history, partition, &batch, Err(error));
-                }
-            }
+        self.in_flight_per_broker[request.broker.0 as usize] -= 1;
+        for ((partition, batch), (answered, result)) in request.batches.into_iter().zip(results) {
+            debug_assert_eq!(partition, answered);
+            self.in_flight_per_partition[partition.index()] -= 1;
+            self.complete_batch(ctx, history, partition, batch, result);
         }
         self.drain(ctx, history);
+    }
+
+    fn complete_batch(
+        &mut self,
+        ctx: &mut Ctx,
+        history: &mut History,
+        partition: PartitionIdx,
+        batch: Batch,
+        result: Result<u64, KafkaError>,
+    ) {
+        let error = match result {
+            Ok(offset) => return self.complete(ctx, history, partition, &batch, Ok(Some(offset))),
+            Err(error) => error,
+        };
+        self.count_error(error);
+        let expired = ctx.now.saturating_sub(batch.created_at) >= self.config.delivery_timeout;
+        // The idempotent producer retries OUT_OF_ORDER_SEQUENCE_NUMBER: the gap closes once an earlier batch lands.
+        let retriable =
+            error.is_retriable() && (error != KafkaError::OutOfOrderSequenceNumber || self.producer_id != 0);
+        if retriable && batch.attempts <= self.config.retries && !expired {
+            if error == KafkaError::OutOfOrderSequenceNumber
+                && batch.sequenced_as == self.producer_id
+                && !self.earlier_batch_pending(partition, batch.base_sequence)
+            {
+                self.bump_epoch();
+            }
+            ctx.trace(TraceKind::ProduceRetry {
+                producer: self.idx,
+                partition,
+                error,
+                records: batch.records.len() as u32,
+            });
+            self.reenqueue(ctx, partition, batch);
+            if matches!(
+                error,
+                KafkaError::NotLeaderOrFollower
+                    | KafkaError::NetworkException
+                    | KafkaError::RequestTimedOut
+                    | KafkaError::FencedLeaderEpoch
+            ) {
+                self.leaders[partition.index()].0 = None;
+                self.request_metadata(ctx);
+            }
+        } else {
+            let error = if expired { KafkaError::DeliveryTimeout } else { error };
+            self.complete(ctx, history, partition, &batch, Err(error));
+        }
     }
 
     /// `RecordAccumulator.reenqueue`: a retried batch goes back to the head of its partition's queue (in sequence
@@ -792,10 +728,7 @@ impl Producer {
         };
         deque.insert(position, batch);
         self.ready.insert(partition);
-        ctx.timer_after(
-            self.config.retry_backoff.max(1),
-            Timer::RetryBackoff { partition },
-        );
+        ctx.timer_after(self.config.retry_backoff.max(1), Timer::RetryBackoff { partition });
     }
 }
 
@@ -814,10 +747,7 @@ mod tests {
         assert_eq!(murmur2(b"foobar"), -790332482);
         assert_eq!(murmur2(b"a-little-bit-long-string"), -985981536);
         assert_eq!(murmur2(b"a-little-bit-longer-string"), -1486304829);
-        assert_eq!(
-            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
-            -58897971
-        );
+        assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
         assert_eq!(murmur2(b"abc"), 479470107);
     }
 

@@ -134,10 +134,7 @@ impl Report {
             .enumerate()
             .map(|(t, topic)| {
                 let mut configs = BTreeMap::new();
-                configs.insert(
-                    "min.insync.replicas".to_string(),
-                    topic.config.min_insync_replicas.to_string(),
-                );
+                configs.insert("min.insync.replicas".to_string(), topic.config.min_insync_replicas.to_string());
                 configs.insert(
                     "unclean.leader.election.enable".to_string(),
                     topic.config.unclean_leader_election_enable.to_string(),
@@ -225,24 +222,13 @@ impl Report {
         let checker = CheckerReport {
             acked: verdict.acked,
             acked_lost: verdict.acked_lost.len() as u64,
-            lost: verdict
-                .acked_lost
-                .iter()
-                .map(|&id| sim.history.value(id, &names))
-                .collect(),
+            lost: verdict.acked_lost.iter().map(|&id| sim.history.value(id, &names)).collect(),
             duplicates: verdict
                 .duplicates
                 .iter()
-                .map(|&(id, copies)| DuplicateReport {
-                    value: sim.history.value(id, &names),
-                    copies,
-                })
+                .map(|&(id, copies)| DuplicateReport { value: sim.history.value(id, &names), copies })
                 .collect(),
-            reordered: verdict
-                .reordered
-                .iter()
-                .map(|&id| sim.history.value(id, &names))
-                .collect(),
+            reordered: verdict.reordered.iter().map(|&id| sim.history.value(id, &names)).collect(),
             divergent: verdict
                 .divergent
                 .iter()
@@ -283,12 +269,7 @@ impl Report {
     }
 
     pub fn partition(&self, topic: &str, partition: u32) -> Option<&PartitionReport> {
-        self.topics
-            .iter()
-            .find(|t| t.name == topic)?
-            .partitions
-            .iter()
-            .find(|p| p.partition == partition)
+        self.topics.iter().find(|t| t.name == topic)?.partitions.iter().find(|p| p.partition == partition)
     }
 
     /// `kafka-topics --describe`, then replica states, producers and the checker, for people.
@@ -306,14 +287,7 @@ impl Report {
         let brokers: Vec<String> = self
             .brokers
             .iter()
-            .map(|b| {
-                format!(
-                    "B{} {}{}",
-                    b.id,
-                    b.status,
-                    if b.fenced { " (fenced)" } else { "" }
-                )
-            })
+            .map(|b| format!("B{} {}{}", b.id, b.status, if b.fenced { " (fenced)" } else { "" }))
             .collect();
         let _ = writeln!(
             out,
@@ -321,18 +295,9 @@ impl Report {
             brokers.join(", "),
             if self.controller_up { "up" } else { "down" }
         );
-        let join = |v: &[u32]| {
-            v.iter()
-                .map(|b| b.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let join = |v: &[u32]| v.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(",");
         for topic in &self.topics {
-            let configs: Vec<String> = topic
-                .configs
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
+            let configs: Vec<String> = topic.configs.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let _ = writeln!(
                 out,
                 "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}",
@@ -342,10 +307,7 @@ impl Report {
                 configs.join(",")
             );
             for p in &topic.partitions {
-                let leader = p
-                    .leader
-                    .map(|l| l.to_string())
-                    .unwrap_or_else(|| "none".into());
+                let leader = p.leader.map(|l| l.to_string()).unwrap_or_else(|| "none".into());
                 let flags = match (p.offline, p.under_replicated) {
                     (true, _) => "  [offline]",
                     (false, true) => "  [under-replicated]",
@@ -366,12 +328,7 @@ impl Report {
                     let _ = writeln!(
                         out,
                         "\t    B{} {:<6} {:<8} epoch {:<3} log_end_offset {:<6} high_watermark {}",
-                        r.broker,
-                        r.status,
-                        r.role,
-                        r.leader_epoch,
-                        r.log_end_offset,
-                        r.high_watermark
+                        r.broker, r.status, r.role, r.leader_epoch, r.log_end_offset, r.high_watermark
                     );
                 }
             }
@@ -379,8 +336,7 @@ impl Report {
         if !self.producers.is_empty() {
             let _ = writeln!(out, "\nProducers");
             for p in &self.producers {
-                let errors: Vec<String> =
-                    p.errors.iter().map(|(k, v)| format!("{k} x{v}")).collect();
+                let errors: Vec<String> = p.errors.iter().map(|(k, v)| format!("{k} x{v}")).collect();
                 let _ = writeln!(
                     out,
                     "  {} (acks={}{}): sent {}, acked {}, failed {}, pending {} · {} requests, {} retries, mean ack latency {:.1} ms{}",
@@ -414,25 +370,13 @@ impl Report {
         let preview = |values: &[String]| {
             let shown: Vec<&str> = values.iter().take(10).map(|s| s.as_str()).collect();
             let more = values.len().saturating_sub(10);
-            format!(
-                "{}{}",
-                shown.join(", "),
-                if more > 0 {
-                    format!(" (+{more} more)")
-                } else {
-                    String::new()
-                }
-            )
+            format!("{}{}", shown.join(", "), if more > 0 { format!(" (+{more} more)") } else { String::new() })
         };
         if !c.lost.is_empty() {
             let _ = writeln!(out, "  lost: {}", preview(&c.lost));
         }
         if !c.duplicates.is_empty() {
-            let values: Vec<String> = c
-                .duplicates
-                .iter()
-                .map(|d| format!("{} x{}", d.value, d.copies))
-                .collect();
+            let values: Vec<String> = c.duplicates.iter().map(|d| format!("{} x{}", d.value, d.copies)).collect();
             let _ = writeln!(out, "  duplicated: {}", preview(&values));
         }
         if !c.reordered.is_empty() {

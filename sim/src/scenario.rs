@@ -3,9 +3,7 @@
 //! Loading never panics: every problem becomes a [`ScenarioError`] that names the file, line and column, says what
 //! was expected and, for near-misses, suggests the right name.
 
-use crate::config::{
-    did_you_mean, BrokerConfig, ConfigMap, ConfigProblem, ProducerConfig, TopicConfig,
-};
+use crate::config::{did_you_mean, BrokerConfig, ConfigMap, ConfigProblem, ProducerConfig, TopicConfig};
 use crate::ids::BrokerId;
 use crate::time::{parse_duration, Micros};
 use serde::{Deserialize, Serialize};
@@ -45,9 +43,7 @@ impl<'de> Deserialize<'de> for Dur {
         }
         match Raw::deserialize(deserializer)? {
             Raw::Millis(value) => Ok(Dur(value.saturating_mul(1000))),
-            Raw::Text(text) => parse_duration(&text)
-                .map(Dur)
-                .map_err(serde::de::Error::custom),
+            Raw::Text(text) => parse_duration(&text).map(Dur).map_err(serde::de::Error::custom),
         }
     }
 }
@@ -105,11 +101,7 @@ fn default_drop() -> (u32, u32) {
 
 impl Default for NetworkSpec {
     fn default() -> Self {
-        NetworkSpec {
-            latency: default_latency(),
-            drop: default_drop(),
-            links: Vec::new(),
-        }
+        NetworkSpec { latency: default_latency(), drop: default_drop(), links: Vec::new() }
     }
 }
 
@@ -255,11 +247,7 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )?;
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }
@@ -340,13 +328,7 @@ impl Scenario {
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         let source: ScenarioFile = ron::Options::default().from_str(text).map_err(|error| {
             let (message, hint) = describe_ron_error(&error.code);
-            ScenarioError {
-                file: file.into(),
-                line: error.position.line,
-                column: error.position.col,
-                message,
-                hint,
-            }
+            ScenarioError { file: file.into(), line: error.position.line, column: error.position.col, message, hint }
         })?;
         Validator { text, file }.validate(source)
     }
@@ -366,44 +348,24 @@ impl Scenario {
 
 fn describe_ron_error(code: &ron::Error) -> (String, Option<String>) {
     match code {
-        ron::Error::NoSuchStructField {
-            expected,
-            found,
-            outer,
-        } => (
+        ron::Error::NoSuchStructField { expected, found, outer } => (
             format!(
                 "unknown field `{found}`{}; expected one of: {}",
-                outer
-                    .as_ref()
-                    .map(|o| format!(" in `{o}`"))
-                    .unwrap_or_default(),
+                outer.as_ref().map(|o| format!(" in `{o}`")).unwrap_or_default(),
                 expected.join(", ")
             ),
             did_you_mean(found, expected.iter().copied()),
         ),
-        ron::Error::NoSuchEnumVariant {
-            expected,
-            found,
-            outer,
-        } => (
+        ron::Error::NoSuchEnumVariant { expected, found, outer } => (
             format!(
                 "unknown {} `{found}`; expected one of: {}",
-                outer
-                    .as_deref()
-                    .map(|o| format!("`{o}` variant"))
-                    .unwrap_or_else(|| "variant".into()),
+                outer.as_deref().map(|o| format!("`{o}` variant")).unwrap_or_else(|| "variant".into()),
                 expected.join(", ")
             ),
             did_you_mean(found, expected.iter().copied()),
         ),
         ron::Error::MissingStructField { field, outer } => (
-            format!(
-                "missing field `{field}`{}",
-                outer
-                    .as_ref()
-                    .map(|o| format!(" in `{o}`"))
-                    .unwrap_or_default()
-            ),
+            format!("missing field `{field}`{}", outer.as_ref().map(|o| format!(" in `{o}`")).unwrap_or_default()),
             Some(format!("add `{field}: ...` to this item")),
         ),
         other => (other.to_string(), None),
@@ -434,20 +396,9 @@ impl Validator<'_> {
         (line, column)
     }
 
-    fn error(
-        &self,
-        anchors: &[&str],
-        message: impl Into<String>,
-        hint: Option<String>,
-    ) -> ScenarioError {
+    fn error(&self, anchors: &[&str], message: impl Into<String>, hint: Option<String>) -> ScenarioError {
         let (line, column) = self.locate(anchors);
-        ScenarioError {
-            file: self.file.into(),
-            line,
-            column,
-            message: message.into(),
-            hint,
-        }
+        ScenarioError { file: self.file.into(), line, column, message: message.into(), hint }
     }
 
     fn config_error(&self, section: &[&str], problems: Vec<ConfigProblem>) -> ScenarioError {
@@ -463,19 +414,12 @@ impl Validator<'_> {
         if brokers == 0 || brokers > limits::BROKERS {
             return Err(self.error(
                 &["cluster", "brokers"],
-                format!(
-                    "`brokers` = {brokers}: a cluster has 1 to {} brokers here",
-                    limits::BROKERS
-                ),
+                format!("`brokers` = {brokers}: a cluster has 1 to {} brokers here", limits::BROKERS),
                 None,
             ));
         }
         if source.duration.0 == 0 || source.duration.0 > limits::DURATION_US {
-            return Err(self.error(
-                &["duration"],
-                "`duration` must be between 1us and 24h",
-                None,
-            ));
+            return Err(self.error(&["duration"], "`duration` must be between 1us and 24h", None));
         }
         let broker_config = BrokerConfig::from_map(&source.cluster.config)
             .map_err(|problems| self.config_error(&["cluster", "config"], problems))?;
@@ -498,19 +442,14 @@ impl Validator<'_> {
         }
 
         if source.topics.is_empty() || source.topics.len() > limits::TOPICS {
-            return Err(self.error(
-                &["topics"],
-                format!("a scenario has 1 to {} topics", limits::TOPICS),
-                None,
-            ));
+            return Err(self.error(&["topics"], format!("a scenario has 1 to {} topics", limits::TOPICS), None));
         }
         let mut topics = Vec::new();
         let mut total_partitions = 0u32;
         for spec in &source.topics {
             let name_anchor = format!("\"{}\"", spec.name);
-            let anchors = |field: &'static str| -> Vec<String> {
-                vec!["topics".into(), name_anchor.clone(), field.into()]
-            };
+            let anchors =
+                |field: &'static str| -> Vec<String> { vec!["topics".into(), name_anchor.clone(), field.into()] };
             let at = |field: &'static str| anchors(field);
             let as_refs = |v: &Vec<String>| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
             let _ = as_refs;
@@ -523,24 +462,19 @@ impl Validator<'_> {
             }
             if spec.name.is_empty()
                 || spec.name.len() > 249
-                || !spec
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                || !spec.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
             {
                 return Err(self.error(
                     &["topics", &name_anchor],
                     format!("invalid topic name `{}`", spec.name),
-                    Some("Kafka topic names use ASCII letters, digits, '.', '_' and '-' (at most 249 characters)".into()),
+                    Some(
+                        "Kafka topic names use ASCII letters, digits, '.', '_' and '-' (at most 249 characters)".into(),
+                    ),
                 ));
             }
             if spec.partitions == 0 {
                 let a = at("partitions");
-                return Err(self.error(
-                    &[&a[0], &a[1], &a[2]],
-                    "Number of partitions must be larger than 0.",
-                    None,
-                ));
+                return Err(self.error(&[&a[0], &a[1], &a[2]], "Number of partitions must be larger than 0.", None));
             }
             total_partitions = total_partitions.saturating_add(spec.partitions);
             if total_partitions > limits::PARTITIONS_TOTAL {
@@ -553,11 +487,7 @@ impl Validator<'_> {
             }
             if spec.replication_factor == 0 {
                 let a = at("replication_factor");
-                return Err(self.error(
-                    &[&a[0], &a[1], &a[2]],
-                    "Replication factor must be larger than 0.",
-                    None,
-                ));
+                return Err(self.error(&[&a[0], &a[1], &a[2]], "Replication factor must be larger than 0.", None));
             }
             // The broker's own words (kafka-topics --create, InvalidReplicationFactorException).
             if spec.replication_factor > brokers {
@@ -571,10 +501,8 @@ impl Validator<'_> {
                     Some(format!("lower `replication_factor` to at most {brokers}, or add brokers in `cluster`")),
                 ));
             }
-            let config =
-                TopicConfig::from_map(&spec.config, &broker_config).map_err(|problems| {
-                    self.config_error(&["topics", &name_anchor, "config"], problems)
-                })?;
+            let config = TopicConfig::from_map(&spec.config, &broker_config)
+                .map_err(|problems| self.config_error(&["topics", &name_anchor, "config"], problems))?;
             let assignment = match &spec.assignment {
                 None => default_assignment(brokers, spec.partitions, spec.replication_factor),
                 Some(lists) => {
@@ -583,27 +511,28 @@ impl Validator<'_> {
                     if lists.len() != spec.partitions as usize {
                         return Err(self.error(
                             &anchors,
-                            format!(
-                                "`assignment` has {} lists for {} partitions",
-                                lists.len(),
-                                spec.partitions
-                            ),
+                            format!("`assignment` has {} lists for {} partitions", lists.len(), spec.partitions),
                             None,
                         ));
                     }
                     let mut out = Vec::new();
                     for list in lists {
                         if list.len() != spec.replication_factor as usize {
-                            return Err(self.error(&anchors, format!("every assignment list needs {} replicas (the replication factor)", spec.replication_factor), None));
+                            return Err(self.error(
+                                &anchors,
+                                format!(
+                                    "every assignment list needs {} replicas (the replication factor)",
+                                    spec.replication_factor
+                                ),
+                                None,
+                            ));
                         }
                         let mut seen = Vec::new();
                         for &b in list {
                             if b == 0 || b > brokers {
                                 return Err(self.error(
                                     &anchors,
-                                    format!(
-                                        "broker {b} does not exist (brokers are 1..={brokers})"
-                                    ),
+                                    format!("broker {b} does not exist (brokers are 1..={brokers})"),
                                     None,
                                 ));
                             }
@@ -631,20 +560,12 @@ impl Validator<'_> {
         }
 
         if source.producers.len() > limits::PRODUCERS {
-            return Err(self.error(
-                &["producers"],
-                format!("at most {} producers", limits::PRODUCERS),
-                None,
-            ));
+            return Err(self.error(&["producers"], format!("at most {} producers", limits::PRODUCERS), None));
         }
         let topic_names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
         let find_topic = |name: &str, anchors: &[&str]| -> Result<usize, ScenarioError> {
             topic_names.iter().position(|t| *t == name).ok_or_else(|| {
-                self.error(
-                    anchors,
-                    format!("unknown topic `{name}`"),
-                    did_you_mean(name, topic_names.iter().copied()),
-                )
+                self.error(anchors, format!("unknown topic `{name}`"), did_you_mean(name, topic_names.iter().copied()))
             })
         };
         let mut node_names: Vec<String> = vec!["controller".into()];
@@ -655,31 +576,18 @@ impl Validator<'_> {
             if node_names.contains(&spec.name) || spec.name.is_empty() {
                 return Err(self.error(
                     &["producers", &name_anchor],
-                    format!(
-                        "the name `{}` is taken or empty: producers need their own names",
-                        spec.name
-                    ),
+                    format!("the name `{}` is taken or empty: producers need their own names", spec.name),
                     None,
                 ));
             }
             node_names.push(spec.name.clone());
-            let config = ProducerConfig::from_map(&spec.config).map_err(|problems| {
-                self.config_error(&["producers", &name_anchor, "config"], problems)
-            })?;
+            let config = ProducerConfig::from_map(&spec.config)
+                .map_err(|problems| self.config_error(&["producers", &name_anchor, "config"], problems))?;
             let mut workloads = Vec::new();
             for workload in &spec.workload {
-                let WorkloadSpec::Steady {
-                    topic,
-                    rate_per_sec,
-                    keys,
-                    start,
-                    stop,
-                } = workload;
+                let WorkloadSpec::Steady { topic, rate_per_sec, keys, start, stop } = workload;
                 let topic_anchor = format!("\"{topic}\"");
-                let topic_index = find_topic(
-                    topic,
-                    &["producers", &name_anchor, "workload", &topic_anchor],
-                )?;
+                let topic_index = find_topic(topic, &["producers", &name_anchor, "workload", &topic_anchor])?;
                 if *rate_per_sec == 0 || *rate_per_sec > limits::RATE_PER_SEC {
                     return Err(self.error(
                         &["producers", &name_anchor, "rate_per_sec"],
@@ -699,17 +607,10 @@ impl Validator<'_> {
                     rate_per_sec: *rate_per_sec,
                     keys: *keys,
                     start: start.map(|d| d.0).unwrap_or(0),
-                    stop: stop
-                        .map(|d| d.0)
-                        .unwrap_or(source.duration.0)
-                        .min(source.duration.0),
+                    stop: stop.map(|d| d.0).unwrap_or(source.duration.0).min(source.duration.0),
                 });
             }
-            producers.push(ProducerDef {
-                name: spec.name.clone(),
-                config,
-                workloads,
-            });
+            producers.push(ProducerDef { name: spec.name.clone(), config, workloads });
         }
 
         let mut links = Vec::new();
@@ -728,11 +629,7 @@ impl Validator<'_> {
         }
 
         if source.timeline.len() > limits::TIMELINE_STEPS {
-            return Err(self.error(
-                &["timeline"],
-                format!("at most {} timeline steps", limits::TIMELINE_STEPS),
-                None,
-            ));
+            return Err(self.error(&["timeline"], format!("at most {} timeline steps", limits::TIMELINE_STEPS), None));
         }
         let mut explicit_records = 0usize;
         let mut previous_at = 0;
@@ -751,20 +648,12 @@ impl Validator<'_> {
                 self.error(&refs, message, hint)
             };
             if step.at.0 < previous_at {
-                return Err(fail(
-                    "at",
-                    "timeline steps must be in time order".into(),
-                    None,
-                ));
+                return Err(fail("at", "timeline steps must be in time order".into(), None));
             }
             previous_at = step.at.0;
             let check_broker = |b: u32| {
                 if b == 0 || b > brokers {
-                    Err(fail(
-                        "broker",
-                        format!("broker {b} does not exist (brokers are 1..={brokers})"),
-                        None,
-                    ))
+                    Err(fail("broker", format!("broker {b} does not exist (brokers are 1..={brokers})"), None))
                 } else {
                     Ok(())
                 }
@@ -782,9 +671,9 @@ impl Validator<'_> {
                 }
             };
             match &step.action {
-                Action::Crash { broker, .. }
-                | Action::Restart { broker }
-                | Action::ControlledShutdown { broker } => check_broker(*broker)?,
+                Action::Crash { broker, .. } | Action::Restart { broker } | Action::ControlledShutdown { broker } => {
+                    check_broker(*broker)?
+                }
                 Action::Isolate { node }
                 | Action::Pause { node }
                 | Action::Resume { node }
@@ -799,38 +688,26 @@ impl Validator<'_> {
                     }
                 }
                 Action::HealAll | Action::CrashController | Action::RestartController => {}
-                Action::Produce {
-                    producer,
-                    topic,
-                    records,
-                } => {
+                Action::Produce { producer, topic, records } => {
                     if !source.producers.iter().any(|p| &p.name == producer) {
                         return Err(fail(
                             &format!("\"{producer}\""),
                             format!("unknown producer `{producer}`"),
-                            did_you_mean(
-                                producer,
-                                source.producers.iter().map(|p| p.name.as_str()),
-                            )
-                            .or_else(|| Some("declare it under `producers`".into())),
+                            did_you_mean(producer, source.producers.iter().map(|p| p.name.as_str()))
+                                .or_else(|| Some("declare it under `producers`".into())),
                         ));
                     }
-                    let topic_index =
-                        topic_names.iter().position(|t| t == topic).ok_or_else(|| {
-                            fail(
-                                &format!("\"{topic}\""),
-                                format!("unknown topic `{topic}`"),
-                                did_you_mean(topic, topic_names.iter().copied()),
-                            )
-                        })?;
+                    let topic_index = topic_names.iter().position(|t| t == topic).ok_or_else(|| {
+                        fail(
+                            &format!("\"{topic}\""),
+                            format!("unknown topic `{topic}`"),
+                            did_you_mean(topic, topic_names.iter().copied()),
+                        )
+                    })?;
                     for record in records {
                         if let Some(p) = record.partition {
                             if p >= topics[topic_index].partitions {
-                                return Err(fail(
-                                    "partition",
-                                    format!("topic `{topic}` has no partition {p}"),
-                                    None,
-                                ));
+                                return Err(fail("partition", format!("topic `{topic}` has no partition {p}"), None));
                             }
                         }
                     }
@@ -853,11 +730,7 @@ impl Validator<'_> {
             duration: source.duration.0,
             brokers,
             broker_config,
-            network: NetworkConfig {
-                latency,
-                drop: network.drop,
-                links,
-            },
+            network: NetworkConfig { latency, drop: network.drop, links },
             topics,
             producers,
             timeline: source.timeline.clone(),
@@ -874,11 +747,7 @@ fn nth_anchor(index: usize) -> Vec<String> {
 /// Kafka's rack-unaware replica placement (AdminUtils.assignReplicasToBrokersRackUnaware) with the random start
 /// index and shift fixed at 0, so placements are stable: partition p's first replica is broker (p mod n) + 1, and
 /// the followers come after it with a shift that grows every n partitions.
-pub fn default_assignment(
-    brokers: u32,
-    partitions: u32,
-    replication_factor: u32,
-) -> Vec<Vec<BrokerId>> {
+pub fn default_assignment(brokers: u32, partitions: u32, replication_factor: u32) -> Vec<Vec<BrokerId>> {
     let n = brokers;
     let mut next_replica_shift = 0u32;
     let mut out = Vec::new();
@@ -911,14 +780,8 @@ mod tests {
     #[test]
     fn loads_a_minimal_scenario_with_defaults() {
         let scenario = Scenario::parse(MINIMAL, "min.ron").unwrap();
-        assert_eq!(
-            scenario.topics[0].assignment[0],
-            vec![BrokerId(1), BrokerId(2), BrokerId(3)]
-        );
-        assert_eq!(
-            scenario.topics[0].assignment[1],
-            vec![BrokerId(2), BrokerId(3), BrokerId(1)]
-        );
+        assert_eq!(scenario.topics[0].assignment[0], vec![BrokerId(1), BrokerId(2), BrokerId(3)]);
+        assert_eq!(scenario.topics[0].assignment[1], vec![BrokerId(2), BrokerId(3), BrokerId(1)]);
         assert_eq!(scenario.topics[0].config.min_insync_replicas, 1);
         assert_eq!(scenario.duration, 10_000_000);
     }
@@ -927,40 +790,26 @@ mod tests {
     fn replication_factor_larger_than_brokers_is_located() {
         let text = MINIMAL.replace("brokers: 3", "brokers: 1");
         let error = Scenario::parse(&text, "bad.ron").unwrap_err();
-        assert_eq!(
-            error.message,
-            "Replication factor: 3 larger than available brokers: 1."
-        );
+        assert_eq!(error.message, "Replication factor: 3 larger than available brokers: 1.");
         assert_eq!((error.line, error.column), (5, 46));
-        assert!(error
-            .to_string()
-            .starts_with("bad.ron:5:46: Replication factor"));
+        assert!(error.to_string().starts_with("bad.ron:5:46: Replication factor"));
     }
 
     #[test]
     fn unknown_field_names_the_near_miss() {
         let text = MINIMAL.replace("partitions: 2", "partitons: 2");
         let error = Scenario::parse(&text, "typo.ron").unwrap_err();
-        assert!(
-            error.message.contains("unknown field `partitons`"),
-            "{}",
-            error.message
-        );
+        assert!(error.message.contains("unknown field `partitons`"), "{}", error.message);
         assert_eq!(error.hint.as_deref(), Some("did you mean `partitions`?"));
         assert_eq!(error.line, 5);
     }
 
     #[test]
     fn unknown_config_key_is_located_with_hint() {
-        let text = MINIMAL.replace(
-            "replication_factor: 3)",
-            "replication_factor: 3, config: {\"min.insync.replica\": 2})",
-        );
+        let text =
+            MINIMAL.replace("replication_factor: 3)", "replication_factor: 3, config: {\"min.insync.replica\": 2})");
         let error = Scenario::parse(&text, "cfg.ron").unwrap_err();
-        assert_eq!(
-            error.hint.as_deref(),
-            Some("did you mean `min.insync.replicas`?")
-        );
+        assert_eq!(error.hint.as_deref(), Some("did you mean `min.insync.replicas`?"));
         assert_eq!(error.line, 5);
     }
 

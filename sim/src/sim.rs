@@ -14,117 +14,47 @@ use crate::invariants::Invariants;
 use crate::message::Message;
 use crate::net::{Network, NodeStatus, Transit};
 use crate::producer::Producer;
+use crate::queue::EventQueue;
 use crate::scenario::{limits, Action, RecordSpec, Scenario};
 use crate::time::{format_time, Micros};
 use crate::trace::{DropReason, Trace, TraceKind, TraceRetention};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 /// Something that can go wrong with a run (as opposed to Kafka outcomes, which are data).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SimError {
     #[error("invariant violated at {time} (seed {seed}, event #{event}: {during}): {what}")]
-    Invariant {
-        seed: u64,
-        time: String,
-        event: u64,
-        during: String,
-        what: String,
-    },
+    Invariant { seed: u64, time: String, event: u64, during: String, what: String },
     #[error("event budget exhausted: {events} events by {time} (seed {seed}); raise it with --max-events or shorten the scenario")]
-    EventBudget {
-        seed: u64,
-        events: u64,
-        time: String,
-    },
+    EventBudget { seed: u64, events: u64, time: String },
 }
 
 /// A command from the viz, a test or the scenario's timeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Command {
-    Crash {
-        broker: BrokerId,
-        lose_unflushed: bool,
-    },
-    Restart {
-        broker: BrokerId,
-    },
-    ControlledShutdown {
-        broker: BrokerId,
-    },
-    Isolate {
-        node: NodeId,
-    },
-    Cut {
-        from: NodeId,
-        to: NodeId,
-        both_ways: bool,
-    },
-    Partition {
-        groups: Vec<Vec<NodeId>>,
-    },
+    Crash { broker: BrokerId, lose_unflushed: bool },
+    Restart { broker: BrokerId },
+    ControlledShutdown { broker: BrokerId },
+    Isolate { node: NodeId },
+    Cut { from: NodeId, to: NodeId, both_ways: bool },
+    Partition { groups: Vec<Vec<NodeId>> },
     HealAll,
-    Slow {
-        node: NodeId,
-        extra_latency: Micros,
-    },
-    Pause {
-        node: NodeId,
-    },
-    Resume {
-        node: NodeId,
-    },
+    Slow { node: NodeId, extra_latency: Micros },
+    Pause { node: NodeId },
+    Resume { node: NodeId },
     CrashController,
     RestartController,
-    Produce {
-        producer: ProducerIdx,
-        topic: usize,
-        records: Vec<RecordSpec>,
-    },
+    Produce { producer: ProducerIdx, topic: usize, records: Vec<RecordSpec> },
 }
 
 #[derive(Clone, Debug)]
 enum Event {
-    Deliver {
-        from: NodeId,
-        to: NodeId,
-        message: Message,
-    },
-    Timer {
-        node: NodeId,
-        incarnation: u32,
-        timer: Timer,
-    },
+    Deliver { from: NodeId, to: NodeId, message: Message },
+    Timer { node: NodeId, incarnation: u32, timer: Timer },
     Command(Command),
-}
-
-#[derive(Clone, Debug)]
-struct Queued {
-    time: Micros,
-    seq: u64,
-    event: Event,
-}
-
-impl PartialEq for Queued {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
-    }
-}
-impl Eq for Queued {}
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Queued {
-    /// Reversed, so that `BinaryHeap` pops the earliest (time, sequence) first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
-    }
 }
 
 /// Options for a run that are not part of the scenario.
@@ -164,8 +94,7 @@ pub struct Simulation {
     pub topo: Arc<Topology>,
     pub seed: u64,
     now: Micros,
-    seq: u64,
-    queue: BinaryHeap<Queued>,
+    queue: EventQueue<Event>,
     pub net: Network,
     pub controller: Controller,
     pub brokers: Vec<Broker>,
@@ -216,44 +145,20 @@ impl Simulation {
             ChaCha8Rng::seed_from_u64(sub_seed(seed, SUBSYSTEM_NETWORK)),
         );
         for (a, b, range) in &scenario.network.links {
-            let find = |name: &str| {
-                NodeId(
-                    node_names
-                        .iter()
-                        .position(|n| n == name)
-                        .expect("validated") as u32,
-                )
-            };
+            let find = |name: &str| NodeId(node_names.iter().position(|n| n == name).expect("validated") as u32);
             net.set_link_latency(find(a), find(b), *range);
         }
         let controller = Controller::new(&topo);
-        let brokers = topo
-            .broker_ids()
-            .map(|b| Broker::new(b, &topo.partitions, &controller.partitions))
-            .collect();
-        let leaders: Vec<_> = controller
-            .partitions
-            .iter()
-            .map(|s| (s.leader, s.leader_epoch))
-            .collect();
+        let brokers = topo.broker_ids().map(|b| Broker::new(b, &topo.partitions, &controller.partitions)).collect();
+        let leaders: Vec<_> = controller.partitions.iter().map(|s| (s.leader, s.leader_epoch)).collect();
         let producers = scenario
             .producers
             .iter()
             .enumerate()
             .map(|(i, def)| {
-                let rng = ChaCha8Rng::seed_from_u64(sub_seed(
-                    seed,
-                    SUBSYSTEM_WORKLOAD + 16 * (i as u64 + 1),
-                ));
+                let rng = ChaCha8Rng::seed_from_u64(sub_seed(seed, SUBSYSTEM_WORKLOAD + 16 * (i as u64 + 1)));
                 let node = NodeId(1 + scenario.brokers + i as u32);
-                Producer::new(
-                    ProducerIdx(i as u32),
-                    node,
-                    def,
-                    &topo,
-                    leaders.clone(),
-                    rng,
-                )
+                Producer::new(ProducerIdx(i as u32), node, def, &topo, leaders.clone(), rng)
             })
             .collect();
         let invariants = Invariants::new(&controller);
@@ -262,8 +167,7 @@ impl Simulation {
             topo,
             seed,
             now: 0,
-            seq: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             net,
             controller,
             brokers,
@@ -286,32 +190,20 @@ impl Simulation {
     fn boot(&mut self) {
         let mut out = Outbox::default();
         {
-            let mut ctx = Ctx {
-                now: 0,
-                topo: &self.topo,
-                out: &mut out,
-            };
+            let mut ctx = Ctx { now: 0, topo: &self.topo, out: &mut out };
             self.controller.start(&mut ctx);
         }
         self.flush(CONTROLLER, &mut out);
         for i in 0..self.brokers.len() {
             {
-                let mut ctx = Ctx {
-                    now: 0,
-                    topo: &self.topo,
-                    out: &mut out,
-                };
+                let mut ctx = Ctx { now: 0, topo: &self.topo, out: &mut out };
                 self.brokers[i].start(&mut ctx, true);
             }
             self.flush(NodeId(i as u32 + 1), &mut out);
         }
         for i in 0..self.producers.len() {
             {
-                let mut ctx = Ctx {
-                    now: 0,
-                    topo: &self.topo,
-                    out: &mut out,
-                };
+                let mut ctx = Ctx { now: 0, topo: &self.topo, out: &mut out };
                 self.producers[i].start(&mut ctx);
             }
             let node = self.producers[i].node;
@@ -326,68 +218,31 @@ impl Simulation {
 
     /// Resolves a scenario action's names to ids (the scenario was validated, so every name exists).
     pub fn command_for(&self, action: &Action) -> Command {
-        let node = |name: &str| {
-            NodeId(
-                self.topo
-                    .node_names
-                    .iter()
-                    .position(|n| n == name)
-                    .expect("validated") as u32,
-            )
-        };
+        let node = |name: &str| NodeId(self.topo.node_names.iter().position(|n| n == name).expect("validated") as u32);
         match action {
-            Action::Crash {
-                broker,
-                lose_unflushed,
-            } => Command::Crash {
-                broker: BrokerId(*broker),
-                lose_unflushed: *lose_unflushed,
-            },
-            Action::Restart { broker } => Command::Restart {
-                broker: BrokerId(*broker),
-            },
-            Action::ControlledShutdown { broker } => Command::ControlledShutdown {
-                broker: BrokerId(*broker),
-            },
+            Action::Crash { broker, lose_unflushed } => {
+                Command::Crash { broker: BrokerId(*broker), lose_unflushed: *lose_unflushed }
+            }
+            Action::Restart { broker } => Command::Restart { broker: BrokerId(*broker) },
+            Action::ControlledShutdown { broker } => Command::ControlledShutdown { broker: BrokerId(*broker) },
             Action::Isolate { node: name } => Command::Isolate { node: node(name) },
-            Action::Cut {
-                from,
-                to,
-                both_ways,
-            } => Command::Cut {
-                from: node(from),
-                to: node(to),
-                both_ways: *both_ways,
-            },
-            Action::Partition { groups } => Command::Partition {
-                groups: groups
-                    .iter()
-                    .map(|g| g.iter().map(|n| node(n)).collect())
-                    .collect(),
-            },
+            Action::Cut { from, to, both_ways } => {
+                Command::Cut { from: node(from), to: node(to), both_ways: *both_ways }
+            }
+            Action::Partition { groups } => {
+                Command::Partition { groups: groups.iter().map(|g| g.iter().map(|n| node(n)).collect()).collect() }
+            }
             Action::HealAll => Command::HealAll,
-            Action::Slow {
-                node: name,
-                extra_latency,
-            } => Command::Slow {
-                node: node(name),
-                extra_latency: extra_latency.0,
-            },
+            Action::Slow { node: name, extra_latency } => {
+                Command::Slow { node: node(name), extra_latency: extra_latency.0 }
+            }
             Action::Pause { node: name } => Command::Pause { node: node(name) },
             Action::Resume { node: name } => Command::Resume { node: node(name) },
             Action::CrashController => Command::CrashController,
             Action::RestartController => Command::RestartController,
-            Action::Produce {
-                producer,
-                topic,
-                records,
-            } => Command::Produce {
+            Action::Produce { producer, topic, records } => Command::Produce {
                 producer: ProducerIdx(
-                    self.scenario
-                        .producers
-                        .iter()
-                        .position(|p| &p.name == producer)
-                        .expect("validated") as u32,
+                    self.scenario.producers.iter().position(|p| &p.name == producer).expect("validated") as u32,
                 ),
                 topic: self.scenario.topic_index(topic).expect("validated"),
                 records: records.clone(),
@@ -396,12 +251,7 @@ impl Simulation {
     }
 
     fn push(&mut self, time: Micros, event: Event) {
-        self.seq += 1;
-        self.queue.push(Queued {
-            time,
-            seq: self.seq,
-            event,
-        });
+        self.queue.push(time, event);
     }
 
     pub fn now(&self) -> Micros {
@@ -422,7 +272,7 @@ impl Simulation {
 
     /// The time of the next event, if any.
     pub fn next_event_time(&self) -> Option<Micros> {
-        self.queue.peek().map(|q| q.time)
+        self.queue.peek_time()
     }
 
     /// Messages on the wire now: (from, to, kind, arrival time), for the viz to animate.
@@ -430,8 +280,8 @@ impl Simulation {
         let mut out: Vec<_> = self
             .queue
             .iter()
-            .filter_map(|q| match &q.event {
-                Event::Deliver { from, to, message } => Some((*from, *to, message.kind(), q.time)),
+            .filter_map(|(time, event)| match event {
+                Event::Deliver { from, to, message } => Some((*from, *to, message.kind(), time)),
                 _ => None,
             })
             .collect();
@@ -450,28 +300,20 @@ impl Simulation {
         if let Some(failure) = &self.failure {
             return Err(failure.clone());
         }
-        match self.queue.peek() {
-            Some(q) if q.time <= self.scenario.duration => {}
+        match self.queue.peek_time() {
+            Some(time) if time <= self.scenario.duration => {}
             _ => return Ok(false),
         }
-        let Queued { time, event, .. } = self.queue.pop().expect("peeked");
+        let (time, event) = self.queue.pop().expect("peeked");
         debug_assert!(time >= self.now, "time never goes back");
         self.now = time;
         self.events += 1;
         if self.events > self.max_events {
-            let error = SimError::EventBudget {
-                seed: self.seed,
-                events: self.events,
-                time: format_time(self.now),
-            };
+            let error = SimError::EventBudget { seed: self.seed, events: self.events, time: format_time(self.now) };
             self.failure = Some(error.clone());
             return Err(error);
         }
-        let during = if self.check_invariants {
-            describe(&event)
-        } else {
-            String::new()
-        };
+        let during = if self.check_invariants { describe(&event) } else { String::new() };
         self.dispatch(event);
         self.after_event(&during)?;
         Ok(true)
@@ -480,7 +322,7 @@ impl Simulation {
     /// Runs every event up to and including time `until` (capped at the scenario's duration).
     pub fn run_until(&mut self, until: Micros) -> Result<(), SimError> {
         let until = until.min(self.scenario.duration);
-        while self.queue.peek().is_some_and(|q| q.time <= until) {
+        while self.queue.peek_time().is_some_and(|time| time <= until) {
             self.step()?;
         }
         self.now = self.now.max(until);
@@ -519,22 +361,10 @@ impl Simulation {
                     NodeStatus::Crashed => {
                         self.trace.record(
                             self.now,
-                            TraceKind::Dropped {
-                                from,
-                                to,
-                                message: message.kind(),
-                                reason: DropReason::NodeDown,
-                            },
+                            TraceKind::Dropped { from, to, message: message.kind(), reason: DropReason::NodeDown },
                         );
                         if let Some(refusal) = message.refused() {
-                            self.trace.record(
-                                self.now,
-                                TraceKind::Refused {
-                                    from,
-                                    to,
-                                    message: message.kind(),
-                                },
-                            );
+                            self.trace.record(self.now, TraceKind::Refused { from, to, message: message.kind() });
                             let mut out = Outbox::default();
                             out.sends.push((from, refusal));
                             self.flush(to, &mut out);
@@ -550,37 +380,24 @@ impl Simulation {
                 if self.net.is_cut(from, to) {
                     self.trace.record(
                         self.now,
-                        TraceKind::Dropped {
-                            from,
-                            to,
-                            message: message.kind(),
-                            reason: DropReason::LinkCut,
-                        },
+                        TraceKind::Dropped { from, to, message: message.kind(), reason: DropReason::LinkCut },
                     );
                     return;
                 }
-                self.trace.record(
-                    self.now,
-                    TraceKind::Delivered {
-                        from,
-                        to,
-                        message: message.kind(),
-                    },
-                );
+                self.trace.record(self.now, TraceKind::Delivered { from, to, message: message.kind() });
                 match &message {
-                    Message::MetadataPush(_) | Message::BrokerHeartbeatResponse { .. } => {
-                        self.invariants.touch_all()
-                    }
+                    Message::MetadataPush(_) | Message::BrokerHeartbeatResponse { .. } => self.invariants.touch_all(),
                     _ if to == CONTROLLER => self.invariants.touch_all(),
-                    other => self.invariants.touch(other.partition()),
+                    other if self.check_invariants => {
+                        for p in other.partitions() {
+                            self.invariants.touch(Some(p));
+                        }
+                    }
+                    _ => {}
                 }
                 let mut out = Outbox::default();
                 {
-                    let mut ctx = Ctx {
-                        now: self.now,
-                        topo: &self.topo,
-                        out: &mut out,
-                    };
+                    let mut ctx = Ctx { now: self.now, topo: &self.topo, out: &mut out };
                     match to {
                         CONTROLLER => self.controller.on_message(&mut ctx, from, message),
                         node if (node.0 as usize) <= self.brokers.len() => {
@@ -594,22 +411,14 @@ impl Simulation {
                 }
                 self.flush(to, &mut out);
             }
-            Event::Timer {
-                node,
-                incarnation,
-                timer,
-            } => {
+            Event::Timer { node, incarnation, timer } => {
                 if incarnation != self.incarnation[node.index()] {
                     return;
                 }
                 match self.net.status(node) {
                     NodeStatus::Crashed => return,
                     NodeStatus::Paused => {
-                        self.paused_inbox[node.index()].push(Event::Timer {
-                            node,
-                            incarnation,
-                            timer,
-                        });
+                        self.paused_inbox[node.index()].push(Event::Timer { node, incarnation, timer });
                         return;
                     }
                     NodeStatus::Up => {}
@@ -621,11 +430,7 @@ impl Simulation {
                 }
                 let mut out = Outbox::default();
                 {
-                    let mut ctx = Ctx {
-                        now: self.now,
-                        topo: &self.topo,
-                        out: &mut out,
-                    };
+                    let mut ctx = Ctx { now: self.now, topo: &self.topo, out: &mut out };
                     match node {
                         CONTROLLER => self.controller.on_timer(&mut ctx, timer),
                         node if (node.0 as usize) <= self.brokers.len() => {
@@ -651,45 +456,21 @@ impl Simulation {
         for (to, message) in out.sends.drain(..) {
             match self.net.send(self.now, from, to) {
                 Transit::Arrives(at) => {
-                    self.seq += 1;
-                    self.queue.push(Queued {
-                        time: at,
-                        seq: self.seq,
-                        event: Event::Deliver { from, to, message },
-                    });
+                    self.queue.push(at, Event::Deliver { from, to, message });
                 }
                 Transit::Cut => self.trace.record(
                     self.now,
-                    TraceKind::Dropped {
-                        from,
-                        to,
-                        message: message.kind(),
-                        reason: DropReason::LinkCut,
-                    },
+                    TraceKind::Dropped { from, to, message: message.kind(), reason: DropReason::LinkCut },
                 ),
                 Transit::Lost => self.trace.record(
                     self.now,
-                    TraceKind::Dropped {
-                        from,
-                        to,
-                        message: message.kind(),
-                        reason: DropReason::Lost,
-                    },
+                    TraceKind::Dropped { from, to, message: message.kind(), reason: DropReason::Lost },
                 ),
             }
         }
         let incarnation = self.incarnation[from.index()];
         for (at, timer) in out.timers.drain(..) {
-            self.seq += 1;
-            self.queue.push(Queued {
-                time: at,
-                seq: self.seq,
-                event: Event::Timer {
-                    node: from,
-                    incarnation,
-                    timer,
-                },
-            });
+            self.queue.push(at, Event::Timer { node: from, incarnation, timer });
         }
         if std::mem::take(&mut out.stop_self) {
             let broker = BrokerId(from.0);
@@ -703,11 +484,7 @@ impl Simulation {
         let mut out = Outbox::default();
         let topo = self.topo.clone();
         {
-            let mut ctx = Ctx {
-                now: self.now,
-                topo: &topo,
-                out: &mut out,
-            };
+            let mut ctx = Ctx { now: self.now, topo: &topo, out: &mut out };
             f(self, &mut ctx);
         }
         self.flush(node, &mut out);
@@ -731,9 +508,7 @@ impl Simulation {
         for i in 0..self.brokers.len() {
             let peer = NodeId(i as u32 + 1);
             if peer != node && self.net.status(peer) == NodeStatus::Up {
-                self.as_node(peer, |sim, ctx| {
-                    sim.brokers[i].on_peer_disconnected(ctx, broker)
-                });
+                self.as_node(peer, |sim, ctx| sim.brokers[i].on_peer_disconnected(ctx, broker));
             }
         }
     }
@@ -741,35 +516,21 @@ impl Simulation {
     fn execute(&mut self, command: Command) {
         self.invariants.touch_all();
         match command {
-            Command::Crash {
-                broker,
-                lose_unflushed,
-            } => {
+            Command::Crash { broker, lose_unflushed } => {
                 if self.net.status(broker.node()) == NodeStatus::Crashed {
                     return;
                 }
                 let mut lost_unflushed = 0;
                 if lose_unflushed {
-                    for replica in self.brokers[broker.0 as usize - 1]
-                        .replicas
-                        .iter_mut()
-                        .flatten()
-                    {
+                    for replica in self.brokers[broker.0 as usize - 1].replicas.iter_mut().flatten() {
                         lost_unflushed += replica.log.lose_unflushed();
-                        replica.high_watermark =
-                            replica.high_watermark.min(replica.log.log_end_offset());
+                        replica.high_watermark = replica.high_watermark.min(replica.log.log_end_offset());
                     }
                     if lost_unflushed > 0 {
                         self.invariants.lossy_restart_happened = true;
                     }
                 }
-                self.trace.record(
-                    self.now,
-                    TraceKind::Crashed {
-                        broker,
-                        lost_unflushed,
-                    },
-                );
+                self.trace.record(self.now, TraceKind::Crashed { broker, lost_unflushed });
                 self.stop_broker(broker);
             }
             Command::Restart { broker } => {
@@ -789,48 +550,31 @@ impl Simulation {
                     return;
                 }
                 let b = broker.0 as usize - 1;
-                self.as_node(broker.node(), |sim, ctx| {
-                    sim.brokers[b].begin_controlled_shutdown(ctx)
-                });
+                self.as_node(broker.node(), |sim, ctx| sim.brokers[b].begin_controlled_shutdown(ctx));
             }
             Command::Isolate { node } => {
                 self.net.isolate(node);
                 self.trace.record(self.now, TraceKind::Isolated { node });
             }
-            Command::Cut {
-                from,
-                to,
-                both_ways,
-            } => {
+            Command::Cut { from, to, both_ways } => {
                 self.net.cut(from, to);
                 self.trace.record(self.now, TraceKind::LinkCut { from, to });
                 if both_ways {
                     self.net.cut(to, from);
-                    self.trace
-                        .record(self.now, TraceKind::LinkCut { from: to, to: from });
+                    self.trace.record(self.now, TraceKind::LinkCut { from: to, to: from });
                 }
             }
             Command::Partition { groups } => {
                 self.net.partition(&groups);
-                self.trace
-                    .record(self.now, TraceKind::Partitioned { groups });
+                self.trace.record(self.now, TraceKind::Partitioned { groups });
             }
             Command::HealAll => {
                 self.net.heal_all();
                 self.trace.record(self.now, TraceKind::Healed);
             }
-            Command::Slow {
-                node,
-                extra_latency,
-            } => {
+            Command::Slow { node, extra_latency } => {
                 self.net.set_extra_latency(node, extra_latency);
-                self.trace.record(
-                    self.now,
-                    TraceKind::Slowed {
-                        node,
-                        extra_latency,
-                    },
-                );
+                self.trace.record(self.now, TraceKind::Slowed { node, extra_latency });
             }
             Command::Pause { node } => {
                 if self.net.status(node) == NodeStatus::Up {
@@ -864,11 +608,7 @@ impl Simulation {
                     self.as_node(CONTROLLER, |sim, ctx| sim.controller.restart(ctx));
                 }
             }
-            Command::Produce {
-                producer,
-                topic,
-                records,
-            } => {
+            Command::Produce { producer, topic, records } => {
                 let node = self.producers[producer.index()].node;
                 if self.net.status(node) != NodeStatus::Up {
                     return;
@@ -896,11 +636,7 @@ impl Simulation {
     }
 
     /// The replica of `partition` on `broker`, if hosted there.
-    pub fn replica(
-        &self,
-        broker: BrokerId,
-        partition: PartitionIdx,
-    ) -> Option<&crate::broker::Replica> {
+    pub fn replica(&self, broker: BrokerId, partition: PartitionIdx) -> Option<&crate::broker::Replica> {
         self.brokers[broker.0 as usize - 1].replicas[partition.index()].as_ref()
     }
 
@@ -912,9 +648,7 @@ impl Simulation {
     /// Whether a broker currently acts as leader of `partition` (a zombie may, after the controller moved on).
     pub fn acts_as_leader(&self, broker: BrokerId, partition: PartitionIdx) -> bool {
         self.net.status(broker.node()) != NodeStatus::Crashed
-            && self
-                .replica(broker, partition)
-                .is_some_and(|r| matches!(r.role, Role::Leader(_)))
+            && self.replica(broker, partition).is_some_and(|r| matches!(r.role, Role::Leader(_)))
     }
 }
 
@@ -922,8 +656,6 @@ fn timer_partition(timer: &Timer) -> Option<PartitionIdx> {
     match timer {
         Timer::FetchTimeout { partition, .. }
         | Timer::FetchBackoff { partition }
-        | Timer::FetchWaitExpired { partition, .. }
-        | Timer::ProduceTimeout { partition, .. }
         | Timer::IsrCheck { partition, .. }
         | Timer::Linger { partition, .. }
         | Timer::BatchExpiry { partition, .. }

@@ -16,12 +16,9 @@ pub fn ms(value: u64) -> Micros {
 /// Parses `"250ms"`, `"1.5s"`, `"2m"`, `"1500us"` or a bare number of milliseconds into microseconds.
 pub fn parse_duration(text: &str) -> Result<Micros, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let not_a_duration =
-        || format!("`{text}` is not a duration: write it like \"250ms\", \"1.5s\" or \"2m\"");
+    let not_a_duration = || format!("`{text}` is not a duration: write it like \"250ms\", \"1.5s\" or \"2m\"");
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     if whole.is_empty() || fraction.contains('.') || fraction.len() > 6 {
         return Err(not_a_duration());
@@ -32,30 +29,17 @@ pub fn parse_duration(text: &str) -> Result<Micros, String> {
         "" | "ms" => US_PER_MS,
         "s" => US_PER_SEC,
         "m" | "min" => 60 * US_PER_SEC,
-        other => {
-            return Err(format!(
-                "unknown duration unit `{other}` in `{text}`: use us, ms, s or m"
-            ))
-        }
+        other => return Err(format!("unknown duration unit `{other}` in `{text}`: use us, ms, s or m")),
     };
     // The fraction is read as millionths so that "1.5s" and "0.25ms" are exact in integer microseconds.
-    let fraction_millionths: u64 = if fraction.is_empty() {
-        0
-    } else {
-        format!("{fraction:0<6}")
-            .parse()
-            .map_err(|_| not_a_duration())?
-    };
-    let value = whole
-        .checked_mul(scale)
-        .ok_or_else(|| format!("duration `{text}` is too large"))?;
+    let fraction_millionths: u64 =
+        if fraction.is_empty() { 0 } else { format!("{fraction:0<6}").parse().map_err(|_| not_a_duration())? };
+    let value = whole.checked_mul(scale).ok_or_else(|| format!("duration `{text}` is too large"))?;
     let part = scale * fraction_millionths / 1_000_000;
     if fraction_millionths > 0 && part == 0 {
         return Err(format!("`{text}` is finer than a microsecond"));
     }
-    value
-        .checked_add(part)
-        .ok_or_else(|| format!("duration `{text}` is too large"))
+    value.checked_add(part).ok_or_else(|| format!("duration `{text}` is too large"))
 }
 
 /// Formats microseconds for people: `1.250s`, `12ms`, `800us`.
@@ -87,9 +71,7 @@ mod tests {
         assert!(parse_duration("1.2.3s").is_err());
         assert!(parse_duration(".5s").is_err());
         assert!(parse_duration("fast").is_err());
-        assert!(parse_duration("3h")
-            .unwrap_err()
-            .contains("unknown duration unit"));
+        assert!(parse_duration("3h").unwrap_err().contains("unknown duration unit"));
     }
 
     #[test]

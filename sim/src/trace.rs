@@ -22,167 +22,46 @@ pub enum DropReason {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum TraceKind {
-    Delivered {
-        from: NodeId,
-        to: NodeId,
-        message: MessageKind,
-    },
-    Dropped {
-        from: NodeId,
-        to: NodeId,
-        message: MessageKind,
-        reason: DropReason,
-    },
-    Refused {
-        from: NodeId,
-        to: NodeId,
-        message: MessageKind,
-    },
+    Delivered { from: NodeId, to: NodeId, message: MessageKind },
+    Dropped { from: NodeId, to: NodeId, message: MessageKind, reason: DropReason },
+    Refused { from: NodeId, to: NodeId, message: MessageKind },
 
-    Crashed {
-        broker: BrokerId,
-        lost_unflushed: u64,
-    },
-    Restarted {
-        broker: BrokerId,
-    },
-    ShutdownRequested {
-        broker: BrokerId,
-    },
-    Stopped {
-        broker: BrokerId,
-    },
+    Crashed { broker: BrokerId, lost_unflushed: u64 },
+    Restarted { broker: BrokerId },
+    ShutdownRequested { broker: BrokerId },
+    Stopped { broker: BrokerId },
     ControllerCrashed,
     ControllerRestarted,
-    Isolated {
-        node: NodeId,
-    },
-    LinkCut {
-        from: NodeId,
-        to: NodeId,
-    },
-    Partitioned {
-        groups: Vec<Vec<NodeId>>,
-    },
+    Isolated { node: NodeId },
+    LinkCut { from: NodeId, to: NodeId },
+    Partitioned { groups: Vec<Vec<NodeId>> },
     Healed,
-    Slowed {
-        node: NodeId,
-        extra_latency: Micros,
-    },
-    Paused {
-        node: NodeId,
-    },
-    Resumed {
-        node: NodeId,
-    },
+    Slowed { node: NodeId, extra_latency: Micros },
+    Paused { node: NodeId },
+    Resumed { node: NodeId },
 
-    Appended {
-        broker: BrokerId,
-        partition: PartitionIdx,
-        base_offset: u64,
-        records: u32,
-        leader_epoch: u32,
-    },
-    DuplicateBatch {
-        broker: BrokerId,
-        partition: PartitionIdx,
-        base_offset: u64,
-    },
-    Replicated {
-        broker: BrokerId,
-        partition: PartitionIdx,
-        base_offset: u64,
-        records: u32,
-    },
-    HighWatermark {
-        broker: BrokerId,
-        partition: PartitionIdx,
-        high_watermark: u64,
-    },
-    Truncated {
-        broker: BrokerId,
-        partition: PartitionIdx,
-        from_offset: u64,
-        to_offset: u64,
-    },
-    BecameLeader {
-        broker: BrokerId,
-        partition: PartitionIdx,
-        leader_epoch: u32,
-    },
-    BecameFollower {
-        broker: BrokerId,
-        partition: PartitionIdx,
-        leader: Option<BrokerId>,
-        leader_epoch: u32,
-    },
-    IsrShrinkProposed {
-        broker: BrokerId,
-        partition: PartitionIdx,
-        removed: BrokerSet,
-    },
-    IsrExpandProposed {
-        broker: BrokerId,
-        partition: PartitionIdx,
-        added: BrokerId,
-    },
-    ProduceRejected {
-        broker: BrokerId,
-        partition: PartitionIdx,
-        error: KafkaError,
-    },
+    Appended { broker: BrokerId, partition: PartitionIdx, base_offset: u64, records: u32, leader_epoch: u32 },
+    DuplicateBatch { broker: BrokerId, partition: PartitionIdx, base_offset: u64 },
+    Replicated { broker: BrokerId, partition: PartitionIdx, base_offset: u64, records: u32 },
+    HighWatermark { broker: BrokerId, partition: PartitionIdx, high_watermark: u64 },
+    Truncated { broker: BrokerId, partition: PartitionIdx, from_offset: u64, to_offset: u64 },
+    BecameLeader { broker: BrokerId, partition: PartitionIdx, leader_epoch: u32 },
+    BecameFollower { broker: BrokerId, partition: PartitionIdx, leader: Option<BrokerId>, leader_epoch: u32 },
+    IsrShrinkProposed { broker: BrokerId, partition: PartitionIdx, removed: BrokerSet },
+    IsrExpandProposed { broker: BrokerId, partition: PartitionIdx, added: BrokerId },
+    ProduceRejected { broker: BrokerId, partition: PartitionIdx, error: KafkaError },
 
-    BrokerFenced {
-        broker: BrokerId,
-    },
-    BrokerUnfenced {
-        broker: BrokerId,
-    },
-    IsrChanged {
-        partition: PartitionIdx,
-        isr: BrokerSet,
-        partition_epoch: u32,
-    },
-    AlterPartitionRejected {
-        partition: PartitionIdx,
-        error: KafkaError,
-    },
-    LeaderElected {
-        partition: PartitionIdx,
-        leader: BrokerId,
-        leader_epoch: u32,
-        unclean: bool,
-    },
-    PartitionOffline {
-        partition: PartitionIdx,
-        leader_epoch: u32,
-    },
+    BrokerFenced { broker: BrokerId },
+    BrokerUnfenced { broker: BrokerId },
+    IsrChanged { partition: PartitionIdx, isr: BrokerSet, partition_epoch: u32 },
+    AlterPartitionRejected { partition: PartitionIdx, error: KafkaError },
+    LeaderElected { partition: PartitionIdx, leader: BrokerId, leader_epoch: u32, unclean: bool },
+    PartitionOffline { partition: PartitionIdx, leader_epoch: u32 },
 
-    BatchSent {
-        producer: ProducerIdx,
-        partition: PartitionIdx,
-        records: u32,
-        attempt: u32,
-        to: BrokerId,
-    },
-    ProduceAcked {
-        producer: ProducerIdx,
-        partition: PartitionIdx,
-        base_offset: Option<u64>,
-        records: u32,
-    },
-    ProduceRetry {
-        producer: ProducerIdx,
-        partition: PartitionIdx,
-        error: KafkaError,
-        records: u32,
-    },
-    ProduceFailed {
-        producer: ProducerIdx,
-        partition: PartitionIdx,
-        error: KafkaError,
-        records: u32,
-    },
+    BatchSent { producer: ProducerIdx, partition: PartitionIdx, records: u32, attempt: u32, to: BrokerId },
+    ProduceAcked { producer: ProducerIdx, partition: PartitionIdx, base_offset: Option<u64>, records: u32 },
+    ProduceRetry { producer: ProducerIdx, partition: PartitionIdx, error: KafkaError, records: u32 },
+    ProduceFailed { producer: ProducerIdx, partition: PartitionIdx, error: KafkaError, records: u32 },
 }
 
 impl TraceKind {
@@ -247,10 +126,7 @@ impl TraceKind {
     pub fn nodes(&self) -> Vec<NodeId> {
         use TraceKind::*;
         match self {
-            Delivered { from, to, .. }
-            | Dropped { from, to, .. }
-            | Refused { from, to, .. }
-            | LinkCut { from, to } => {
+            Delivered { from, to, .. } | Dropped { from, to, .. } | Refused { from, to, .. } | LinkCut { from, to } => {
                 vec![*from, *to]
             }
             Crashed { broker, .. }
@@ -315,12 +191,7 @@ pub struct Trace {
 
 impl Trace {
     pub fn new(retention: TraceRetention) -> Self {
-        Trace {
-            hasher: TraceHasher::default(),
-            count: 0,
-            retention,
-            events: Vec::new(),
-        }
+        Trace { hasher: TraceHasher::default(), count: 0, retention, events: Vec::new() }
     }
 
     pub fn record(&mut self, time: Micros, kind: TraceKind) {

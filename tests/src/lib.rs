@@ -1,1 +1,68 @@
-//! Shared helpers for the workspace-level tests live in `tests/tests/`; this library is intentionally empty.
+//! Helpers shared by the workspace-level tests: locating and running the bundled scenarios.
+
+use kafkascope_sim::report::{find_partition, Report};
+use kafkascope_sim::trace::TraceRetention;
+use kafkascope_sim::{RunOptions, Scenario, Simulation};
+use std::path::{Path, PathBuf};
+
+/// The repository's `scenarios/` folder.
+pub fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// Every `.ron` file under `scenarios/`, sorted, so tests see them in a stable order.
+pub fn all_scenarios() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![scenarios_dir()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("scenarios/ is readable") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "ron") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Loads a bundled scenario by its path under `scenarios/`, e.g. `core/zombie-leader.ron`.
+pub fn load(relative: &str) -> Scenario {
+    let path = scenarios_dir().join(relative);
+    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A simulation of a bundled scenario with invariant checks on and the notable trace kept.
+pub fn simulate(relative: &str) -> Simulation {
+    let options = RunOptions { retention: TraceRetention::Notable, check_invariants: true, ..RunOptions::default() };
+    Simulation::new(load(relative), options)
+}
+
+/// Runs a simulation to `seconds` (simulated), failing the test on any invariant violation.
+pub fn run_to(sim: &mut Simulation, seconds: f64) {
+    sim.run_until((seconds * 1e6) as u64).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The controller's view of one partition: (leader, ISR in assignment order, leader epoch).
+pub fn partition_state(sim: &Simulation, topic: &str, partition: u32) -> (Option<u32>, Vec<u32>, u32) {
+    let report = Report::build(sim, false);
+    let p = report.partition(topic, partition).expect("partition exists");
+    (p.leader, p.isr.clone(), p.leader_epoch)
+}
+
+/// `(log_end_offset, high_watermark)` of a partition's replica on `broker`.
+pub fn offsets(sim: &Simulation, topic: &str, partition: u32, broker: u32) -> (u64, u64) {
+    let p = find_partition(sim, topic, partition).expect("partition exists");
+    let replica = sim.replica(kafkascope_sim::ids::BrokerId(broker), p).expect("hosted");
+    (replica.log_end_offset(), replica.high_watermark)
+}
+
+/// Runs a scenario to its end with a given seed and returns its trace hash (no invariant checks: fast).
+pub fn trace_hash(scenario: Scenario, seed: u64) -> String {
+    let options = RunOptions { seed: Some(seed), retention: TraceRetention::HashOnly, ..RunOptions::default() };
+    let mut sim = Simulation::new(scenario, options);
+    sim.run().unwrap_or_else(|e| panic!("{e}"));
+    sim.trace.hash_hex()
+}

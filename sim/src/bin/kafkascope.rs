@@ -12,11 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "kafkascope",
-    version,
-    about = "Deterministic Apache Kafka cluster simulator"
-)]
+#[command(name = "kafkascope", version, about = "Deterministic Apache Kafka cluster simulator")]
 struct Cli {
     #[command(subcommand)]
     command: Commands,
@@ -68,17 +64,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Commands::Run {
-            file,
-            seed,
-            until,
-            json,
-            events,
-            traffic,
-            no_logs,
-            max_events,
-            check,
-        } => {
+        Commands::Run { file, seed, until, json, events, traffic, no_logs, max_events, check } => {
             let scenario = match Scenario::load(&file) {
                 Ok(scenario) => scenario,
                 Err(error) => {
@@ -86,23 +72,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
-            let mut options = RunOptions {
-                seed,
-                ..RunOptions::default()
-            };
-            options.retention = if events {
-                TraceRetention::Full
-            } else {
-                TraceRetention::HashOnly
-            };
+            let mut options = RunOptions { seed, ..RunOptions::default() };
+            options.retention = if events { TraceRetention::Full } else { TraceRetention::HashOnly };
             if let Some(max) = max_events {
                 options.max_events = max;
             }
             options.check_invariants |= check;
-            let until = until
-                .map(|text| parse_duration(&text).map_err(anyhow::Error::msg))
-                .transpose()
-                .context("--until")?;
+            let until =
+                until.map(|text| parse_duration(&text).map_err(anyhow::Error::msg)).transpose().context("--until")?;
             let mut sim = Simulation::new(scenario, options);
             let result = match until {
                 Some(t) => sim.run_until(t),

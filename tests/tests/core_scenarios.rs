@@ -1,0 +1,136 @@
+//! The replication and controller scenarios in `scenarios/core/`, run with invariants checked after every event,
+//! with their outcomes asserted at the moments that matter.
+
+use kafkascope_sim::report::Report;
+use kafkascope_sim::trace::TraceKind;
+use kafkascope_tests::{offsets, partition_state, run_to, simulate};
+
+#[test]
+fn follower_high_watermark_lags_the_leader_by_one_fetch_round() {
+    let mut sim = simulate("core/hw-lags-one-fetch-round.ron");
+    // The record is produced at 1s; a few milliseconds later every replica has it and the leader's HW passed it.
+    run_to(&mut sim, 1.2);
+    assert_eq!(offsets(&sim, "orders", 0, 1), (1, 1), "leader: LEO 1, HW 1");
+    assert_eq!(offsets(&sim, "orders", 0, 2), (1, 0), "follower B2 has the record but not yet the new HW");
+    assert_eq!(offsets(&sim, "orders", 0, 3), (1, 0), "follower B3 likewise");
+    // The followers' next fetch is held by the leader for replica.fetch.wait.max.ms (500ms); its answer carries HW 1.
+    run_to(&mut sim, 1.6);
+    assert_eq!(offsets(&sim, "orders", 0, 2), (1, 1));
+    assert_eq!(offsets(&sim, "orders", 0, 3), (1, 1));
+    let report = Report::build(&sim, true);
+    assert_eq!(report.producers[0].acked, 1);
+    assert_eq!(report.partition("orders", 0).unwrap().replica_states[1].log[0].value, "pizza");
+}
+
+#[test]
+fn acks_one_loses_acked_records_when_the_leader_crashes() {
+    let mut sim = simulate("core/acks1-leader-crash-loses-acked.ron");
+    run_to(&mut sim, 40.0);
+    let verdict = sim.verdict();
+    assert!(!verdict.acked_lost.is_empty(), "acks=1 + leader crash must lose acked records");
+    assert!(verdict.divergent.is_empty(), "after B1 returns and truncates, replicas agree");
+    let (leader, isr, epoch) = partition_state(&sim, "payments", 0);
+    assert_ne!(leader, Some(1), "leadership moved away from the crashed B1");
+    assert_eq!(isr, vec![1, 2, 3], "B1 caught up and rejoined the ISR");
+    assert!(epoch >= 1);
+    assert!(
+        sim.trace.events().iter().any(|e| matches!(e.kind, TraceKind::Truncated { broker, .. } if broker.0 == 1)),
+        "the returning B1 truncated its unreplicated suffix (diverging epoch)"
+    );
+}
+
+#[test]
+fn acks_all_with_min_isr_two_loses_nothing_acked_after_one_crash() {
+    let mut sim = simulate("core/acks-all-min-isr-no-loss.ron");
+    run_to(&mut sim, 40.0);
+    let verdict = sim.verdict();
+    assert_eq!(verdict.acked, 2000, "every record was eventually acked");
+    assert!(verdict.acked_lost.is_empty(), "lost: {:?}", verdict.acked_lost);
+    assert!(verdict.duplicates.is_empty(), "the idempotent producer wrote each record once");
+    let (leader, _, epoch) = partition_state(&sim, "payments", 0);
+    assert_ne!(leader, Some(1));
+    assert_eq!(epoch, 1, "exactly one election");
+}
+
+#[test]
+fn slow_followers_shrink_the_isr_then_not_enough_replicas() {
+    let mut sim = simulate("core/slow-follower-isr-shrink.ron");
+    run_to(&mut sim, 14.0);
+    assert_eq!(
+        partition_state(&sim, "orders", 0).1,
+        vec![1, 2, 3],
+        "B3 is slow but still within replica.lag.time.max.ms"
+    );
+    run_to(&mut sim, 20.0);
+    assert_eq!(partition_state(&sim, "orders", 0).1, vec![1, 2], "B3 was removed after 10s without catching up");
+    let acked_at_20s = sim.producers[0].stats.acked;
+    run_to(&mut sim, 29.0);
+    assert!(sim.producers[0].stats.acked > acked_at_20s + 100, "acks=all keeps succeeding with ISR [1,2] >= min ISR 2");
+    run_to(&mut sim, 45.0);
+    assert_eq!(partition_state(&sim, "orders", 0).1, vec![1], "B2 was removed too");
+    let errors = &sim.producers[0].stats.errors;
+    assert!(errors.get("NOT_ENOUGH_REPLICAS").copied().unwrap_or(0) > 0, "errors: {errors:?}");
+    assert!(
+        sim.trace.events().iter().any(|e| matches!(e.kind, TraceKind::ProduceRejected { .. })),
+        "the leader refused acks=all writes before appending them"
+    );
+    run_to(&mut sim, 60.0);
+    assert!(sim.verdict().acked_lost.is_empty());
+}
+
+#[test]
+fn unclean_election_loses_committed_records() {
+    let mut sim = simulate("core/unclean-election-loses-committed.ron");
+    run_to(&mut sim, 60.0);
+    assert!(
+        sim.trace.events().iter().any(|e| matches!(e.kind, TraceKind::LeaderElected { unclean: true, .. })),
+        "an out-of-sync replica was elected"
+    );
+    let verdict = sim.verdict();
+    assert!(
+        verdict.acked_lost.len() >= 100,
+        "committed records written by B1 alone are gone: {}",
+        verdict.acked_lost.len()
+    );
+    assert_eq!(partition_state(&sim, "events", 0).0, Some(2));
+}
+
+#[test]
+fn clean_election_keeps_the_partition_offline_until_an_isr_member_returns() {
+    let mut sim = simulate("core/clean-election-stays-offline.ron");
+    run_to(&mut sim, 35.0);
+    let (leader, isr, _) = partition_state(&sim, "events", 0);
+    assert_eq!(leader, None, "no in-sync replica is alive: offline");
+    assert_eq!(isr, vec![1], "the ISR is never emptied: B1 stays as the last member");
+    run_to(&mut sim, 60.0);
+    assert_eq!(partition_state(&sim, "events", 0).0, Some(1), "B1 returned and was elected cleanly");
+    assert!(!sim.trace.events().iter().any(|e| matches!(e.kind, TraceKind::LeaderElected { unclean: true, .. })));
+    let verdict = sim.verdict();
+    assert!(verdict.acked_lost.is_empty(), "nothing acked is lost: {:?}", verdict.acked_lost.len());
+    assert!(verdict.acked >= 2000);
+}
+
+#[test]
+fn zombie_leader_cannot_commit_acks_all_but_loses_acks_one() {
+    let mut sim = simulate("core/zombie-leader.ron");
+    run_to(&mut sim, 6.0);
+    let (_, hw_at_6s) = offsets(&sim, "orders", 0, 1);
+    run_to(&mut sim, 30.0);
+    let (leader, _, epoch) = partition_state(&sim, "orders", 0);
+    assert_eq!(leader, Some(2), "the controller fenced B1 and elected B2");
+    assert_eq!(epoch, 1);
+    let zombie = kafkascope_sim::ids::BrokerId(1);
+    let partition = kafkascope_sim::report::find_partition(&sim, "orders", 0).unwrap();
+    assert!(sim.acts_as_leader(zombie, partition), "B1 does not know it was replaced: a zombie");
+    let (leo, hw) = offsets(&sim, "orders", 0, 1);
+    assert_eq!(hw, hw_at_6s, "the zombie's HW is frozen: it cannot shrink the ISR without the controller");
+    assert!(leo > hw + 100, "acks=1 writes pile up above the frozen HW");
+    run_to(&mut sim, 90.0);
+    let report = Report::build(&sim, false);
+    let lost = &report.checker.lost;
+    assert!(lost.iter().all(|v| v.starts_with("risky-")), "only acks=1 records are lost");
+    assert!(lost.len() >= 100);
+    let safe = report.producers.iter().find(|p| p.id == "safe").unwrap();
+    assert_eq!(safe.acked, 1200, "every acks=all record was eventually acked by the real leader");
+    assert!(safe.errors.contains_key("REQUEST_TIMED_OUT"), "acks=all writes to the zombie timed out");
+}
