@@ -120,6 +120,8 @@ pub struct Replica {
     pub leader_epoch: u32,
     pub partition_epoch: u32,
     pub role: Role,
+    /// The high watermark last written to `replication-offset-checkpoint`; a restart starts from it.
+    pub checkpointed_high_watermark: u64,
     /// When the fetch in flight gives up (`replica.socket.timeout.ms`), and whether a timer watches for it.
     pub fetch_deadline: Micros,
     pub fetch_timer_armed: bool,
@@ -147,7 +149,8 @@ pub struct Broker {
     pub metadata_offset: u64,
     /// The metadata cache: every partition's state as this broker last heard it.
     pub metadata: Vec<PartitionState>,
-    pub fenced: BrokerSet,
+    /// Brokers that may not join an ISR now (fenced or shutting down), from metadata.
+    pub ineligible: BrokerSet,
     /// The metadata the cluster was created with; a restarted broker starts from it and catches up.
     initial_metadata: Vec<PartitionState>,
     /// Set by a restart: the first catch-up from offset 0 re-applies every partition's state.
@@ -155,6 +158,8 @@ pub struct Broker {
     /// Replicas hosted here, indexed by partition.
     pub replicas: Vec<Option<Replica>>,
     pub want_shutdown: bool,
+    /// False after a restart until the controller accepts this incarnation's registration.
+    pub registered: bool,
     next_fetch_id: u64,
     /// acks=all requests waiting for the high watermark, and their deadlines.
     delayed_produces: BTreeMap<RequestKey, DelayedProduce>,
@@ -178,6 +183,7 @@ impl Broker {
                     leader_epoch: 0,
                     partition_epoch: 0,
                     role: Role::None,
+                    checkpointed_high_watermark: 0,
                     fetch_deadline: 0,
                     fetch_timer_armed: false,
                 })
@@ -190,9 +196,10 @@ impl Broker {
             metadata: initial.to_vec(),
             initial_metadata: initial.to_vec(),
             awaiting_full_metadata: false,
-            fenced: BrokerSet::default(),
+            ineligible: BrokerSet::default(),
             replicas,
             want_shutdown: false,
+            registered: true,
             next_fetch_id: 0,
             delayed_produces: BTreeMap::new(),
             produce_deadlines: BTreeSet::new(),
@@ -213,19 +220,29 @@ impl Broker {
         for replica in self.replicas.iter_mut().flatten() {
             replica.role = Role::None;
             replica.fetch_timer_armed = false;
+            if !fresh_metadata {
+                // The in-memory HW died with the process; the checkpoint file may be a few seconds older.
+                replica.high_watermark = replica.checkpointed_high_watermark;
+            }
             replica.high_watermark = replica.high_watermark.min(replica.log_end_offset());
         }
         self.metadata = self.initial_metadata.clone();
         self.metadata_offset = 0;
+        self.registered = fresh_metadata;
         if fresh_metadata {
             // The very first start: the cluster was created with this metadata, all brokers in sync.
-            let update =
-                MetadataUpdate { from_offset: 0, to_offset: 0, partitions: Vec::new(), fenced: BrokerSet::default() };
+            let update = MetadataUpdate {
+                from_offset: 0,
+                to_offset: 0,
+                partitions: Vec::new(),
+                ineligible: BrokerSet::default(),
+            };
             self.apply_metadata(ctx, &update, true);
         } else {
             self.awaiting_full_metadata = true;
         }
         self.send_heartbeat(ctx);
+        ctx.timer_after(ctx.config().replica_high_watermark_checkpoint_interval, Timer::HighWatermarkCheckpoint);
     }
 
     fn send_heartbeat(&mut self, ctx: &mut Ctx) {
@@ -253,6 +270,15 @@ impl Broker {
         match timer {
             Timer::BrokerHeartbeat => self.send_heartbeat(ctx),
             Timer::ControlledShutdownTimeout => ctx.out.stop_self = true,
+            Timer::HighWatermarkCheckpoint => {
+                for replica in self.replicas.iter_mut().flatten() {
+                    replica.checkpointed_high_watermark = replica.high_watermark;
+                }
+                ctx.timer_after(
+                    ctx.config().replica_high_watermark_checkpoint_interval,
+                    Timer::HighWatermarkCheckpoint,
+                );
+            }
             Timer::FetchTimeout { partition } => {
                 let Some(replica) = self.replicas[partition.index()].as_mut() else { return };
                 replica.fetch_timer_armed = false;
@@ -320,13 +346,18 @@ impl Broker {
             Message::FetchResponse { fetch_id, partition, result } => {
                 self.handle_fetch_response(ctx, fetch_id, partition, result)
             }
-            Message::BrokerHeartbeatResponse { fenced: _, update, shutdown_ok } => {
+            Message::BrokerHeartbeatResponse { registered, fenced: _, update, shutdown_ok } => {
+                if !registered {
+                    return; // Refused: the old incarnation's session is still alive. Keep heartbeating.
+                }
+                self.registered = true;
                 self.apply_metadata(ctx, &update, false);
                 if shutdown_ok && self.want_shutdown {
                     ctx.out.stop_self = true;
                 }
             }
-            Message::MetadataPush(update) => self.apply_metadata(ctx, &update, false),
+            Message::MetadataPush(update) if self.registered => self.apply_metadata(ctx, &update, false),
+            Message::MetadataPush(_) => {}
             Message::AlterPartitionResponse { partition, result } => {
                 self.handle_alter_partition_response(ctx, partition, result)
             }
@@ -364,7 +395,7 @@ impl Broker {
             return;
         }
         let full = initial || (self.awaiting_full_metadata && update.from_offset == 0);
-        self.fenced = update.fenced;
+        self.ineligible = update.ineligible;
         self.metadata_offset = self.metadata_offset.max(update.to_offset);
         for &(partition, state) in &update.partitions {
             let known = self.metadata[partition.index()];
@@ -560,8 +591,9 @@ impl Broker {
                 let from_offset = replica.log.log_end_offset();
                 replica.log.truncate_to(target);
                 ctx.trace(TraceKind::Truncated { broker: me, partition, from_offset, to_offset: target });
-                let new_hw = high_watermark.min(replica.high_watermark).min(replica.log.log_end_offset());
-                replica.high_watermark = new_hw.min(replica.log.log_end_offset());
+                // A diverging response's HW is not applied (the follower's HW only comes down with its log).
+                let _ = high_watermark;
+                replica.high_watermark = replica.high_watermark.min(replica.log.log_end_offset());
                 self.send_fetch(ctx, partition);
             }
             FetchResult::Error(_) => {
@@ -634,7 +666,8 @@ impl Broker {
         self.maybe_expand_isr(ctx, partition, follower);
         self.maybe_increment_high_watermark(ctx, partition);
         let replica = self.replicas[partition.index()].as_mut().expect("hosted");
-        let high_watermark = replica.high_watermark;
+        // Partition.readRecords answers with the HW read before this fetch updated the follower's state
+        // (initialHighWatermark): a follower learns the advance its own fetch caused one round later.
         if fetch_offset < log_end_offset {
             let entries = read_entries(&replica.log, fetch_offset, ctx.config().replica_fetch_max_bytes);
             reply(ctx, FetchResult::Records { entries, high_watermark });
@@ -724,14 +757,21 @@ impl Broker {
         let me = self.id;
         let now = ctx.now;
         let lag_max = ctx.config().replica_lag_time_max;
-        let fenced = self.fenced;
+        let fenced = self.ineligible;
         let replica = self.replicas[partition.index()].as_mut().expect("hosted");
         let log_end_offset = replica.log.log_end_offset();
         let Role::Leader(state) = &mut replica.role else {
             return;
         };
         let maximal_isr = state.maximal_isr();
+        let info = ctx.topo.partition(partition);
+        // KAFKA-15583 (Kafka 3.7+): while the ISR is smaller than min.insync.replicas (capped at the replica count),
+        // the HW does not move, so nothing becomes visible to consumers that fewer replicas than promised hold.
+        let effective_min_isr = (info.min_insync_replicas as usize).min(info.replicas.len());
         let mut new_hw = log_end_offset;
+        if state.isr.len() < effective_min_isr {
+            new_hw = replica.high_watermark;
+        }
         for f in &state.followers {
             let follower_leo = f.log_end_offset.unwrap_or(0);
             let caught_up = follower_leo == log_end_offset || now.saturating_sub(f.last_caught_up_time) <= lag_max;
@@ -748,7 +788,7 @@ impl Broker {
         }
         // checkEnoughReplicasReachOffset: done once the HW passed the batch; NOT_ENOUGH_REPLICAS_AFTER_APPEND if
         // the ISR fell below min.insync.replicas meanwhile.
-        let min_isr = ctx.topo.partition(partition).min_insync_replicas as usize;
+        let min_isr = effective_min_isr;
         let mut done = Vec::new();
         while let Some(waiting) = state.waiting_produces.front() {
             if waiting.required_offset > replica.high_watermark {
@@ -793,7 +833,7 @@ impl Broker {
     /// of the current leader epoch. The change is only proposed; the controller decides.
     fn maybe_expand_isr(&mut self, ctx: &mut Ctx, partition: PartitionIdx, follower: BrokerId) {
         let me = self.id;
-        let fenced = self.fenced;
+        let fenced = self.ineligible;
         let replica = self.replicas[partition.index()].as_mut().expect("hosted");
         let high_watermark = replica.high_watermark;
         let (leader_epoch, partition_epoch) = (replica.leader_epoch, replica.partition_epoch);
@@ -894,7 +934,11 @@ impl Broker {
                 }
                 state.pending_isr = None;
             }
-            _ => state.pending_isr = None,
+            Ok(_) => state.pending_isr = None,
+            // handleAlterPartitionError: only an ineligible replica resets the proposal at once; after other
+            // errors the leader keeps the maximal ISR until new metadata for the partition arrives.
+            Err(KafkaError::IneligibleReplica) => state.pending_isr = None,
+            Err(_) => {}
         }
         self.maybe_increment_high_watermark(ctx, partition);
     }
@@ -961,7 +1005,8 @@ impl Broker {
         if acks != Acks::All {
             return Ok(base_offset);
         }
-        let min_isr = ctx.topo.partition(partition).min_insync_replicas as usize;
+        let info = ctx.topo.partition(partition);
+        let min_isr = (info.min_insync_replicas as usize).min(info.replicas.len());
         let replica = self.replicas[partition.index()].as_ref().expect("hosted");
         match &replica.role {
             Role::Leader(state) if state.maximal_isr().len() < min_isr => Err(KafkaError::NotEnoughReplicasAfterAppend),
@@ -979,7 +1024,8 @@ impl Broker {
         batch: ProduceBatch,
     ) -> Result<(u64, u64), KafkaError> {
         let me = self.id;
-        let min_isr = ctx.topo.partition(partition).min_insync_replicas as usize;
+        let info = ctx.topo.partition(partition);
+        let min_isr = (info.min_insync_replicas as usize).min(info.replicas.len());
         let flush_messages = ctx.topo.partition(partition).flush_messages;
         let Some(replica) = self.replicas[partition.index()].as_mut() else {
             return Err(KafkaError::NotLeaderOrFollower);

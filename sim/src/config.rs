@@ -145,6 +145,8 @@ pub struct BrokerConfig {
     pub unclean_leader_election_enable: bool,
     /// `log.flush.interval.messages` (default Long.MAX_VALUE: Kafka leaves flushing to the OS).
     pub log_flush_interval_messages: u64,
+    /// `replica.high.watermark.checkpoint.interval.ms` (default 5000): how often HWs are written to disk.
+    pub replica_high_watermark_checkpoint_interval: Micros,
 }
 
 impl BrokerConfig {
@@ -159,6 +161,7 @@ impl BrokerConfig {
         "min.insync.replicas",
         "unclean.leader.election.enable",
         "log.flush.interval.messages",
+        "replica.high.watermark.checkpoint.interval.ms",
     ];
 
     pub fn from_map(map: &ConfigMap) -> Result<Self, Vec<ConfigProblem>> {
@@ -174,6 +177,12 @@ impl BrokerConfig {
             min_insync_replicas: r.int("min.insync.replicas", 1, 1, INT_MAX) as u32,
             unclean_leader_election_enable: r.bool("unclean.leader.election.enable", false),
             log_flush_interval_messages: r.int("log.flush.interval.messages", LONG_MAX, 1, LONG_MAX) as u64,
+            replica_high_watermark_checkpoint_interval: ms(r.int(
+                "replica.high.watermark.checkpoint.interval.ms",
+                5000,
+                1,
+                INT_MAX,
+            ) as u64),
         };
         r.finish(config)
     }
@@ -250,6 +259,8 @@ pub struct ProducerConfig {
     pub retries: u32,
     /// `retry.backoff.ms` (default 100).
     pub retry_backoff: Micros,
+    /// `retry.backoff.max.ms` (default 1000, KIP-580).
+    pub retry_backoff_max: Micros,
     /// `request.timeout.ms` (default 30000).
     pub request_timeout: Micros,
     /// `delivery.timeout.ms` (default 120000): bounds a record's whole send, retries included.
@@ -271,6 +282,7 @@ impl ProducerConfig {
         "acks",
         "retries",
         "retry.backoff.ms",
+        "retry.backoff.max.ms",
         "request.timeout.ms",
         "delivery.timeout.ms",
         "linger.ms",
@@ -296,20 +308,27 @@ impl ProducerConfig {
         };
         let retries = r.int("retries", INT_MAX, 0, INT_MAX) as u32;
         let max_in_flight = r.int("max.in.flight.requests.per.connection", 5, 1, INT_MAX) as u32;
-        // ProducerConfig (KIP-679, Kafka 3.0+): idempotence is on by default, but silently turned off when the user
-        // set a conflicting `acks` or `retries` without setting `enable.idempotence` explicitly.
+        // ProducerConfig.postProcessAndValidateIdempotenceConfigs (KIP-679, Kafka 3.0+): idempotence is on by
+        // default, but turned off when `retries`, `acks` or `max.in.flight.requests.per.connection` conflict and the
+        // user did not set `enable.idempotence`; if they did, the conflict is an error.
         let explicit_idempotence = map.contains_key("enable.idempotence");
-        let enable_idempotence = r.bool("enable.idempotence", acks == Acks::All && retries > 0);
-        if explicit_idempotence && enable_idempotence {
-            if acks != Acks::All {
-                r.problem("enable.idempotence", "Must set acks to all in order to use the idempotent producer.".into());
-            }
-            if max_in_flight > 5 {
-                r.problem(
-                    "enable.idempotence",
-                    "Must set max.in.flight.requests.per.connection to at most 5 to use the idempotent producer."
-                        .into(),
-                );
+        let mut enable_idempotence = r.bool("enable.idempotence", true);
+        if enable_idempotence {
+            let conflicts = [
+                (retries == 0, "Must set retries to non-zero when using the idempotent producer."),
+                (
+                    acks != Acks::All,
+                    "Must set acks to all in order to use the idempotent producer. Otherwise we cannot guarantee idempotence.",
+                ),
+                (max_in_flight > 5, "To use the idempotent producer, max.in.flight.requests.per.connection must be set to at most 5."),
+            ];
+            for (conflict, message) in conflicts {
+                if conflict {
+                    if explicit_idempotence {
+                        r.problem("enable.idempotence", message.to_string());
+                    }
+                    enable_idempotence = false;
+                }
             }
         }
         let partitioner = match r.text("partitioner.class").as_deref() {
@@ -329,12 +348,13 @@ impl ProducerConfig {
             acks,
             retries,
             retry_backoff: ms(r.int("retry.backoff.ms", 100, 0, INT_MAX) as u64),
+            retry_backoff_max: ms(r.int("retry.backoff.max.ms", 1000, 0, INT_MAX) as u64),
             request_timeout: ms(r.int("request.timeout.ms", 30000, 1, INT_MAX) as u64),
             delivery_timeout: ms(r.int("delivery.timeout.ms", 120000, 1, INT_MAX) as u64),
             linger: ms(r.int("linger.ms", 5, 0, INT_MAX) as u64),
             batch_size: r.int("batch.size", 16384, 0, INT_MAX) as u64,
             max_in_flight_requests_per_connection: max_in_flight,
-            enable_idempotence: enable_idempotence && acks == Acks::All,
+            enable_idempotence,
             partitioner,
         };
         r.finish(config)
@@ -376,6 +396,21 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(problems[0].message.contains("Must set acks to all"));
+    }
+
+    #[test]
+    fn idempotence_conflicts_disable_the_default_and_reject_the_explicit_setting() {
+        let producer =
+            ProducerConfig::from_map(&map(&[("max.in.flight.requests.per.connection", ConfigValue::Int(6))])).unwrap();
+        assert!(!producer.enable_idempotence);
+        let producer = ProducerConfig::from_map(&map(&[("retries", ConfigValue::Int(0))])).unwrap();
+        assert!(!producer.enable_idempotence);
+        let problems = ProducerConfig::from_map(&map(&[
+            ("retries", ConfigValue::Int(0)),
+            ("enable.idempotence", ConfigValue::Bool(true)),
+        ]))
+        .unwrap_err();
+        assert!(problems[0].message.contains("Must set retries to non-zero"));
     }
 
     #[test]

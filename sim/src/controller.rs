@@ -19,6 +19,10 @@ pub struct BrokerRegistration {
     /// The metadata offset the broker last reported having applied.
     pub acked_offset: u64,
     pub shutting_down: bool,
+    /// The metadata offset of this incarnation's registration: it is unfenced once it has caught up to it.
+    pub registered_offset: u64,
+    /// The metadata offset of the controlled-shutdown changes the others must see before it may stop.
+    pub shutdown_offset: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -59,6 +63,8 @@ impl Controller {
                 last_heartbeat: 0,
                 acked_offset: 0,
                 shutting_down: false,
+                registered_offset: 0,
+                shutdown_offset: 0,
             })
             .collect();
         Controller {
@@ -78,6 +84,17 @@ impl Controller {
         let mut set = BrokerSet::default();
         for (i, r) in self.brokers.iter().enumerate() {
             if r.fenced {
+                set.insert(BrokerId(i as u32 + 1));
+            }
+        }
+        set
+    }
+
+    /// Fenced brokers and brokers in controlled shutdown: neither may join an ISR.
+    pub fn ineligible_set(&self) -> BrokerSet {
+        let mut set = BrokerSet::default();
+        for (i, r) in self.brokers.iter().enumerate() {
+            if r.fenced || r.shutting_down {
                 set.insert(BrokerId(i as u32 + 1));
             }
         }
@@ -132,6 +149,8 @@ impl Controller {
         }
     }
 
+    /// `BrokerHeartbeatManager` and `ClusterControlManager`: sessions, registration of a restarted broker,
+    /// unfencing once caught up, and controlled shutdown.
     fn handle_heartbeat(
         &mut self,
         ctx: &mut Ctx,
@@ -143,28 +162,65 @@ impl Controller {
     ) {
         let now = ctx.now;
         let session_timeout = ctx.config().broker_session_timeout;
-        {
-            let r = self.registration(broker);
-            r.last_heartbeat = now;
-            r.acked_offset = metadata_offset;
-        }
-        ctx.timer_after(session_timeout, Timer::SessionCheck { broker });
         let offset_before = self.metadata_offset;
         let r = self.registration(broker).clone();
         if r.incarnation != incarnation {
-            // A new incarnation registered: the old one is fenced first (its leaderships move), and the broker is
-            // unfenced on a later heartbeat once it has caught up (BrokerHeartbeatManager).
-            self.registration(broker).incarnation = incarnation;
-            self.registration(broker).shutting_down = false;
+            // ClusterControlManager.registerBroker: a new incarnation is refused (DuplicateBrokerRegistration)
+            // while the old one's session is alive; the dead process keeps its leaderships until then.
+            if !r.fenced && now.saturating_sub(r.last_heartbeat) < session_timeout {
+                let update = MetadataUpdate {
+                    from_offset: 0,
+                    to_offset: 0,
+                    partitions: Vec::new(),
+                    ineligible: BrokerSet::default(),
+                };
+                ctx.send(
+                    from,
+                    Message::BrokerHeartbeatResponse { registered: false, fenced: true, update, shutdown_ok: false },
+                );
+                return;
+            }
             if !r.fenced {
                 self.fence(ctx, broker);
             }
-        } else if want_shutdown {
+            let registered_offset = self.metadata_offset;
+            let reg = self.registration(broker);
+            reg.incarnation = incarnation;
+            reg.shutting_down = false;
+            reg.registered_offset = registered_offset;
+        }
+        {
+            let reg = self.registration(broker);
+            reg.last_heartbeat = now;
+            reg.acked_offset = metadata_offset;
+        }
+        ctx.timer_after(session_timeout, Timer::SessionCheck { broker });
+        let r = self.registration(broker).clone();
+        let mut shutdown_ok = false;
+        if want_shutdown {
             if !r.shutting_down {
+                // Controlled shutdown: leaderships move away and the broker leaves every ISR, but it stays
+                // unfenced until the others have seen the change.
                 self.registration(broker).shutting_down = true;
+                self.remove_from_partitions(ctx, broker);
+                let offset = self.metadata_offset;
+                self.registration(broker).shutdown_offset = offset;
+            }
+            // calculateNextBrokerState: SHUTDOWN_NOW once it leads nothing and every active broker has replayed
+            // the metadata up to the shutdown.
+            let shutdown_offset = self.registration(broker).shutdown_offset;
+            let leads_nothing = self.partitions.iter().all(|p| p.leader != Some(broker));
+            let others_caught_up = self
+                .brokers
+                .iter()
+                .enumerate()
+                .filter(|(i, b)| *i as u32 + 1 != broker.0 && !b.fenced && !b.shutting_down)
+                .all(|(_, b)| b.acked_offset >= shutdown_offset);
+            if leads_nothing && others_caught_up {
+                shutdown_ok = true;
                 self.fence(ctx, broker);
             }
-        } else if r.fenced && metadata_offset >= self.metadata_offset {
+        } else if r.fenced && metadata_offset >= r.registered_offset {
             self.unfence(ctx, broker);
         }
         if self.metadata_offset != offset_before {
@@ -172,7 +228,7 @@ impl Controller {
         }
         let fenced = self.registration(broker).fenced;
         let update = self.update_since(metadata_offset);
-        ctx.send(from, Message::BrokerHeartbeatResponse { fenced, update, shutdown_ok: want_shutdown });
+        ctx.send(from, Message::BrokerHeartbeatResponse { registered: true, fenced, update, shutdown_ok });
     }
 
     /// `ReplicationControlManager.handleAlterPartitionRequest`, reduced to the checks that matter here.
@@ -198,7 +254,7 @@ impl Controller {
             return Err(KafkaError::IneligibleReplica);
         }
         if new_isr.is_empty() || !new_isr.contains(leader) {
-            return Err(KafkaError::InvalidUpdateVersion);
+            return Err(KafkaError::InvalidRequest);
         }
         let mut next = state;
         next.isr = new_isr;
@@ -260,6 +316,14 @@ impl Controller {
         if !was_fenced {
             ctx.trace(TraceKind::BrokerFenced { broker });
         }
+        self.remove_from_partitions(ctx, broker);
+    }
+
+    /// Moves a broker's leaderships to other ISR members and removes it from every ISR it is in, except that an ISR
+    /// is never emptied: the last member stays, so that a clean election can pick it when it returns. (With ELR,
+    /// KIP-966, on by default for new clusters since 4.1, the last member would move to the ELR instead; this
+    /// model follows the classic rule.)
+    fn remove_from_partitions(&mut self, ctx: &mut Ctx, broker: BrokerId) {
         for index in 0..self.partitions.len() {
             let partition = PartitionIdx(index as u32);
             let info = ctx.topo.partition(partition);
@@ -319,7 +383,12 @@ impl Controller {
     /// Every partition changed after `offset`, with the current fenced set.
     fn update_since(&self, offset: u64) -> MetadataUpdate {
         let partitions = self.changes.range(offset + 1..).map(|(_, &p)| (p, self.partitions[p.index()])).collect();
-        MetadataUpdate { from_offset: offset, to_offset: self.metadata_offset, partitions, fenced: self.fenced_set() }
+        MetadataUpdate {
+            from_offset: offset,
+            to_offset: self.metadata_offset,
+            partitions,
+            ineligible: self.ineligible_set(),
+        }
     }
 
     /// Sends each broker the changes it has not acknowledged (standing in for the brokers' metadata-log fetches).

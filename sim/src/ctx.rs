@@ -36,6 +36,8 @@ pub enum Timer {
         leader_epoch: u32,
     },
     ControlledShutdownTimeout,
+    /// Write every replica's high watermark to the checkpoint file.
+    HighWatermarkCheckpoint,
     // Controller timers.
     SessionCheck {
         broker: BrokerId,

@@ -17,6 +17,7 @@ pub enum KafkaError {
     OutOfOrderSequenceNumber,
     InvalidUpdateVersion,
     IneligibleReplica,
+    InvalidRequest,
     /// The client's connection broke (the broker process died); Kafka's `NetworkException`.
     NetworkException,
     /// The producer gave up: `delivery.timeout.ms` passed (`TimeoutException`).
@@ -35,6 +36,7 @@ impl KafkaError {
             KafkaError::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
             KafkaError::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
             KafkaError::IneligibleReplica => "INELIGIBLE_REPLICA",
+            KafkaError::InvalidRequest => "INVALID_REQUEST",
             KafkaError::NetworkException => "NETWORK_EXCEPTION",
             KafkaError::DeliveryTimeout => "DELIVERY_TIMEOUT",
         }
@@ -42,7 +44,13 @@ impl KafkaError {
 
     /// Retriable errors make the producer refresh metadata and try again (`RetriableException`).
     pub fn is_retriable(self) -> bool {
-        !matches!(self, KafkaError::DeliveryTimeout | KafkaError::InvalidUpdateVersion | KafkaError::IneligibleReplica)
+        !matches!(
+            self,
+            KafkaError::DeliveryTimeout
+                | KafkaError::InvalidUpdateVersion
+                | KafkaError::IneligibleReplica
+                | KafkaError::InvalidRequest
+        )
     }
 }
 
@@ -107,7 +115,8 @@ pub struct MetadataUpdate {
     pub from_offset: u64,
     pub to_offset: u64,
     pub partitions: Vec<(PartitionIdx, PartitionState)>,
-    pub fenced: BrokerSet,
+    /// Brokers that may not join an ISR: fenced, or in controlled shutdown (`isReplicaIsrEligible`).
+    pub ineligible: BrokerSet,
 }
 
 /// A producer batch on the wire.
@@ -170,6 +179,8 @@ pub enum Message {
         want_shutdown: bool,
     },
     BrokerHeartbeatResponse {
+        /// False when the controller refused this incarnation's registration (the old session is still alive).
+        registered: bool,
         fenced: bool,
         update: MetadataUpdate,
         shutdown_ok: bool,

@@ -120,6 +120,8 @@ pub struct Producer {
     request_timer_at: Option<Micros>,
     next_sequence: Vec<i32>,
     sticky_partition: Vec<Option<u32>>,
+    /// Bytes sent to each topic's sticky partition since it was chosen.
+    sticky_bytes: Vec<u64>,
     round_robin: Vec<u32>,
     next_request_id: u64,
     next_batch_id: u64,
@@ -168,6 +170,7 @@ impl Producer {
             request_timer_at: None,
             next_sequence: vec![0; partitions],
             sticky_partition: vec![None; topo.topics.len()],
+            sticky_bytes: vec![0; topo.topics.len()],
             round_robin: vec![0; topo.topics.len()],
             next_request_id: 0,
             next_batch_id: 0,
@@ -206,11 +209,12 @@ impl Producer {
         explicit_partition: Option<u32>,
     ) -> RecordId {
         let partition_count = ctx.topo.topics[topic].partitions;
+        let sticky = explicit_partition.is_none() && key == KeyRef::None;
         let partition = match (explicit_partition, &key) {
             (Some(p), _) => p,
             (None, KeyRef::Text(text)) => partition_for_key(text.as_bytes(), partition_count),
             (None, KeyRef::Numbered(n)) => self.workload_partition(topic, *n, partition_count),
-            (None, KeyRef::None) => self.partition_without_key(topic, partition_count),
+            (None, KeyRef::None) => self.partition_without_key(ctx, topic, partition_count),
         };
         let partition = ctx.topo.partition_idx(topic, partition);
         let value_len = value.as_ref().map(|v| v.len()).unwrap_or(self.name.len() + 6);
@@ -226,7 +230,10 @@ impl Producer {
         });
         self.records_sent += 1;
         self.stats.sent += 1;
-        self.append(ctx, partition, record, size);
+        let new_batch = self.append(ctx, partition, record, size);
+        if sticky {
+            self.update_sticky(ctx, topic, size, new_batch);
+        }
         self.drain(ctx, history);
         record
     }
@@ -239,9 +246,9 @@ impl Producer {
             .unwrap_or_else(|| partition_for_key(format!("key-{key}").as_bytes(), partition_count))
     }
 
-    /// Null keys: the sticky partitioner (KIP-480/KIP-794) keeps one partition until its batch is sent;
-    /// `RoundRobinPartitioner` takes the next partition every time.
-    fn partition_without_key(&mut self, topic: usize, partition_count: u32) -> u32 {
+    /// Null keys: the built-in partitioner (KIP-794) sticks to one partition; `RoundRobinPartitioner` takes the next
+    /// partition every time.
+    fn partition_without_key(&mut self, ctx: &Ctx, topic: usize, partition_count: u32) -> u32 {
         match self.config.partitioner {
             Partitioner::RoundRobin => {
                 let p = self.round_robin[topic] % partition_count;
@@ -251,7 +258,7 @@ impl Producer {
             Partitioner::Default => match self.sticky_partition[topic] {
                 Some(p) => p,
                 None => {
-                    let p = self.rng.next_u32() % partition_count;
+                    let p = self.next_sticky_partition(ctx, topic, partition_count);
                     self.sticky_partition[topic] = Some(p);
                     p
                 }
@@ -259,24 +266,43 @@ impl Producer {
         }
     }
 
-    /// A batch of the sticky partition left the accumulator: the next null-key record picks a new partition.
-    fn sticky_batch_sent(&mut self, ctx: &Ctx, partition: PartitionIdx) {
-        let topic = ctx.topo.partition(partition).topic;
-        let index = ctx.topo.partition(partition).partition;
-        if self.sticky_partition[topic] == Some(index) {
+    /// `BuiltInPartitioner.nextPartition` with adaptive partitioning (the default): a random partition, weighted
+    /// towards partitions with fewer batches queued (weight = longest queue + 1 - own queue).
+    fn next_sticky_partition(&mut self, ctx: &Ctx, topic: usize, partition_count: u32) -> u32 {
+        let first = ctx.topo.topic_first_partition[topic] as usize;
+        let queues: Vec<u64> =
+            (0..partition_count as usize).map(|p| self.accumulator[first + p].len() as u64).collect();
+        let longest = queues.iter().copied().max().unwrap_or(0);
+        let total: u64 = queues.iter().map(|q| longest + 1 - q).sum();
+        let mut pick = self.rng.next_u64() % total;
+        for (p, q) in queues.iter().enumerate() {
+            let weight = longest + 1 - q;
+            if pick < weight {
+                return p as u32;
+            }
+            pick -= weight;
+        }
+        partition_count - 1
+    }
+
+    /// `BuiltInPartitioner.updatePartitionInfo`: after `batch.size` bytes went to the sticky partition, switch at
+    /// the next batch boundary (or at once after twice that).
+    fn update_sticky(&mut self, ctx: &Ctx, topic: usize, appended_bytes: u64, new_batch: bool) {
+        if self.config.partitioner != Partitioner::Default || self.sticky_partition[topic].is_none() {
+            return;
+        }
+        self.sticky_bytes[topic] += appended_bytes;
+        let limit = self.config.batch_size.max(1);
+        if (self.sticky_bytes[topic] >= limit && new_batch) || self.sticky_bytes[topic] >= 2 * limit {
+            self.sticky_bytes[topic] = 0;
             let count = ctx.topo.topics[topic].partitions;
-            let next = if count > 1 {
-                // A different partition, chosen uniformly among the others.
-                (index + 1 + self.rng.next_u32() % (count - 1)) % count
-            } else {
-                0
-            };
+            let next = self.next_sticky_partition(ctx, topic, count);
             self.sticky_partition[topic] = Some(next);
         }
     }
 
     /// `RecordAccumulator.append`: add to the open batch if it fits in `batch.size`, else open a new one.
-    fn append(&mut self, ctx: &mut Ctx, partition: PartitionIdx, record: RecordId, size: u64) {
+    fn append(&mut self, ctx: &mut Ctx, partition: PartitionIdx, record: RecordId, size: u64) -> bool {
         let batch_size = self.config.batch_size;
         let deque = &mut self.accumulator[partition.index()];
         if let Some(last) = deque.back_mut() {
@@ -287,7 +313,7 @@ impl Producer {
                     last.closed = true;
                     self.ready.insert(partition);
                 }
-                return;
+                return false;
             }
             // The open batch is full: it is ready, and a new one starts behind it.
             last.closed = true;
@@ -313,6 +339,7 @@ impl Producer {
         } else {
             ctx.timer_after(self.config.linger, Timer::Linger { partition, batch_id: id });
         }
+        true
     }
 
     /// The sender loop (`Sender.sendProducerData` / `RecordAccumulator.drain`): for every broker with room under
@@ -391,9 +418,6 @@ impl Producer {
                 batch.sequenced_as = self.producer_id;
                 batch.base_sequence = self.next_sequence[partition.index()];
                 self.next_sequence[partition.index()] += batch.records.len() as i32;
-            }
-            if batch.attempts == 1 {
-                self.sticky_batch_sent(ctx, partition);
             }
             ctx.trace(TraceKind::BatchSent {
                 producer: self.idx,
@@ -529,7 +553,11 @@ impl Producer {
                 let expired: Vec<u64> =
                     self.in_flight.iter().filter(|(_, f)| f.deadline <= ctx.now).map(|(&id, _)| id).collect();
                 for request_id in expired {
+                    // NetworkClient.handleTimedOutRequests: a request timeout closes the connection, so every other
+                    // request in flight to that broker fails with it as a disconnect.
+                    let Some(broker) = self.in_flight.get(&request_id).map(|f| f.broker) else { continue };
                     self.fail_request(ctx, history, request_id, KafkaError::RequestTimedOut);
+                    self.on_broker_disconnected(ctx, history, broker);
                 }
                 self.arm_request_timer(ctx);
             }
@@ -568,7 +596,7 @@ impl Producer {
         match message {
             Message::ProduceResponse { request_id, results } => {
                 if let Some(request) = self.in_flight.remove(&request_id) {
-                    self.handle_response(ctx, history, request, results);
+                    self.handle_response(ctx, history, request, results, false);
                 }
             }
             Message::MetadataResponse { request_id, leaders } => {
@@ -644,7 +672,7 @@ impl Producer {
     fn fail_request(&mut self, ctx: &mut Ctx, history: &mut History, request_id: u64, error: KafkaError) {
         if let Some(request) = self.in_flight.remove(&request_id) {
             let results = request.batches.iter().map(|(p, _)| (*p, Err(error))).collect();
-            self.handle_response(ctx, history, request, results);
+            self.handle_response(ctx, history, request, results, true);
         }
     }
 
@@ -655,12 +683,13 @@ impl Producer {
         history: &mut History,
         request: InFlight,
         results: Vec<(PartitionIdx, Result<u64, KafkaError>)>,
+        client_side: bool,
     ) {
         self.in_flight_per_broker[request.broker.0 as usize] -= 1;
         for ((partition, batch), (answered, result)) in request.batches.into_iter().zip(results) {
             debug_assert_eq!(partition, answered);
             self.in_flight_per_partition[partition.index()] -= 1;
-            self.complete_batch(ctx, history, partition, batch, result);
+            self.complete_batch(ctx, history, partition, batch, result, client_side);
         }
         self.drain(ctx, history);
     }
@@ -672,6 +701,7 @@ impl Producer {
         partition: PartitionIdx,
         batch: Batch,
         result: Result<u64, KafkaError>,
+        client_side: bool,
     ) {
         let error = match result {
             Ok(offset) => return self.complete(ctx, history, partition, &batch, Ok(Some(offset))),
@@ -696,14 +726,15 @@ impl Producer {
                 records: batch.records.len() as u32,
             });
             self.reenqueue(ctx, partition, batch);
-            if matches!(
-                error,
-                KafkaError::NotLeaderOrFollower
-                    | KafkaError::NetworkException
-                    | KafkaError::RequestTimedOut
-                    | KafkaError::FencedLeaderEpoch
-            ) {
-                self.leaders[partition.index()].0 = None;
+            // Invalid-metadata errors and disconnects refresh metadata; a broker-side REQUEST_TIMED_OUT does not.
+            let client_side_timeout = error == KafkaError::RequestTimedOut && client_side;
+            if client_side_timeout
+                || matches!(
+                    error,
+                    KafkaError::NotLeaderOrFollower | KafkaError::NetworkException | KafkaError::FencedLeaderEpoch
+                )
+            {
+                // Metadata.requestUpdate: the cached leader stays in use until fresher metadata replaces it.
                 self.request_metadata(ctx);
             }
         } else {
@@ -715,7 +746,8 @@ impl Producer {
     /// `RecordAccumulator.reenqueue`: a retried batch goes back to the head of its partition's queue (in sequence
     /// order for the idempotent producer) and waits `retry.backoff.ms`.
     fn reenqueue(&mut self, ctx: &mut Ctx, partition: PartitionIdx, mut batch: Batch) {
-        batch.retry_at = ctx.now + self.config.retry_backoff;
+        let backoff = self.retry_backoff(batch.attempts);
+        batch.retry_at = ctx.now + backoff;
         batch.closed = true;
         let deque = &mut self.accumulator[partition.index()];
         let position = if batch.base_sequence >= 0 {
@@ -728,7 +760,21 @@ impl Producer {
         };
         deque.insert(position, batch);
         self.ready.insert(partition);
-        ctx.timer_after(self.config.retry_backoff.max(1), Timer::RetryBackoff { partition });
+        ctx.timer_after(backoff.max(1), Timer::RetryBackoff { partition });
+    }
+
+    /// KIP-580 (Kafka 3.7+): `retry.backoff.ms` doubles with each attempt up to `retry.backoff.max.ms`, with 20%
+    /// random jitter either way (`ExponentialBackoff`).
+    fn retry_backoff(&mut self, attempts: u32) -> Micros {
+        let base = self.config.retry_backoff;
+        let max = self.config.retry_backoff_max.max(base);
+        let exponential = base.saturating_mul(1u64 << attempts.saturating_sub(1).min(32)).min(max);
+        if exponential == 0 {
+            return 0;
+        }
+        // A jitter factor in [0.8, 1.2], in integer thousandths so runs stay exact.
+        let jitter_permille = 800 + self.rng.next_u64() % 401;
+        (exponential * jitter_permille / 1000).min(max)
     }
 }
 

@@ -291,8 +291,9 @@ impl Simulation {
 
     /// Applies a command now, as a click in the viz does.
     pub fn apply(&mut self, command: Command) -> Result<(), SimError> {
+        let during = format!("command {command:?}");
         self.execute(command);
-        self.after_event("command")
+        self.after_event(&during)
     }
 
     /// Handles the next event. Returns `Ok(false)` when nothing is left to do before the scenario's end.

@@ -66,8 +66,12 @@ fn slow_followers_shrink_the_isr_then_not_enough_replicas() {
     let acked_at_20s = sim.producers[0].stats.acked;
     run_to(&mut sim, 29.0);
     assert!(sim.producers[0].stats.acked > acked_at_20s + 100, "acks=all keeps succeeding with ISR [1,2] >= min ISR 2");
-    run_to(&mut sim, 45.0);
+    run_to(&mut sim, 41.0);
     assert_eq!(partition_state(&sim, "orders", 0).1, vec![1], "B2 was removed too");
+    let (leo, hw) = offsets(&sim, "orders", 0, 1);
+    run_to(&mut sim, 41.9);
+    assert_eq!(offsets(&sim, "orders", 0, 1).1, hw, "under min ISR the HW is frozen (KAFKA-15583) ...");
+    assert!(offsets(&sim, "orders", 0, 1).0 <= leo + 1, "... and acks=all writes are refused before append");
     let errors = &sim.producers[0].stats.errors;
     assert!(errors.get("NOT_ENOUGH_REPLICAS").copied().unwrap_or(0) > 0, "errors: {errors:?}");
     assert!(
@@ -133,4 +137,75 @@ fn zombie_leader_cannot_commit_acks_all_but_loses_acks_one() {
     let safe = report.producers.iter().find(|p| p.id == "safe").unwrap();
     assert_eq!(safe.acked, 1200, "every acks=all record was eventually acked by the real leader");
     assert!(safe.errors.contains_key("REQUEST_TIMED_OUT"), "acks=all writes to the zombie timed out");
+}
+
+#[test]
+fn controlled_shutdown_moves_leadership_before_stopping() {
+    let mut sim = simulate("core/controlled-shutdown.ron");
+    run_to(&mut sim, 5.5);
+    assert_eq!(partition_state(&sim, "orders", 0).0, Some(2), "B2 leads before B1 stops");
+    run_to(&mut sim, 10.0);
+    let report = Report::build(&sim, false);
+    assert_eq!(report.brokers[0].status, "down", "B1 stopped after the handover");
+    let errors = &report.producers[0].errors;
+    assert!(!errors.contains_key("REQUEST_TIMED_OUT"), "no outage, only a leader change: {errors:?}");
+    let elected = sim.trace.events().iter().position(|e| matches!(e.kind, TraceKind::LeaderElected { .. }));
+    let stopped = sim.trace.events().iter().position(|e| matches!(e.kind, TraceKind::Stopped { .. }));
+    assert!(elected < stopped && elected.is_some(), "election first, then the stop");
+    run_to(&mut sim, 30.0);
+    assert_eq!(partition_state(&sim, "orders", 0).1, vec![1, 2, 3], "B1 came back into the ISR");
+    assert!(sim.verdict().acked_lost.is_empty());
+}
+
+#[test]
+fn power_loss_drops_only_unflushed_records() {
+    let mut sim = simulate("core/power-loss-unflushed.ron");
+    run_to(&mut sim, 30.0);
+    let report = Report::build(&sim, false);
+    assert_eq!(report.checker.acked, 1000);
+    assert_eq!(report.checker.acked_lost, 500, "everything `fast` wrote to the never-flushed topic");
+    assert!(report.checker.lost.iter().all(|v| v.starts_with("fast-")), "flush.messages=1 kept `ledger` whole");
+    assert_eq!(offsets(&sim, "ledger", 0, 1).0, 500);
+    assert_eq!(offsets(&sim, "cache", 0, 1).0, 0);
+}
+
+#[test]
+fn no_election_happens_while_the_controller_is_down() {
+    let mut sim = simulate("core/controller-down.ron");
+    run_to(&mut sim, 19.0);
+    assert_eq!(partition_state(&sim, "orders", 0).0, Some(1), "the dead B1 is still leader: nobody noticed");
+    run_to(&mut sim, 28.0);
+    assert_eq!(partition_state(&sim, "orders", 0).0, Some(1), "the restarted controller gave B1 a fresh session");
+    run_to(&mut sim, 30.0);
+    assert_eq!(partition_state(&sim, "orders", 0).0, Some(2), "session expired at 29s: fenced and replaced");
+    run_to(&mut sim, 45.0);
+    assert!(sim.verdict().acked_lost.is_empty());
+}
+
+#[test]
+fn a_paused_leader_becomes_a_zombie_then_truncates() {
+    let mut sim = simulate("core/gc-pause-leader.ron");
+    run_to(&mut sim, 15.0);
+    assert_eq!(partition_state(&sim, "orders", 0).0, Some(2), "fenced during the pause and replaced");
+    run_to(&mut sim, 40.0);
+    assert!(sim.trace.events().iter().any(|e| matches!(e.kind, TraceKind::Truncated { broker, .. } if broker.0 == 1)));
+    assert_eq!(partition_state(&sim, "orders", 0).1, vec![1, 2, 3]);
+    let verdict = sim.verdict();
+    assert!(verdict.is_clean(), "{verdict:?}");
+}
+
+#[test]
+fn a_broken_invariant_stops_the_run_with_seed_and_event() {
+    let mut sim = simulate("core/hw-lags-one-fetch-round.ron");
+    run_to(&mut sim, 1.2);
+    // Corrupt the state behind the simulation's back: a follower's HW above its log end offset.
+    let partition = kafkascope_sim::report::find_partition(&sim, "orders", 0).unwrap();
+    let replica = sim.brokers[1].replicas[partition.index()].as_mut().unwrap();
+    replica.high_watermark = replica.log_end_offset() + 5;
+    let error = sim.apply(kafkascope_sim::Command::HealAll).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("seed 1"), "{message}");
+    assert!(message.contains("high watermark 6 above log end offset 1"), "{message}");
+    assert!(message.contains("command HealAll"), "{message}");
+    assert!(sim.step().is_err(), "a failed run stays failed");
 }
