@@ -16,6 +16,19 @@ pub enum KeyRef {
 }
 
 impl KeyRef {
+    /// The key's length in bytes, as serialized.
+    pub fn len(&self) -> usize {
+        match self {
+            KeyRef::None => 0,
+            KeyRef::Numbered(n) => 4 + n.checked_ilog10().map(|d| d as usize + 1).unwrap_or(1),
+            KeyRef::Text(text) => text.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn render(&self) -> Option<String> {
         match self {
             KeyRef::None => None,
@@ -77,7 +90,7 @@ impl History {
 }
 
 /// Two replicas whose logs differ below both their high watermarks (committed data that disagrees).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Divergence {
     pub partition: PartitionIdx,
     pub leader: BrokerId,
@@ -86,7 +99,7 @@ pub struct Divergence {
 }
 
 /// The checker's verdict for a whole run.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     /// Records whose producer callback reported success.
     pub acked: u64,
@@ -110,5 +123,17 @@ impl Verdict {
             && self.duplicates.is_empty()
             && self.reordered.is_empty()
             && self.divergent.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_lengths_match_their_rendering() {
+        for key in [KeyRef::None, KeyRef::Numbered(0), KeyRef::Numbered(9), KeyRef::Numbered(10), KeyRef::Text("order-1".into())] {
+            assert_eq!(key.len(), key.render().map(|k| k.len()).unwrap_or(0), "{key:?}");
+        }
     }
 }

@@ -22,6 +22,7 @@ pub mod queue;
 pub mod report;
 pub mod scenario;
 pub mod sim;
+pub mod snapshot;
 pub mod time;
 pub mod trace;
 

@@ -198,16 +198,9 @@ impl Producer {
     }
 
     /// `KafkaProducer.send`: choose the partition, append to the accumulator, wake the sender.
-    pub fn send(
-        &mut self,
-        ctx: &mut Ctx,
-        history: &mut History,
-        topic: usize,
-        key: KeyRef,
-        key_bytes_len: usize,
-        value: Option<Box<str>>,
-        explicit_partition: Option<u32>,
-    ) -> RecordId {
+    pub fn send(&mut self, ctx: &mut Ctx, history: &mut History, record: OutgoingRecord) -> RecordId {
+        let OutgoingRecord { topic, key, value, partition: explicit_partition } = record;
+        let key_bytes_len = key.len();
         let partition_count = ctx.topo.topics[topic].partitions;
         let sticky = explicit_partition.is_none() && key == KeyRef::None;
         let partition = match (explicit_partition, &key) {
@@ -579,11 +572,7 @@ impl Producer {
             Some(keys) => KeyRef::Numbered(self.rng.next_u32() % keys),
             None => KeyRef::None,
         };
-        let key_len = match &key {
-            KeyRef::Numbered(n) => 4 + decimal_len(*n),
-            _ => 0,
-        };
-        self.send(ctx, history, workload.topic, key, key_len, None, None);
+        self.send(ctx, history, OutgoingRecord { topic: workload.topic, key, value: None, partition: None });
         self.workload_sent[index] += 1;
         // The n-th record is due at start + n / rate, in integer microseconds, so rates need not divide a second.
         let next = workload.start + self.workload_sent[index] * US_PER_SEC / workload.rate_per_sec as u64;
@@ -778,8 +767,13 @@ impl Producer {
     }
 }
 
-fn decimal_len(n: u32) -> usize {
-    n.checked_ilog10().map(|d| d as usize + 1).unwrap_or(1)
+/// A record handed to `producer.send()`: the topic, an optional key, the value (or `None` for a generated one) and
+/// an optional explicit partition.
+pub struct OutgoingRecord {
+    pub topic: usize,
+    pub key: KeyRef,
+    pub value: Option<Box<str>>,
+    pub partition: Option<u32>,
 }
 
 #[cfg(test)]
@@ -797,10 +791,4 @@ mod tests {
         assert_eq!(murmur2(b"abc"), 479470107);
     }
 
-    #[test]
-    fn decimal_lengths() {
-        assert_eq!(decimal_len(0), 1);
-        assert_eq!(decimal_len(9), 1);
-        assert_eq!(decimal_len(10), 2);
-    }
 }

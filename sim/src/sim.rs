@@ -13,7 +13,7 @@ use crate::ids::{BrokerId, NodeId, PartitionIdx, ProducerIdx, CONTROLLER};
 use crate::invariants::Invariants;
 use crate::message::Message;
 use crate::net::{Network, NodeStatus, Transit};
-use crate::producer::Producer;
+use crate::producer::{OutgoingRecord, Producer};
 use crate::queue::EventQueue;
 use crate::scenario::{limits, Action, RecordSpec, Scenario};
 use crate::time::{format_time, Micros};
@@ -616,20 +616,17 @@ impl Simulation {
                 }
                 self.as_node(node, |sim, ctx| {
                     for record in records {
-                        let key_len = record.key.as_ref().map(|k| k.len()).unwrap_or(0);
                         let key = match record.key {
                             Some(k) => KeyRef::Text(k.into_boxed_str()),
                             None => KeyRef::None,
                         };
-                        sim.producers[producer.index()].send(
-                            ctx,
-                            &mut sim.history,
+                        let outgoing = OutgoingRecord {
                             topic,
                             key,
-                            key_len,
-                            Some(record.value.into_boxed_str()),
-                            record.partition,
-                        );
+                            value: Some(record.value.into_boxed_str()),
+                            partition: record.partition,
+                        };
+                        sim.producers[producer.index()].send(ctx, &mut sim.history, outgoing);
                     }
                 });
             }
