@@ -132,7 +132,13 @@ mod tests {
 
     #[test]
     fn key_lengths_match_their_rendering() {
-        for key in [KeyRef::None, KeyRef::Numbered(0), KeyRef::Numbered(9), KeyRef::Numbered(10), KeyRef::Text("order-1".into())] {
+        for key in [
+            KeyRef::None,
+            KeyRef::Numbered(0),
+            KeyRef::Numbered(9),
+            KeyRef::Numbered(10),
+            KeyRef::Text("order-1".into()),
+        ] {
             assert_eq!(key.len(), key.render().map(|k| k.len()).unwrap_or(0), "{key:?}");
         }
     }
