@@ -344,14 +344,28 @@ impl ProducerConfig {
                 Partitioner::Default
             }
         };
+        // KafkaProducer.configureDeliveryTimeout: delivery.timeout.ms must cover linger.ms + request.timeout.ms; if
+        // the user did not set it, it is raised to that sum.
+        let linger_ms = r.int("linger.ms", 5, 0, INT_MAX) as u64;
+        let request_timeout_ms = r.int("request.timeout.ms", 30000, 1, INT_MAX) as u64;
+        let mut delivery_timeout_ms = r.int("delivery.timeout.ms", 120000, 1, INT_MAX) as u64;
+        if delivery_timeout_ms < linger_ms + request_timeout_ms {
+            if map.contains_key("delivery.timeout.ms") {
+                r.problem(
+                    "delivery.timeout.ms",
+                    "delivery.timeout.ms should be equal to or larger than linger.ms + request.timeout.ms".into(),
+                );
+            }
+            delivery_timeout_ms = linger_ms + request_timeout_ms;
+        }
         let config = ProducerConfig {
             acks,
             retries,
             retry_backoff: ms(r.int("retry.backoff.ms", 100, 0, INT_MAX) as u64),
             retry_backoff_max: ms(r.int("retry.backoff.max.ms", 1000, 0, INT_MAX) as u64),
-            request_timeout: ms(r.int("request.timeout.ms", 30000, 1, INT_MAX) as u64),
-            delivery_timeout: ms(r.int("delivery.timeout.ms", 120000, 1, INT_MAX) as u64),
-            linger: ms(r.int("linger.ms", 5, 0, INT_MAX) as u64),
+            request_timeout: ms(request_timeout_ms),
+            delivery_timeout: ms(delivery_timeout_ms),
+            linger: ms(linger_ms),
             batch_size: r.int("batch.size", 16384, 0, INT_MAX) as u64,
             max_in_flight_requests_per_connection: max_in_flight,
             enable_idempotence,

@@ -4,7 +4,7 @@ use crate::ctx::Topology;
 use crate::ids::NodeId;
 use crate::message::BrokerSet;
 use crate::time::format_time;
-use crate::trace::{DropReason, TraceEvent, TraceKind};
+use crate::trace::{BatchTrigger, DropReason, TraceEvent, TraceKind};
 
 fn set(brokers: BrokerSet) -> String {
     let ids: Vec<String> = brokers.iter().map(|b| b.to_string()).collect();
@@ -115,11 +115,16 @@ pub fn explain(event: &TraceEvent, topo: &Topology) -> String {
             "{} is offline: no in-sync replica is alive and unclean.leader.election.enable is false",
             part(*partition)
         ),
-        TraceKind::BatchSent { producer, partition, records, attempt, to } => format!(
-            "{} sent a batch of {records} record(s) to {to} for {}{}",
+        TraceKind::BatchSent { producer, partition, records, attempt, to, trigger } => format!(
+            "{} sent a batch of {records} record(s) to {to} for {} ({}){}",
             node(NodeId(topo.brokers + 1 + producer.0)),
             part(*partition),
-            if *attempt > 1 { format!(" (attempt {attempt})") } else { String::new() }
+            match trigger {
+                BatchTrigger::BatchSize => "batch.size reached",
+                BatchTrigger::Linger => "linger.ms expired",
+                BatchTrigger::NoLinger => "linger.ms=0",
+            },
+            if *attempt > 1 { format!(", attempt {attempt}") } else { String::new() }
         ),
         TraceKind::ProduceAcked { producer, partition, base_offset, records } => format!(
             "{} got an ack for {records} record(s) on {} at offset {}",

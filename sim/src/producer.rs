@@ -11,7 +11,7 @@ use crate::ids::{BrokerId, NodeId, PartitionIdx, ProducerIdx, RecordId};
 use crate::message::{KafkaError, Message, ProduceBatch};
 use crate::scenario::Workload;
 use crate::time::{Micros, US_PER_SEC};
-use crate::trace::TraceKind;
+use crate::trace::{BatchTrigger, TraceKind};
 use rand_chacha::ChaCha8Rng;
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
@@ -74,6 +74,7 @@ pub struct Batch {
     pub expiry_armed: bool,
     /// Full, lingered long enough, or followed by another batch: the sender may take it.
     pub closed: bool,
+    pub closed_by: BatchTrigger,
     /// A retried batch waits until this time (`retry.backoff.ms`).
     pub retry_at: Micros,
 }
@@ -92,6 +93,8 @@ pub struct ProducerStats {
     pub acked: u64,
     pub failed: u64,
     pub requests: u64,
+    /// Batches sent for the first time.
+    pub batches: u64,
     pub retries: u64,
     /// Errors seen in responses (retried or not), by Kafka's name.
     pub errors: BTreeMap<String, u64>,
@@ -302,19 +305,24 @@ impl Producer {
             if last.attempts == 0 && last.bytes + size <= batch_size.max(size) && !last.records.is_empty() {
                 last.records.push(record);
                 last.bytes += size;
-                if last.bytes >= batch_size {
+                if last.bytes >= batch_size && !last.closed {
                     last.closed = true;
+                    last.closed_by = BatchTrigger::BatchSize;
                     self.ready.insert(partition);
                 }
                 return false;
             }
             // The open batch is full: it is ready, and a new one starts behind it.
-            last.closed = true;
+            if !last.closed {
+                last.closed = true;
+                last.closed_by = BatchTrigger::BatchSize;
+            }
             self.ready.insert(partition);
         }
         self.next_batch_id += 1;
         let id = self.next_batch_id;
         let closed = self.config.linger == 0 || size >= batch_size;
+        let closed_by = if size >= batch_size { BatchTrigger::BatchSize } else { BatchTrigger::NoLinger };
         deque.push_back(Batch {
             id,
             records: vec![record],
@@ -325,6 +333,7 @@ impl Producer {
             sequenced_as: 0,
             expiry_armed: false,
             closed,
+            closed_by,
             retry_at: 0,
         });
         if closed {
@@ -406,6 +415,8 @@ impl Producer {
             batch.attempts += 1;
             if batch.attempts > 1 {
                 self.stats.retries += 1;
+            } else {
+                self.stats.batches += 1;
             }
             if self.producer_id != 0 && (batch.base_sequence < 0 || batch.sequenced_as != self.producer_id) {
                 batch.sequenced_as = self.producer_id;
@@ -418,6 +429,7 @@ impl Producer {
                 records: batch.records.len() as u32,
                 attempt: batch.attempts,
                 to: leader,
+                trigger: batch.closed_by,
             });
         }
         self.next_request_id += 1;
@@ -527,8 +539,11 @@ impl Producer {
         match timer {
             Timer::WorkloadTick { workload } => self.workload_tick(ctx, history, workload),
             Timer::Linger { partition, batch_id } => {
-                if let Some(batch) = self.accumulator[partition.index()].iter_mut().find(|b| b.id == batch_id) {
+                if let Some(batch) =
+                    self.accumulator[partition.index()].iter_mut().find(|b| b.id == batch_id && !b.closed)
+                {
                     batch.closed = true;
+                    batch.closed_by = BatchTrigger::Linger;
                     self.ready.insert(partition);
                 }
                 self.drain(ctx, history);

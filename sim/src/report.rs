@@ -83,6 +83,10 @@ pub struct ProducerReport {
     pub retries: u64,
     pub errors: BTreeMap<String, u64>,
     pub mean_ack_latency_ms: f64,
+    /// The checker's findings for this producer's records.
+    pub acked_lost: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -197,10 +201,18 @@ impl Report {
                 }
             })
             .collect();
+        let verdict = sim.verdict();
+        let count_for = |ids: &mut dyn Iterator<Item = crate::ids::RecordId>, producer: usize| {
+            ids.filter(|id| sim.history.get(*id).producer.index() == producer).count() as u64
+        };
         let producers = sim
             .producers
             .iter()
-            .map(|p| ProducerReport {
+            .enumerate()
+            .map(|(i, p)| ProducerReport {
+                acked_lost: count_for(&mut verdict.acked_lost.iter().copied(), i),
+                duplicated: count_for(&mut verdict.duplicates.iter().map(|d| d.0), i),
+                reordered: count_for(&mut verdict.reordered.iter().copied(), i),
                 id: p.name.clone(),
                 acks: p.config.acks.name(),
                 enable_idempotence: p.config.enable_idempotence,
@@ -218,7 +230,6 @@ impl Report {
                 },
             })
             .collect();
-        let verdict = sim.verdict();
         let checker = CheckerReport {
             acked: verdict.acked,
             acked_lost: verdict.acked_lost.len() as u64,
@@ -339,7 +350,7 @@ impl Report {
                 let errors: Vec<String> = p.errors.iter().map(|(k, v)| format!("{k} x{v}")).collect();
                 let _ = writeln!(
                     out,
-                    "  {} (acks={}{}): sent {}, acked {}, failed {}, pending {} · {} requests, {} retries, mean ack latency {:.1} ms{}",
+                    "  {} (acks={}{}): sent {}, acked {}, failed {}, pending {} · {} requests, {} retries, mean ack latency {:.1} ms{}{}",
                     p.id,
                     p.acks,
                     if p.enable_idempotence { ", idempotent" } else { "" },
@@ -350,7 +361,12 @@ impl Report {
                     p.requests,
                     p.retries,
                     p.mean_ack_latency_ms,
-                    if errors.is_empty() { String::new() } else { format!(" · errors: {}", errors.join(", ")) }
+                    if errors.is_empty() { String::new() } else { format!(" · errors: {}", errors.join(", ")) },
+                    if p.acked_lost + p.duplicated + p.reordered > 0 {
+                        format!(" · checker: {} lost, {} duplicated, {} reordered", p.acked_lost, p.duplicated, p.reordered)
+                    } else {
+                        String::new()
+                    }
                 );
             }
         }

@@ -1,7 +1,7 @@
 //! The trace: every event of a run, hashed as it happens, and kept in full only when asked for.
 //!
 //! Each event carries its time, its kind (with the numbers that matter), the nodes involved and an explanation key
-//! (`"isr.shrink"`, ...) that the viz and the CLI render in Korean or English.
+//! (`"isr.shrink_proposed"`, ...) that a UI can translate; `explain.rs` renders events as English sentences.
 
 use crate::hash::TraceHasher;
 use crate::ids::{BrokerId, NodeId, PartitionIdx, ProducerIdx};
@@ -9,6 +9,17 @@ use crate::message::{BrokerSet, KafkaError, MessageKind};
 use crate::time::Micros;
 use serde::Serialize;
 use std::hash::{Hash, Hasher};
+
+/// Why a producer batch stopped taking records and became ready to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+pub enum BatchTrigger {
+    /// `batch.size` bytes were reached (or the next record did not fit).
+    BatchSize,
+    /// `linger.ms` expired.
+    Linger,
+    /// `linger.ms=0`: ready at once (records still join it while it waits for a free request slot).
+    NoLinger,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum DropReason {
@@ -22,46 +33,168 @@ pub enum DropReason {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum TraceKind {
-    Delivered { from: NodeId, to: NodeId, message: MessageKind },
-    Dropped { from: NodeId, to: NodeId, message: MessageKind, reason: DropReason },
-    Refused { from: NodeId, to: NodeId, message: MessageKind },
+    Delivered {
+        from: NodeId,
+        to: NodeId,
+        message: MessageKind,
+    },
+    Dropped {
+        from: NodeId,
+        to: NodeId,
+        message: MessageKind,
+        reason: DropReason,
+    },
+    Refused {
+        from: NodeId,
+        to: NodeId,
+        message: MessageKind,
+    },
 
-    Crashed { broker: BrokerId, lost_unflushed: u64 },
-    Restarted { broker: BrokerId },
-    ShutdownRequested { broker: BrokerId },
-    Stopped { broker: BrokerId },
+    Crashed {
+        broker: BrokerId,
+        lost_unflushed: u64,
+    },
+    Restarted {
+        broker: BrokerId,
+    },
+    ShutdownRequested {
+        broker: BrokerId,
+    },
+    Stopped {
+        broker: BrokerId,
+    },
     ControllerCrashed,
     ControllerRestarted,
-    Isolated { node: NodeId },
-    LinkCut { from: NodeId, to: NodeId },
-    Partitioned { groups: Vec<Vec<NodeId>> },
+    Isolated {
+        node: NodeId,
+    },
+    LinkCut {
+        from: NodeId,
+        to: NodeId,
+    },
+    Partitioned {
+        groups: Vec<Vec<NodeId>>,
+    },
     Healed,
-    Slowed { node: NodeId, extra_latency: Micros },
-    Paused { node: NodeId },
-    Resumed { node: NodeId },
+    Slowed {
+        node: NodeId,
+        extra_latency: Micros,
+    },
+    Paused {
+        node: NodeId,
+    },
+    Resumed {
+        node: NodeId,
+    },
 
-    Appended { broker: BrokerId, partition: PartitionIdx, base_offset: u64, records: u32, leader_epoch: u32 },
-    DuplicateBatch { broker: BrokerId, partition: PartitionIdx, base_offset: u64 },
-    Replicated { broker: BrokerId, partition: PartitionIdx, base_offset: u64, records: u32 },
-    HighWatermark { broker: BrokerId, partition: PartitionIdx, high_watermark: u64 },
-    Truncated { broker: BrokerId, partition: PartitionIdx, from_offset: u64, to_offset: u64 },
-    BecameLeader { broker: BrokerId, partition: PartitionIdx, leader_epoch: u32 },
-    BecameFollower { broker: BrokerId, partition: PartitionIdx, leader: Option<BrokerId>, leader_epoch: u32 },
-    IsrShrinkProposed { broker: BrokerId, partition: PartitionIdx, removed: BrokerSet },
-    IsrExpandProposed { broker: BrokerId, partition: PartitionIdx, added: BrokerId },
-    ProduceRejected { broker: BrokerId, partition: PartitionIdx, error: KafkaError },
+    Appended {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        base_offset: u64,
+        records: u32,
+        leader_epoch: u32,
+    },
+    DuplicateBatch {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        base_offset: u64,
+    },
+    Replicated {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        base_offset: u64,
+        records: u32,
+    },
+    HighWatermark {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        high_watermark: u64,
+    },
+    Truncated {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        from_offset: u64,
+        to_offset: u64,
+    },
+    BecameLeader {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        leader_epoch: u32,
+    },
+    BecameFollower {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        leader: Option<BrokerId>,
+        leader_epoch: u32,
+    },
+    IsrShrinkProposed {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        removed: BrokerSet,
+    },
+    IsrExpandProposed {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        added: BrokerId,
+    },
+    ProduceRejected {
+        broker: BrokerId,
+        partition: PartitionIdx,
+        error: KafkaError,
+    },
 
-    BrokerFenced { broker: BrokerId },
-    BrokerUnfenced { broker: BrokerId },
-    IsrChanged { partition: PartitionIdx, isr: BrokerSet, partition_epoch: u32 },
-    AlterPartitionRejected { partition: PartitionIdx, error: KafkaError },
-    LeaderElected { partition: PartitionIdx, leader: BrokerId, leader_epoch: u32, unclean: bool },
-    PartitionOffline { partition: PartitionIdx, leader_epoch: u32 },
+    BrokerFenced {
+        broker: BrokerId,
+    },
+    BrokerUnfenced {
+        broker: BrokerId,
+    },
+    IsrChanged {
+        partition: PartitionIdx,
+        isr: BrokerSet,
+        partition_epoch: u32,
+    },
+    AlterPartitionRejected {
+        partition: PartitionIdx,
+        error: KafkaError,
+    },
+    LeaderElected {
+        partition: PartitionIdx,
+        leader: BrokerId,
+        leader_epoch: u32,
+        unclean: bool,
+    },
+    PartitionOffline {
+        partition: PartitionIdx,
+        leader_epoch: u32,
+    },
 
-    BatchSent { producer: ProducerIdx, partition: PartitionIdx, records: u32, attempt: u32, to: BrokerId },
-    ProduceAcked { producer: ProducerIdx, partition: PartitionIdx, base_offset: Option<u64>, records: u32 },
-    ProduceRetry { producer: ProducerIdx, partition: PartitionIdx, error: KafkaError, records: u32 },
-    ProduceFailed { producer: ProducerIdx, partition: PartitionIdx, error: KafkaError, records: u32 },
+    BatchSent {
+        producer: ProducerIdx,
+        partition: PartitionIdx,
+        records: u32,
+        attempt: u32,
+        to: BrokerId,
+        trigger: BatchTrigger,
+    },
+    ProduceAcked {
+        producer: ProducerIdx,
+        partition: PartitionIdx,
+        base_offset: Option<u64>,
+        records: u32,
+    },
+    ProduceRetry {
+        producer: ProducerIdx,
+        partition: PartitionIdx,
+        error: KafkaError,
+        records: u32,
+    },
+    ProduceFailed {
+        producer: ProducerIdx,
+        partition: PartitionIdx,
+        error: KafkaError,
+        records: u32,
+    },
 }
 
 impl TraceKind {

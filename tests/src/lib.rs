@@ -36,7 +36,12 @@ pub fn load(relative: &str) -> Scenario {
 
 /// A simulation of a bundled scenario with invariant checks on and the notable trace kept.
 pub fn simulate(relative: &str) -> Simulation {
-    let options = RunOptions { retention: TraceRetention::Notable, check_invariants: true, ..RunOptions::default() };
+    simulate_with(relative, TraceRetention::Notable)
+}
+
+/// Like [`simulate`], keeping the trace as asked (`Full` keeps every event).
+pub fn simulate_with(relative: &str, retention: TraceRetention) -> Simulation {
+    let options = RunOptions { retention, check_invariants: true, ..RunOptions::default() };
     Simulation::new(load(relative), options)
 }
 

@@ -1,0 +1,126 @@
+//! The producer scenarios in `scenarios/producer/`: batching, partitioners, retries, duplicates and ordering.
+
+use kafkascope_sim::history::KeyRef;
+use kafkascope_sim::producer::partition_for_key;
+use kafkascope_sim::report::Report;
+use kafkascope_sim::trace::TraceKind;
+use kafkascope_sim::trace::TraceRetention;
+use kafkascope_tests::{run_to, simulate, simulate_with};
+
+fn producer<'a>(report: &'a Report, name: &str) -> &'a kafkascope_sim::report::ProducerReport {
+    report.producers.iter().find(|p| p.id == name).expect("producer exists")
+}
+
+#[test]
+fn linger_trades_requests_for_latency_but_not_records() {
+    let mut sim = simulate("producer/batching-linger.ron");
+    run_to(&mut sim, 12.0);
+    let report = Report::build(&sim, false);
+    let (eager, patient) = (producer(&report, "eager"), producer(&report, "patient"));
+    assert_eq!((eager.sent, eager.acked), (5000, 5000));
+    assert_eq!((patient.sent, patient.acked), (5000, 5000), "the same records either way");
+    assert!(
+        eager.requests > 3 * patient.requests,
+        "linger.ms=20 batches: {} vs {} requests",
+        eager.requests,
+        patient.requests
+    );
+    assert!(
+        patient.mean_ack_latency_ms > eager.mean_ack_latency_ms + 5.0,
+        "records wait for the batch: {:.1} ms vs {:.1} ms",
+        patient.mean_ack_latency_ms,
+        eager.mean_ack_latency_ms
+    );
+    assert!(report.checker.ok);
+}
+
+#[test]
+fn the_trace_shows_a_batch_sent_appended_and_acked_as_one_unit() {
+    let mut sim = simulate_with("producer/partitioners.ron", TraceRetention::Full);
+    run_to(&mut sim, 3.0);
+    let events = sim.trace.events();
+    let sent =
+        events.iter().position(|e| matches!(e.kind, TraceKind::BatchSent { records: 6, .. })).expect("one batch of 6");
+    let appended = events.iter().position(|e| matches!(e.kind, TraceKind::Appended { records: 6, .. })).unwrap();
+    let acked = events.iter().position(|e| matches!(e.kind, TraceKind::ProduceAcked { records: 6, .. })).unwrap();
+    assert!(sent < appended && appended < acked);
+}
+
+/// Partitions computed independently from Kafka's documented algorithm (`Utils.murmur2`, `toPositive`, modulo the
+/// partition count) with a separate Python port, for several keys and partition counts.
+#[test]
+fn keyed_records_land_where_kafka_puts_them() {
+    let expected: &[(&str, [u32; 5])] = &[
+        ("order-1", [0, 1, 4, 10, 26]),
+        ("order-2", [1, 0, 3, 3, 43]),
+        ("order-3", [1, 0, 3, 3, 49]),
+        ("user-42", [0, 1, 4, 4, 10]),
+        ("kafka", [0, 1, 4, 4, 30]),
+        ("key-7", [1, 1, 1, 7, 25]),
+        ("foobar", [0, 0, 0, 6, 16]),
+    ];
+    for (key, partitions) in expected {
+        for (count, want) in [2, 3, 6, 12, 50].iter().zip(partitions) {
+            assert_eq!(partition_for_key(key.as_bytes(), *count), *want, "{key} over {count} partitions");
+        }
+    }
+}
+
+#[test]
+fn key_hash_round_robin_and_sticky_placement() {
+    let mut sim = simulate("producer/partitioners.ron");
+    run_to(&mut sim, 3.0);
+    let placement = |producer: usize| -> Vec<(Option<String>, u32)> {
+        sim.history
+            .records
+            .iter()
+            .filter(|r| r.producer.index() == producer)
+            .map(|r| (r.key.render(), sim.topo.partition(r.partition).partition))
+            .collect()
+    };
+    let keyed = placement(0);
+    assert_eq!(
+        keyed,
+        vec![
+            (Some("order-1".into()), 4),
+            (Some("order-2".into()), 3),
+            (Some("order-3".into()), 3),
+            (Some("user-42".into()), 4),
+            (Some("order-1".into()), 4),
+            (Some("order-1".into()), 5), // The explicit partition overrides the key.
+        ]
+    );
+    let dealt: Vec<u32> = placement(1).iter().map(|(_, p)| *p).collect();
+    assert_eq!(dealt, vec![0, 1, 2, 3, 4, 5], "RoundRobinPartitioner deals in turn");
+    let stuck: Vec<u32> = placement(2).iter().map(|(_, p)| *p).collect();
+    assert!(stuck.iter().all(|p| *p == stuck[0]), "the sticky partitioner keeps one partition: {stuck:?}");
+    assert!(sim.history.records.iter().filter(|r| r.producer.index() == 2).all(|r| r.key == KeyRef::None));
+    assert!(sim.verdict().is_clean());
+}
+
+#[test]
+fn lost_responses_duplicate_records_only_without_idempotence() {
+    let mut sim = simulate("producer/retries-duplicate-without-idempotence.ron");
+    run_to(&mut sim, 15.0);
+    let report = Report::build(&sim, false);
+    let (plain, safe) = (producer(&report, "plain"), producer(&report, "safe"));
+    assert!(plain.duplicated > 0, "retrying an appended batch writes it again");
+    assert_eq!(safe.duplicated, 0, "the broker recognised the producer id and sequence");
+    assert!(safe.retries > 0, "the idempotent producer retried too");
+    assert!(sim.trace.events().iter().any(|e| matches!(e.kind, TraceKind::DuplicateBatch { .. })));
+    assert_eq!(plain.acked_lost + safe.acked_lost, 0);
+}
+
+#[test]
+fn retries_reorder_batches_only_without_idempotence() {
+    let mut sim = simulate("producer/retries-reorder-in-flight.ron");
+    run_to(&mut sim, 20.0);
+    let report = Report::build(&sim, false);
+    let (plain, safe) = (producer(&report, "plain"), producer(&report, "safe"));
+    assert!(plain.errors.contains_key("NOT_ENOUGH_REPLICAS"));
+    assert!(plain.reordered > 0, "batches that failed together came back in reverse order");
+    assert_eq!(plain.duplicated, 0, "NOT_ENOUGH_REPLICAS is answered before appending");
+    assert_eq!(safe.reordered, 0, "idempotence keeps the order");
+    assert_eq!(safe.duplicated, 0);
+    assert_eq!(plain.acked + safe.acked, 28_000);
+}
