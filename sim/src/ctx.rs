@@ -116,7 +116,7 @@ impl Topology {
 }
 
 /// What a handler produced.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Outbox {
     pub sends: Vec<(NodeId, Message)>,
     pub timers: Vec<(Micros, Timer)>,

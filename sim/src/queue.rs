@@ -1,8 +1,8 @@
 //! The event queue: events ordered by (time, sequence), so that equal times keep insertion order and every run
 //! pops events in exactly the same order.
 //!
-//! The heap holds only small keys; the events themselves live in a slab, so heap operations move 24 bytes instead
-//! of whole messages.
+//! The heap holds one `u128` per event, `time << 64 | seq << 24 | slot`, so ordering is a single integer comparison;
+//! the events themselves live in a slab, so heap operations never move whole messages.
 
 use crate::time::Micros;
 use std::cmp::Reverse;
@@ -10,7 +10,7 @@ use std::collections::BinaryHeap;
 
 #[derive(Clone, Debug)]
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Reverse<(Micros, u64, u32)>>,
+    heap: BinaryHeap<Reverse<u128>>,
     slots: Vec<Option<E>>,
     free: Vec<u32>,
     seq: u64,
@@ -22,31 +22,55 @@ impl<E> Default for EventQueue<E> {
     }
 }
 
+/// Slots take the low 24 bits of a key, sequence numbers the 40 above them.
+const SLOT_BITS: u32 = 24;
+const MAX_SLOTS: usize = 1 << SLOT_BITS;
+
+fn key(time: Micros, seq: u64, slot: u32) -> u128 {
+    ((time as u128) << 64) | ((seq as u128) << SLOT_BITS) | slot as u128
+}
+
+fn time_of(key: u128) -> Micros {
+    (key >> 64) as Micros
+}
+
+fn slot_of(key: u128) -> usize {
+    (key as usize) & (MAX_SLOTS - 1)
+}
+
 impl<E> EventQueue<E> {
     pub fn push(&mut self, time: Micros, event: E) {
         self.seq += 1;
+        assert!(self.seq < 1 << 40, "more than 2^40 events queued in one run");
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(event);
                 slot
             }
             None => {
+                assert!(self.slots.len() < MAX_SLOTS, "more than 2^24 events queued at once");
                 self.slots.push(Some(event));
                 (self.slots.len() - 1) as u32
             }
         };
-        self.heap.push(Reverse((time, self.seq, slot)));
+        self.heap.push(Reverse(key(time, self.seq, slot)));
     }
 
     pub fn pop(&mut self) -> Option<(Micros, E)> {
-        let Reverse((time, _, slot)) = self.heap.pop()?;
-        let event = self.slots[slot as usize].take().expect("a queued slot holds its event");
-        self.free.push(slot);
-        Some((time, event))
+        let Reverse(key) = self.heap.pop()?;
+        let slot = slot_of(key);
+        let event = self.slots[slot].take().expect("a queued slot holds its event");
+        self.free.push(slot as u32);
+        Some((time_of(key), event))
     }
 
     pub fn peek_time(&self) -> Option<Micros> {
-        self.heap.peek().map(|Reverse((time, _, _))| *time)
+        self.heap.peek().map(|Reverse(key)| time_of(*key))
+    }
+
+    /// The same as `peek_time`; kept for callers that may settle the queue.
+    pub fn next_time(&mut self) -> Option<Micros> {
+        self.peek_time()
     }
 
     pub fn len(&self) -> usize {
@@ -59,7 +83,7 @@ impl<E> EventQueue<E> {
 
     /// Every queued event with its time, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (Micros, &E)> {
-        self.heap.iter().map(|Reverse((time, _, slot))| (*time, self.slots[*slot as usize].as_ref().expect("queued")))
+        self.heap.iter().map(|Reverse(key)| (time_of(*key), self.slots[slot_of(*key)].as_ref().expect("queued")))
     }
 }
 

@@ -108,6 +108,8 @@ pub struct Simulation {
     check_invariants: bool,
     invariants: Invariants,
     failure: Option<SimError>,
+    /// Reused by every handler call, so its buffers are allocated once.
+    outbox: Outbox,
 }
 
 impl Simulation {
@@ -181,6 +183,7 @@ impl Simulation {
             check_invariants: options.check_invariants,
             invariants,
             failure: None,
+            outbox: Outbox::default(),
         };
         sim.boot();
         sim
@@ -254,6 +257,25 @@ impl Simulation {
         self.queue.push(time, event);
     }
 
+    /// How many events are queued (timers and messages on the wire).
+    pub fn queued_events(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Queued events by kind, for debugging the queue's size.
+    pub fn queued_by_kind(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut out = std::collections::BTreeMap::new();
+        for (_, event) in self.queue.iter() {
+            let name = match event {
+                Event::Deliver { message, .. } => format!("{:?}", message.kind()),
+                Event::Timer { timer, .. } => format!("{timer:?}").split([' ', '{']).next().unwrap_or("").to_string(),
+                Event::Command(_) => "Command".to_string(),
+            };
+            *out.entry(name).or_insert(0) += 1;
+        }
+        out
+    }
+
     pub fn now(&self) -> Micros {
         self.now
     }
@@ -301,7 +323,7 @@ impl Simulation {
         if let Some(failure) = &self.failure {
             return Err(failure.clone());
         }
-        match self.queue.peek_time() {
+        match self.queue.next_time() {
             Some(time) if time <= self.scenario.duration => {}
             _ => return Ok(false),
         }
@@ -323,7 +345,7 @@ impl Simulation {
     /// Runs every event up to and including time `until` (capped at the scenario's duration).
     pub fn run_until(&mut self, until: Micros) -> Result<(), SimError> {
         let until = until.min(self.scenario.duration);
-        while self.queue.peek_time().is_some_and(|time| time <= until) {
+        while self.queue.next_time().is_some_and(|time| time <= until) {
             self.step()?;
         }
         self.now = self.now.max(until);
@@ -366,9 +388,10 @@ impl Simulation {
                         );
                         if let Some(refusal) = message.refused() {
                             self.trace.record(self.now, TraceKind::Refused { from, to, message: message.kind() });
-                            let mut out = Outbox::default();
+                            let mut out = std::mem::take(&mut self.outbox);
                             out.sends.push((from, refusal));
                             self.flush(to, &mut out);
+                            self.outbox = out;
                         }
                         return;
                     }
@@ -396,7 +419,7 @@ impl Simulation {
                     }
                     _ => {}
                 }
-                let mut out = Outbox::default();
+                let mut out = std::mem::take(&mut self.outbox);
                 {
                     let mut ctx = Ctx { now: self.now, topo: &self.topo, out: &mut out };
                     match to {
@@ -411,6 +434,7 @@ impl Simulation {
                     }
                 }
                 self.flush(to, &mut out);
+                self.outbox = out;
             }
             Event::Timer { node, incarnation, timer } => {
                 if incarnation != self.incarnation[node.index()] {
@@ -429,7 +453,7 @@ impl Simulation {
                 } else {
                     self.invariants.touch(timer_partition(&timer));
                 }
-                let mut out = Outbox::default();
+                let mut out = std::mem::take(&mut self.outbox);
                 {
                     let mut ctx = Ctx { now: self.now, topo: &self.topo, out: &mut out };
                     match node {
@@ -444,6 +468,7 @@ impl Simulation {
                     }
                 }
                 self.flush(node, &mut out);
+                self.outbox = out;
             }
             Event::Command(command) => self.execute(command),
         }
@@ -482,13 +507,14 @@ impl Simulation {
 
     /// Runs `f` as node `node`'s handler and flushes what it produced.
     fn as_node(&mut self, node: NodeId, f: impl FnOnce(&mut Simulation, &mut Ctx)) {
-        let mut out = Outbox::default();
+        let mut out = std::mem::take(&mut self.outbox);
         let topo = self.topo.clone();
         {
             let mut ctx = Ctx { now: self.now, topo: &topo, out: &mut out };
             f(self, &mut ctx);
         }
         self.flush(node, &mut out);
+        self.outbox = out;
     }
 
     /// The broker's process stops: its timers die with it, and every client's connection to it breaks.
