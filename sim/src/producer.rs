@@ -116,7 +116,7 @@ pub struct Producer {
     metadata_in_flight: Option<u64>,
     metadata_rotation: u32,
     pub accumulator: Vec<VecDeque<Batch>>,
-    ready: BTreeSet<PartitionIdx>,
+    ready: ReadySet,
     in_flight_per_broker: Vec<u32>,
     in_flight_per_partition: Vec<u32>,
     pub in_flight: BTreeMap<u64, InFlight>,
@@ -166,7 +166,7 @@ impl Producer {
             metadata_in_flight: None,
             metadata_rotation: idx.0,
             accumulator: vec![VecDeque::new(); partitions],
-            ready: BTreeSet::new(),
+            ready: ReadySet::new(topo.brokers),
             in_flight_per_broker: vec![0; topo.brokers as usize + 1],
             in_flight_per_partition: vec![0; partitions],
             in_flight: BTreeMap::new(),
@@ -308,7 +308,7 @@ impl Producer {
                 if last.bytes >= batch_size && !last.closed {
                     last.closed = true;
                     last.closed_by = BatchTrigger::BatchSize;
-                    self.ready.insert(partition);
+                    self.ready.insert(partition, self.leaders[partition.index()].0);
                 }
                 return false;
             }
@@ -317,7 +317,7 @@ impl Producer {
                 last.closed = true;
                 last.closed_by = BatchTrigger::BatchSize;
             }
-            self.ready.insert(partition);
+            self.ready.insert(partition, self.leaders[partition.index()].0);
         }
         self.next_batch_id += 1;
         let id = self.next_batch_id;
@@ -337,7 +337,7 @@ impl Producer {
             retry_at: 0,
         });
         if closed {
-            self.ready.insert(partition);
+            self.ready.insert(partition, self.leaders[partition.index()].0);
         } else {
             ctx.timer_after(self.config.linger, Timer::Linger { partition, batch_id: id });
         }
@@ -351,43 +351,47 @@ impl Producer {
             return;
         }
         let max_in_flight = self.config.max_in_flight_requests_per_connection;
-        let mut need_metadata = false;
-        let mut requests: BTreeMap<BrokerId, Vec<(PartitionIdx, Batch)>> = BTreeMap::new();
-        let partitions: Vec<PartitionIdx> = self.ready.iter().copied().collect();
-        for partition in partitions {
-            let Some(front) = self.accumulator[partition.index()].front() else {
-                self.ready.remove(&partition);
-                continue;
-            };
-            if !front.closed {
-                self.ready.remove(&partition);
+        // Only brokers with a free request slot are looked at, so a backlog on a busy broker costs nothing here.
+        for b in 0..self.ready.by_broker.len() {
+            let broker = BrokerId(b as u32 + 1);
+            if self.ready.by_broker[b].is_empty() || self.in_flight_per_broker[broker.0 as usize] >= max_in_flight {
                 continue;
             }
-            let waiting = front.retry_at > ctx.now;
-            let leader = self.leaders[partition.index()].0;
-            let full = leader.is_some_and(|b| self.in_flight_per_broker[b.0 as usize] >= max_in_flight);
-            // With max.in.flight=1 the sender mutes the partition while a batch is out (guaranteeMessageOrder);
-            // the idempotent producer keeps order by sequence numbers, but a retried batch goes alone.
-            let retrying = front.attempts > 0;
-            let muted = (max_in_flight == 1 || (self.producer_id != 0 && retrying))
-                && self.in_flight_per_partition[partition.index()] > 0;
-            if leader.is_none() {
-                need_metadata = true;
+            let mut batches = Vec::new();
+            let partitions: Vec<PartitionIdx> = self.ready.by_broker[b].iter().copied().collect();
+            for partition in partitions {
+                let Some(front) = self.accumulator[partition.index()].front() else {
+                    self.ready.remove(partition);
+                    continue;
+                };
+                if !front.closed {
+                    self.ready.remove(partition);
+                    continue;
+                }
+                // With max.in.flight=1 the sender mutes the partition while a batch is out (guaranteeMessageOrder);
+                // the idempotent producer keeps order by sequence numbers, but a retried batch goes alone.
+                let retrying = front.attempts > 0;
+                let muted = (max_in_flight == 1 || (self.producer_id != 0 && retrying))
+                    && self.in_flight_per_partition[partition.index()] > 0;
+                if front.retry_at > ctx.now || muted {
+                    self.arm_expiry(ctx, partition);
+                    continue;
+                }
+                let batch = self.accumulator[partition.index()].pop_front().expect("front exists");
+                batches.push((partition, batch));
+                if self.accumulator[partition.index()].front().is_none_or(|b| !b.closed) {
+                    self.ready.remove(partition);
+                }
             }
-            if leader.is_none() || waiting || full || muted {
+            if !batches.is_empty() {
+                self.send_request(ctx, history, broker, batches);
+            }
+        }
+        if !self.ready.no_leader.is_empty() {
+            let waiting: Vec<PartitionIdx> = self.ready.no_leader.iter().copied().collect();
+            for partition in waiting {
                 self.arm_expiry(ctx, partition);
-                continue;
             }
-            let batch = self.accumulator[partition.index()].pop_front().expect("front exists");
-            requests.entry(leader.expect("known")).or_default().push((partition, batch));
-            if self.accumulator[partition.index()].front().is_none_or(|b| !b.closed) {
-                self.ready.remove(&partition);
-            }
-        }
-        for (broker, batches) in requests {
-            self.send_request(ctx, history, broker, batches);
-        }
-        if need_metadata {
             self.request_metadata(ctx);
         }
     }
@@ -544,7 +548,7 @@ impl Producer {
                 {
                     batch.closed = true;
                     batch.closed_by = BatchTrigger::Linger;
-                    self.ready.insert(partition);
+                    self.ready.insert(partition, self.leaders[partition.index()].0);
                 }
                 self.drain(ctx, history);
             }
@@ -621,6 +625,7 @@ impl Producer {
                     }
                     still_unknown |= known.0.is_none();
                 }
+                self.ready.reindex(&self.leaders);
                 if still_unknown && !self.ready.is_empty() {
                     self.request_metadata_later(ctx);
                 }
@@ -631,7 +636,7 @@ impl Producer {
     }
 
     fn request_metadata_later(&mut self, ctx: &mut Ctx) {
-        if let Some(&partition) = self.ready.iter().next() {
+        if let Some(partition) = self.ready.any() {
             ctx.timer_after(self.config.retry_backoff.max(1), Timer::RetryBackoff { partition });
         }
     }
@@ -763,7 +768,7 @@ impl Producer {
             0
         };
         deque.insert(position, batch);
-        self.ready.insert(partition);
+        self.ready.insert(partition, self.leaders[partition.index()].0);
         ctx.timer_after(backoff.max(1), Timer::RetryBackoff { partition });
     }
 
@@ -779,6 +784,62 @@ impl Producer {
         // A jitter factor in [0.8, 1.2], in integer thousandths so runs stay exact.
         let jitter_permille = 800 + self.rng.next_u64() % 401;
         (exponential * jitter_permille / 1000).min(max)
+    }
+}
+
+/// Partitions whose first batch is ready to send, grouped by the broker that leads them (as this producer
+/// believes), so the sender only looks at brokers with a free request slot.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReadySet {
+    by_broker: Vec<BTreeSet<PartitionIdx>>,
+    no_leader: BTreeSet<PartitionIdx>,
+    /// Where each partition is filed: under `Some(broker)`, or under no leader.
+    filed: BTreeMap<PartitionIdx, Option<BrokerId>>,
+}
+
+impl ReadySet {
+    fn new(brokers: u32) -> Self {
+        ReadySet {
+            by_broker: vec![BTreeSet::new(); brokers as usize],
+            no_leader: BTreeSet::new(),
+            filed: BTreeMap::new(),
+        }
+    }
+
+    fn insert(&mut self, partition: PartitionIdx, leader: Option<BrokerId>) {
+        if self.filed.get(&partition) == Some(&leader) {
+            return;
+        }
+        self.remove(partition);
+        match leader {
+            Some(b) => self.by_broker[b.0 as usize - 1].insert(partition),
+            None => self.no_leader.insert(partition),
+        };
+        self.filed.insert(partition, leader);
+    }
+
+    fn remove(&mut self, partition: PartitionIdx) {
+        match self.filed.remove(&partition) {
+            Some(Some(b)) => self.by_broker[b.0 as usize - 1].remove(&partition),
+            Some(None) => self.no_leader.remove(&partition),
+            None => false,
+        };
+    }
+
+    fn is_empty(&self) -> bool {
+        self.filed.is_empty()
+    }
+
+    fn any(&self) -> Option<PartitionIdx> {
+        self.filed.keys().next().copied()
+    }
+
+    /// Files every partition again after the leaders changed.
+    fn reindex(&mut self, leaders: &[(Option<BrokerId>, u32)]) {
+        let partitions: Vec<PartitionIdx> = self.filed.keys().copied().collect();
+        for p in partitions {
+            self.insert(p, leaders[p.index()].0);
+        }
     }
 }
 
