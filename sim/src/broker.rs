@@ -85,7 +85,23 @@ pub struct LeaderState {
     pub parked_fetches: Vec<ParkedFetch>,
     pub waiting_produces: VecDeque<WaitingProduce>,
     pub producers: BTreeMap<u32, ProducerBatches>,
+    /// Offset commits appended here (an offsets partition) and waiting for the high watermark.
+    pub waiting_commits: VecDeque<crate::group::PendingCommit>,
+    /// Consumer fetches with nothing below the high watermark yet, held for `fetch.max.wait.ms`.
+    pub parked_consumer_fetches: Vec<ParkedConsumerFetch>,
 }
+
+/// A consumer's fetch the leader holds until the high watermark moves past its offset.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ParkedConsumerFetch {
+    pub node: NodeId,
+    pub fetch_id: u64,
+    pub offset: u64,
+    pub deadline: Micros,
+}
+
+/// The most records one consumer fetch returns (a stand-in for `fetch.max.bytes`).
+const CONSUMER_FETCH_MAX_RECORDS: usize = 1000;
 
 impl LeaderState {
     /// The ISR plus replicas being added (`PartitionState.maximalIsr`): the HW waits for them too.
@@ -168,6 +184,11 @@ pub struct Broker {
     /// Fetches held for `replica.fetch.wait.max.ms`, by deadline.
     fetch_deadlines: BTreeSet<(Micros, PartitionIdx, u64)>,
     fetch_timer_at: Option<Micros>,
+    /// Held consumer fetches, by deadline.
+    consumer_fetch_deadlines: BTreeSet<(Micros, PartitionIdx, u64)>,
+    consumer_fetch_timer_at: Option<Micros>,
+    /// The groups this broker coordinates (it leads their offsets partitions).
+    pub groups: BTreeMap<u32, crate::group::Group>,
 }
 
 impl Broker {
@@ -206,6 +227,9 @@ impl Broker {
             produce_timer_at: None,
             fetch_deadlines: BTreeSet::new(),
             fetch_timer_at: None,
+            consumer_fetch_deadlines: BTreeSet::new(),
+            consumer_fetch_timer_at: None,
+            groups: BTreeMap::new(),
         }
     }
 
@@ -217,6 +241,9 @@ impl Broker {
         self.produce_timer_at = None;
         self.fetch_deadlines.clear();
         self.fetch_timer_at = None;
+        self.consumer_fetch_deadlines.clear();
+        self.consumer_fetch_timer_at = None;
+        self.groups.clear();
         for replica in self.replicas.iter_mut().flatten() {
             replica.role = Role::None;
             replica.fetch_timer_armed = false;
@@ -321,7 +348,19 @@ impl Broker {
                 }
                 self.arm_produce_timer(ctx);
             }
-            Timer::FetchWaitExpired { .. } | Timer::ProduceTimeout { .. } => {}
+            Timer::ConsumerFetchWait { at } if self.consumer_fetch_timer_at == Some(at) => {
+                self.consumer_fetch_timer_at = None;
+                while let Some(&(deadline, partition, fetch_id)) = self.consumer_fetch_deadlines.first() {
+                    if deadline > ctx.now {
+                        break;
+                    }
+                    self.consumer_fetch_deadlines.pop_first();
+                    self.answer_parked_consumer_fetch(ctx, partition, Some(fetch_id));
+                }
+                self.arm_consumer_fetch_timer(ctx);
+            }
+            timer @ (Timer::RebalanceDeadline { .. } | Timer::MemberSession { .. }) => self.on_group_timer(ctx, timer),
+            Timer::FetchWaitExpired { .. } | Timer::ProduceTimeout { .. } | Timer::ConsumerFetchWait { .. } => {}
             Timer::IsrCheck { partition, leader_epoch } => self.isr_check(ctx, partition, leader_epoch),
             other => debug_assert!(false, "broker got a timer it never sets: {other:?}"),
         }
@@ -361,6 +400,32 @@ impl Broker {
             Message::AlterPartitionResponse { partition, result } => {
                 self.handle_alter_partition_response(ctx, partition, result)
             }
+            Message::ConsumerFetch { fetch_id, partition, offset, current_leader_epoch, last_fetched_epoch } => self
+                .handle_consumer_fetch(
+                    ctx,
+                    from,
+                    fetch_id,
+                    partition,
+                    offset,
+                    current_leader_epoch,
+                    last_fetched_epoch,
+                ),
+            Message::ListOffsets { request_id, partition, latest } => {
+                let result = match self.replicas[partition.index()].as_ref() {
+                    Some(Replica { role: Role::Leader(_), high_watermark, .. }) => {
+                        Ok(if latest { *high_watermark } else { 0 })
+                    }
+                    _ => Err(KafkaError::NotLeaderOrFollower),
+                };
+                ctx.send(from, Message::ListOffsetsResponse { request_id, partition, result });
+            }
+            message @ (Message::FindCoordinator { .. }
+            | Message::JoinGroup { .. }
+            | Message::SyncGroup { .. }
+            | Message::Heartbeat { .. }
+            | Message::LeaveGroup { .. }
+            | Message::OffsetCommit { .. }
+            | Message::OffsetFetch { .. }) => self.handle_group_message(ctx, from, message),
             Message::MetadataRequest { request_id } => {
                 let leaders = self.metadata.iter().map(|s| (s.leader, s.leader_epoch)).collect();
                 ctx.send(from, Message::MetadataResponse { request_id, leaders });
@@ -479,8 +544,11 @@ impl Broker {
             parked_fetches: Vec::new(),
             waiting_produces: VecDeque::new(),
             producers,
+            waiting_commits: VecDeque::new(),
+            parked_consumer_fetches: Vec::new(),
         }));
         ctx.trace(TraceKind::BecameLeader { broker: me, partition, leader_epoch: state.leader_epoch });
+        self.load_groups(ctx, partition);
         let interval = (ctx.config().replica_lag_time_max / 2).max(1);
         ctx.timer_after(interval, Timer::IsrCheck { partition, leader_epoch: state.leader_epoch });
         self.maybe_increment_high_watermark(ctx, partition);
@@ -497,6 +565,15 @@ impl Broker {
             for waiting in leader.waiting_produces {
                 self.complete_waiting(ctx, &waiting, partition, Err(KafkaError::NotLeaderOrFollower));
             }
+            for commit in leader.waiting_commits {
+                let result = Err(KafkaError::NotCoordinator);
+                ctx.send(commit.node, Message::OffsetCommitResponse { request_id: commit.request_id, result });
+            }
+            for parked in leader.parked_consumer_fetches {
+                self.consumer_fetch_deadlines.remove(&(parked.deadline, partition, parked.fetch_id));
+                let result = FetchResult::Error(KafkaError::NotLeaderOrFollower);
+                ctx.send(parked.node, Message::ConsumerFetchResponse { fetch_id: parked.fetch_id, partition, result });
+            }
             for parked in leader.parked_fetches {
                 self.fetch_deadlines.remove(&(parked.deadline, partition, parked.fetch_id));
                 ctx.send(
@@ -509,6 +586,7 @@ impl Broker {
                 );
             }
         }
+        self.unload_groups(ctx, partition);
         ctx.trace(TraceKind::BecameFollower {
             broker: me,
             partition,
@@ -782,7 +860,8 @@ impl Broker {
                 new_hw = follower_leo;
             }
         }
-        if new_hw > replica.high_watermark {
+        let hw_moved = new_hw > replica.high_watermark;
+        if hw_moved {
             replica.high_watermark = new_hw;
             ctx.trace(TraceKind::HighWatermark { broker: me, partition, high_watermark: new_hw });
         }
@@ -802,8 +881,113 @@ impl Broker {
             };
             done.push((waiting, result));
         }
+        let consumers_waiting = !state.parked_consumer_fetches.is_empty();
+        let commits_waiting = !state.waiting_commits.is_empty();
         for (waiting, result) in done {
             self.complete_waiting(ctx, &waiting, partition, result);
+        }
+        if hw_moved && commits_waiting {
+            self.complete_commits(ctx, partition);
+        }
+        if hw_moved && consumers_waiting {
+            self.answer_parked_consumer_fetch(ctx, partition, None);
+        }
+    }
+
+    /// New records at the leader: answer held follower fetches and see whether the HW moves.
+    pub(crate) fn after_leader_append(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
+        self.complete_parked_fetches(ctx, partition);
+        self.maybe_increment_high_watermark(ctx, partition);
+    }
+
+    /// A consumer's fetch (`Partition.fetchRecords` for a consumer): leader epoch fencing, divergence detection
+    /// (KIP-320), and only records below the high watermark (read_uncommitted sees no further).
+    #[allow(clippy::too_many_arguments)]
+    fn handle_consumer_fetch(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeId,
+        fetch_id: u64,
+        partition: PartitionIdx,
+        offset: u64,
+        current_leader_epoch: u32,
+        last_fetched_epoch: Option<u32>,
+    ) {
+        let reply = |ctx: &mut Ctx, result: FetchResult| {
+            ctx.send(from, Message::ConsumerFetchResponse { fetch_id, partition, result });
+        };
+        let Some(replica) = self.replicas[partition.index()].as_mut() else {
+            return reply(ctx, FetchResult::Error(KafkaError::NotLeaderOrFollower));
+        };
+        if current_leader_epoch < replica.leader_epoch {
+            return reply(ctx, FetchResult::Error(KafkaError::FencedLeaderEpoch));
+        }
+        if current_leader_epoch > replica.leader_epoch {
+            return reply(ctx, FetchResult::Error(KafkaError::UnknownLeaderEpoch));
+        }
+        let high_watermark = replica.high_watermark;
+        let Role::Leader(state) = &mut replica.role else {
+            return reply(ctx, FetchResult::Error(KafkaError::NotLeaderOrFollower));
+        };
+        if let Some(last_epoch) = last_fetched_epoch {
+            let diverging = match replica.log.end_offset_for_epoch(last_epoch) {
+                Some((epoch, end)) if epoch < last_epoch || end < offset => Some((epoch, end)),
+                Some(_) => None,
+                None => Some((0, 0)),
+            };
+            if let Some((epoch, end_offset)) = diverging {
+                return reply(ctx, FetchResult::Diverging { leader_epoch: epoch, end_offset, high_watermark });
+            }
+        }
+        if offset > replica.log.log_end_offset() {
+            return reply(ctx, FetchResult::Error(KafkaError::OffsetOutOfRange));
+        }
+        if offset < high_watermark {
+            let end = (high_watermark as usize).min(offset as usize + CONSUMER_FETCH_MAX_RECORDS);
+            let entries = replica.log.entries()[offset as usize..end].to_vec();
+            return reply(ctx, FetchResult::Records { entries, high_watermark });
+        }
+        let deadline = ctx.now + ctx.config().replica_fetch_wait_max;
+        state.parked_consumer_fetches.push(ParkedConsumerFetch { node: from, fetch_id, offset, deadline });
+        self.consumer_fetch_deadlines.insert((deadline, partition, fetch_id));
+        self.arm_consumer_fetch_timer(ctx);
+    }
+
+    fn arm_consumer_fetch_timer(&mut self, ctx: &mut Ctx) {
+        if let Some(&(deadline, _, _)) = self.consumer_fetch_deadlines.first() {
+            if self.consumer_fetch_timer_at.is_none_or(|at| deadline < at) {
+                self.consumer_fetch_timer_at = Some(deadline);
+                ctx.out.timers.push((deadline, Timer::ConsumerFetchWait { at: deadline }));
+            }
+        }
+    }
+
+    /// Answers held consumer fetches of a partition: one (its wait expired) or all (the HW moved).
+    fn answer_parked_consumer_fetch(&mut self, ctx: &mut Ctx, partition: PartitionIdx, only: Option<u64>) {
+        let Some(replica) = self.replicas[partition.index()].as_mut() else { return };
+        let high_watermark = replica.high_watermark;
+        let Role::Leader(state) = &mut replica.role else { return };
+        let mut answered = Vec::new();
+        state.parked_consumer_fetches.retain(|p| {
+            let take = only.is_none_or(|id| id == p.fetch_id) && (only.is_some() || p.offset < high_watermark);
+            if take {
+                answered.push(p.clone());
+            }
+            !take
+        });
+        for parked in answered {
+            self.consumer_fetch_deadlines.remove(&(parked.deadline, partition, parked.fetch_id));
+            let end = (high_watermark as usize).min(parked.offset as usize + CONSUMER_FETCH_MAX_RECORDS);
+            let start = (parked.offset as usize).min(end);
+            let entries = replica.log.entries()[start..end].to_vec();
+            ctx.send(
+                parked.node,
+                Message::ConsumerFetchResponse {
+                    fetch_id: parked.fetch_id,
+                    partition,
+                    result: FetchResult::Records { entries, high_watermark },
+                },
+            );
         }
     }
 
@@ -1069,6 +1253,7 @@ impl Broker {
                 producer_id: batch.producer_id,
                 sequence: if batch.producer_id != 0 { batch.base_sequence + i as i32 } else { -1 },
                 batch_start: i == 0,
+                internal: false,
             });
         }
         replica.log.maybe_flush(flush_messages);
@@ -1080,8 +1265,7 @@ impl Broker {
             }
         }
         ctx.trace(TraceKind::Appended { broker: me, partition, base_offset, records: count as u32, leader_epoch });
-        self.complete_parked_fetches(ctx, partition);
-        self.maybe_increment_high_watermark(ctx, partition);
+        self.after_leader_append(ctx, partition);
         Ok((base_offset, base_offset + count as u64))
     }
 }

@@ -42,7 +42,7 @@ impl Simulation {
                 continue;
             };
             let mut latest_per_producer: Vec<Option<RecordId>> = vec![None; self.producers.len()];
-            for entry in log.entries() {
+            for entry in log.entries().iter().filter(|e| !e.internal) {
                 let id = entry.record;
                 copies[id.index()] += 1;
                 if copies[id.index()] > 1 {
@@ -66,7 +66,9 @@ impl Simulation {
                 let common = replica.high_watermark.min(reference_replica.high_watermark) as usize;
                 let ours = &replica.log.entries()[..common.min(replica.log.entries().len())];
                 let theirs = &log.entries()[..common.min(log.entries().len())];
-                if let Some(offset) = ours.iter().zip(theirs).position(|(a, b)| a.record != b.record) {
+                if let Some(offset) =
+                    ours.iter().zip(theirs).position(|(a, b)| (a.record, a.internal) != (b.record, b.internal))
+                {
                     verdict.divergent.push(Divergence {
                         partition,
                         leader: reference,
@@ -90,6 +92,108 @@ impl Simulation {
             if copies[index] > 1 {
                 verdict.duplicates.push((RecordId(index as u32), copies[index]));
             }
+        }
+        verdict
+    }
+}
+
+/// The consumer-side verdict for one group, in Jepsen's terms.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GroupVerdict {
+    pub group: String,
+    /// Records processed, counting repeats.
+    pub processed: u64,
+    /// Acked records the group moved past (by commit or by processing later offsets) without ever processing.
+    pub lost: Vec<RecordId>,
+    /// Acked records the group has not reached yet (lag, not loss).
+    pub unconsumed: u64,
+    /// Records processed more than once, with how many times.
+    pub duplicates: Vec<(RecordId, u32)>,
+    /// Offsets a consumer's polls jumped over.
+    pub skips: u64,
+    /// Polls that went back without a new assignment.
+    pub nonmonotonic: u64,
+}
+
+impl Simulation {
+    /// A group's committed offsets, from its coordinator (or, if none is up, from the offsets log).
+    pub fn committed_offsets(&self, group: u32) -> std::collections::BTreeMap<PartitionIdx, u64> {
+        for broker in &self.brokers {
+            if self.net.status(broker.id.node()) == NodeStatus::Crashed {
+                continue;
+            }
+            if let Some(g) = broker.groups.get(&group) {
+                return g.committed.clone();
+            }
+        }
+        let mut out = std::collections::BTreeMap::new();
+        if let Some(topic) = self.topo.offsets_topic {
+            for p in 0..self.topo.topics[topic].partitions {
+                let partition = self.topo.partition_idx(topic, p);
+                let Some(log) = self.reference_log(partition) else { continue };
+                for entry in log.entries().iter().filter(|e| e.internal) {
+                    if let crate::group::InternalRecord::OffsetCommit { group: g, partition, offset } =
+                        &self.internal.records[entry.record.index()]
+                    {
+                        if *g == group {
+                            out.insert(*partition, *offset);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub fn group_verdicts(&self) -> Vec<GroupVerdict> {
+        (0..self.topo.groups.len() as u32).map(|g| self.group_verdict(g)).collect()
+    }
+
+    fn group_verdict(&self, group: u32) -> GroupVerdict {
+        let mut verdict = GroupVerdict { group: self.topo.groups[group as usize].clone(), ..GroupVerdict::default() };
+        let mut times: std::collections::BTreeMap<RecordId, u32> = std::collections::BTreeMap::new();
+        let mut furthest: std::collections::BTreeMap<PartitionIdx, u64> = std::collections::BTreeMap::new();
+        for p in self.processed.iter().filter(|p| p.group == group) {
+            verdict.processed += 1;
+            *times.entry(p.record).or_insert(0) += 1;
+            let f = furthest.entry(p.partition).or_insert(0);
+            *f = (*f).max(p.offset + 1);
+        }
+        for (partition, offset) in self.committed_offsets(group) {
+            let f = furthest.entry(partition).or_insert(0);
+            *f = (*f).max(offset);
+        }
+        verdict.duplicates = times.iter().filter(|(_, n)| **n > 1).map(|(id, n)| (*id, *n)).collect();
+        let topics: Vec<usize> = self
+            .consumers
+            .iter()
+            .filter(|c| c.group == group)
+            .flat_map(|c| c.topics.iter().map(|&t| t as usize))
+            .collect();
+        for (index, info) in self.topo.partitions.iter().enumerate() {
+            if !topics.contains(&info.topic) {
+                continue;
+            }
+            let partition = PartitionIdx(index as u32);
+            let Some(log) = self.reference_log(partition) else { continue };
+            let reached = furthest.get(&partition).copied().unwrap_or(0);
+            for (offset, entry) in log.entries().iter().enumerate() {
+                if entry.internal || !matches!(self.history.get(entry.record).status, RecordStatus::Acked { .. }) {
+                    continue;
+                }
+                if times.contains_key(&entry.record) {
+                    continue;
+                }
+                if (offset as u64) < reached {
+                    verdict.lost.push(entry.record);
+                } else {
+                    verdict.unconsumed += 1;
+                }
+            }
+        }
+        for consumer in self.consumers.iter().filter(|c| c.group == group) {
+            verdict.skips += consumer.skips;
+            verdict.nonmonotonic += consumer.nonmonotonic;
         }
         verdict
     }

@@ -147,6 +147,12 @@ pub struct BrokerConfig {
     pub log_flush_interval_messages: u64,
     /// `replica.high.watermark.checkpoint.interval.ms` (default 5000): how often HWs are written to disk.
     pub replica_high_watermark_checkpoint_interval: Micros,
+    /// `offsets.topic.num.partitions` (Kafka's default is 50; the simulation defaults to 3 to keep pictures small).
+    pub offsets_topic_num_partitions: u32,
+    /// `offsets.topic.replication.factor` (default 3, capped at the broker count).
+    pub offsets_topic_replication_factor: u32,
+    /// `group.initial.rebalance.delay.ms` (default 3000): an empty group waits this long for more members.
+    pub group_initial_rebalance_delay: Micros,
 }
 
 impl BrokerConfig {
@@ -162,6 +168,9 @@ impl BrokerConfig {
         "unclean.leader.election.enable",
         "log.flush.interval.messages",
         "replica.high.watermark.checkpoint.interval.ms",
+        "offsets.topic.num.partitions",
+        "offsets.topic.replication.factor",
+        "group.initial.rebalance.delay.ms",
     ];
 
     pub fn from_map(map: &ConfigMap) -> Result<Self, Vec<ConfigProblem>> {
@@ -183,6 +192,9 @@ impl BrokerConfig {
                 1,
                 INT_MAX,
             ) as u64),
+            offsets_topic_num_partitions: r.int("offsets.topic.num.partitions", 3, 1, 1000) as u32,
+            offsets_topic_replication_factor: r.int("offsets.topic.replication.factor", 3, 1, 32) as u32,
+            group_initial_rebalance_delay: ms(r.int("group.initial.rebalance.delay.ms", 3000, 0, INT_MAX) as u64),
         };
         r.finish(config)
     }
@@ -370,6 +382,124 @@ impl ProducerConfig {
             max_in_flight_requests_per_connection: max_in_flight,
             enable_idempotence,
             partitioner,
+        };
+        r.finish(config)
+    }
+}
+
+/// `auto.offset.reset`: where a consumer starts when its group has no committed offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OffsetReset {
+    Earliest,
+    Latest,
+}
+
+/// When the application commits offsets (the consumer side of delivery semantics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CommitMode {
+    /// `enable.auto.commit=true`: every `auto.commit.interval.ms`, at poll, commit what the previous poll returned.
+    Auto,
+    /// `commitSync()` after processing each poll's records: at-least-once.
+    SyncAfterProcessing,
+    /// `commitSync()` right after poll, before processing: at-most-once.
+    SyncBeforeProcessing,
+    /// `commitAsync()` after processing: at-least-once, without waiting for the answer.
+    AsyncAfterProcessing,
+}
+
+/// Consumer configs (`ConsumerConfig`), with Kafka's defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConsumerConfig {
+    /// `session.timeout.ms` (default 45000).
+    pub session_timeout: Micros,
+    /// `heartbeat.interval.ms` (default 3000).
+    pub heartbeat_interval: Micros,
+    /// `max.poll.interval.ms` (default 300000).
+    pub max_poll_interval: Micros,
+    /// `max.poll.records` (default 500).
+    pub max_poll_records: u32,
+    /// `auto.commit.interval.ms` (default 5000).
+    pub auto_commit_interval: Micros,
+    /// `auto.offset.reset` (default latest).
+    pub auto_offset_reset: OffsetReset,
+    /// `partition.assignment.strategy` (default [range, cooperative-sticky]: range is used).
+    pub assignor: crate::assignor::AssignorKind,
+    /// `fetch.max.wait.ms` (default 500).
+    pub fetch_max_wait: Micros,
+    /// `retry.backoff.ms` (default 100).
+    pub retry_backoff: Micros,
+    /// `request.timeout.ms` (default 30000).
+    pub request_timeout: Micros,
+}
+
+impl ConsumerConfig {
+    pub const KEYS: &'static [&'static str] = &[
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "max.poll.interval.ms",
+        "max.poll.records",
+        "enable.auto.commit",
+        "auto.commit.interval.ms",
+        "auto.offset.reset",
+        "partition.assignment.strategy",
+        "fetch.max.wait.ms",
+        "retry.backoff.ms",
+        "request.timeout.ms",
+    ];
+
+    /// Reads the consumer's configs; `enable.auto.commit` must agree with the scenario's commit mode.
+    pub fn from_map(map: &ConfigMap, commit: CommitMode) -> Result<Self, Vec<ConfigProblem>> {
+        let mut r = Reader::new(map, Self::KEYS);
+        let auto_commit = r.bool("enable.auto.commit", commit == CommitMode::Auto);
+        if auto_commit != (commit == CommitMode::Auto) {
+            r.problem(
+                "enable.auto.commit",
+                format!("`enable.auto.commit` = {auto_commit} contradicts `commit: {commit:?}`"),
+            );
+        }
+        let auto_offset_reset = match r.text("auto.offset.reset").as_deref() {
+            None | Some("latest") => OffsetReset::Latest,
+            Some("earliest") => OffsetReset::Earliest,
+            Some(other) => {
+                r.problem(
+                    "auto.offset.reset",
+                    format!("Invalid value {other} for configuration auto.offset.reset: String must be one of: latest, earliest"),
+                );
+                OffsetReset::Latest
+            }
+        };
+        let assignor = match r.text("partition.assignment.strategy") {
+            None => crate::assignor::AssignorKind::Range,
+            Some(text) => {
+                let first = text.split(',').next().unwrap_or("").trim().to_string();
+                match crate::assignor::AssignorKind::parse(&first) {
+                    Some(kind) => kind,
+                    None => {
+                        r.problem(
+                            "partition.assignment.strategy",
+                            format!("unknown assignor `{first}`: use range, roundrobin, sticky or cooperative-sticky"),
+                        );
+                        crate::assignor::AssignorKind::Range
+                    }
+                }
+            }
+        };
+        let session_timeout = ms(r.int("session.timeout.ms", 45000, 1, INT_MAX) as u64);
+        let heartbeat_interval = ms(r.int("heartbeat.interval.ms", 3000, 1, INT_MAX) as u64);
+        if heartbeat_interval >= session_timeout {
+            r.problem("heartbeat.interval.ms", "heartbeat.interval.ms must be lower than session.timeout.ms".into());
+        }
+        let config = ConsumerConfig {
+            session_timeout,
+            heartbeat_interval,
+            max_poll_interval: ms(r.int("max.poll.interval.ms", 300000, 1, INT_MAX) as u64),
+            max_poll_records: r.int("max.poll.records", 500, 1, INT_MAX) as u32,
+            auto_commit_interval: ms(r.int("auto.commit.interval.ms", 5000, 0, INT_MAX) as u64),
+            auto_offset_reset,
+            assignor,
+            fetch_max_wait: ms(r.int("fetch.max.wait.ms", 500, 0, INT_MAX) as u64),
+            retry_backoff: ms(r.int("retry.backoff.ms", 100, 0, INT_MAX) as u64),
+            request_timeout: ms(r.int("request.timeout.ms", 30000, 1, INT_MAX) as u64),
         };
         r.finish(config)
     }

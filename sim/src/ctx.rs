@@ -65,6 +65,27 @@ pub enum Timer {
     MetadataTimeout {
         request_id: u64,
     },
+    // Broker timers for consumer groups and consumer fetches.
+    ConsumerFetchWait {
+        at: Micros,
+    },
+    RebalanceDeadline {
+        group: u32,
+    },
+    MemberSession {
+        group: u32,
+        member: crate::message::MemberId,
+    },
+    // Consumer timers.
+    ConsumerHeartbeat,
+    ConsumerRetry,
+    ConsumerPoll {
+        token: u64,
+    },
+    ConsumerProcess,
+    ConsumerFetchRetry {
+        partition: PartitionIdx,
+    },
 }
 
 /// Static facts about one partition.
@@ -89,6 +110,10 @@ pub struct Topology {
     /// The index of each topic's partition 0 in `partitions`.
     pub topic_first_partition: Vec<u32>,
     pub node_names: Vec<String>,
+    /// The `__consumer_offsets` topic, when the scenario has consumer groups.
+    pub offsets_topic: Option<usize>,
+    /// Group ids by group index.
+    pub groups: Vec<String>,
 }
 
 impl Topology {
@@ -138,6 +163,8 @@ pub struct Ctx<'a> {
     pub now: Micros,
     pub topo: &'a Topology,
     pub out: &'a mut Outbox,
+    /// Payloads of the group coordinators' records in `__consumer_offsets`.
+    pub internal: &'a mut crate::group::InternalRecords,
 }
 
 impl Ctx<'_> {

@@ -15,6 +15,7 @@ fn set(brokers: BrokerSet) -> String {
 pub fn explain(event: &TraceEvent, topo: &Topology) -> String {
     let node = |n: NodeId| topo.node_name(n).to_string();
     let part = |p| topo.partition_name(p);
+    let grp = |g: u32| topo.groups[g as usize].clone();
     let lag = format_time(topo.broker_config.replica_lag_time_max);
     let text = match &event.kind {
         TraceKind::Delivered { from, to, message } => format!("{message:?}: {} -> {}", node(*from), node(*to)),
@@ -113,6 +114,62 @@ pub fn explain(event: &TraceEvent, topo: &Topology) -> String {
         ),
         TraceKind::PartitionOffline { partition, .. } => format!(
             "{} is offline: no in-sync replica is alive and unclean.leader.election.enable is false",
+            part(*partition)
+        ),
+        TraceKind::RebalanceStarted { group, generation, reason } => {
+            format!("group {}: rebalance started after generation {generation} ({reason})", grp(*group))
+        }
+        TraceKind::GenerationStarted { group, generation, members, leader } => format!(
+            "group {}: generation {generation} with {members} member(s), {leader} leads and runs the assignor",
+            grp(*group)
+        ),
+        TraceKind::GroupStable { group, generation } => {
+            format!("group {}: Stable in generation {generation}; every member has its partitions", grp(*group))
+        }
+        TraceKind::MemberRemoved { group, member, reason } => format!("group {}: {member} removed ({reason})", grp(*group)),
+        TraceKind::CommitRejected { group, member, generation, error } => format!(
+            "group {}: commit from {member} (generation {generation}) rejected with {}: a stale member cannot overwrite the new owner's progress",
+            grp(*group),
+            error.name()
+        ),
+        TraceKind::OffsetsCommitted { group, partitions } => {
+            format!("group {}: offsets of {partitions} partition(s) committed to __consumer_offsets", grp(*group))
+        }
+        TraceKind::GroupLoaded { broker, group, generation } => format!(
+            "{broker} is now coordinator of group {} and loaded it from __consumer_offsets (generation {generation})",
+            grp(*group)
+        ),
+        TraceKind::PartitionsAssigned { consumer, group, generation, partitions } => format!(
+            "{} got {partitions} partition(s) of group {} in generation {generation}{}",
+            node(*consumer),
+            grp(*group),
+            if *partitions == 0 { " and sits idle (more consumers than partitions)" } else { "" }
+        ),
+        TraceKind::PartitionsRevoked { consumer, group, partitions } => {
+            format!("{} gave up {partitions} partition(s) of group {} for the rebalance", node(*consumer), grp(*group))
+        }
+        TraceKind::PollTimeout { consumer, group } => format!(
+            "{} did not poll within max.poll.interval.ms and left group {}",
+            node(*consumer),
+            grp(*group)
+        ),
+        TraceKind::ConsumerStarted { consumer } => format!("{} started", node(*consumer)),
+        TraceKind::ConsumerCrashed { consumer } => {
+            format!("{} crashed: no LeaveGroup, so the group waits for session.timeout.ms", node(*consumer))
+        }
+        TraceKind::ConsumerClosed { consumer } => format!("{} closed and left its group", node(*consumer)),
+        TraceKind::ConsumerSlowed { consumer, processing } => {
+            format!("{} now takes {} per record", node(*consumer), format_time(*processing))
+        }
+        TraceKind::CommitFailed { consumer, group, error } => format!(
+            "{}: commit to group {} failed with {} (CommitFailedException)",
+            node(*consumer),
+            grp(*group),
+            error.name()
+        ),
+        TraceKind::ConsumerTruncationDetected { consumer, partition, from_offset, to_offset } => format!(
+            "{} found {} truncated below its position {from_offset} (KIP-320) and moved back to {to_offset}",
+            node(*consumer),
             part(*partition)
         ),
         TraceKind::BatchSent { producer, partition, records, attempt, to, trigger } => format!(

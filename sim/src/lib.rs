@@ -4,12 +4,15 @@
 //! read its state with `snapshot`, the trace and the checker's `verdict`. See `docs/ARCHITECTURE.md` for the
 //! codemap and the invariants this crate keeps.
 
+pub mod assignor;
 pub mod broker;
 pub mod checker;
 pub mod config;
+pub mod consumer;
 pub mod controller;
 pub mod ctx;
 pub mod explain;
+pub mod group;
 pub mod hash;
 pub mod history;
 pub mod ids;

@@ -19,6 +19,9 @@ pub struct LogEntry {
     pub sequence: i32,
     /// True for the first record of a produce batch, so batch boundaries survive replication.
     pub batch_start: bool,
+    /// True for the group coordinator's own records in `__consumer_offsets` (commits, group metadata): `record` then
+    /// indexes the internal records instead of the delivery history.
+    pub internal: bool,
 }
 
 /// One entry of the leader-epoch cache.
@@ -118,7 +121,14 @@ mod tests {
     use super::*;
 
     fn entry(leader_epoch: u32, record: u32) -> LogEntry {
-        LogEntry { leader_epoch, record: RecordId(record), producer_id: 0, sequence: -1, batch_start: true }
+        LogEntry {
+            leader_epoch,
+            record: RecordId(record),
+            producer_id: 0,
+            sequence: -1,
+            batch_start: true,
+            internal: false,
+        }
     }
 
     #[test]

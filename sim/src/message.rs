@@ -22,6 +22,12 @@ pub enum KafkaError {
     NetworkException,
     /// The producer gave up: `delivery.timeout.ms` passed (`TimeoutException`).
     DeliveryTimeout,
+    OffsetOutOfRange,
+    NotCoordinator,
+    CoordinatorLoadInProgress,
+    RebalanceInProgress,
+    IllegalGeneration,
+    UnknownMemberId,
 }
 
 impl KafkaError {
@@ -39,6 +45,12 @@ impl KafkaError {
             KafkaError::InvalidRequest => "INVALID_REQUEST",
             KafkaError::NetworkException => "NETWORK_EXCEPTION",
             KafkaError::DeliveryTimeout => "DELIVERY_TIMEOUT",
+            KafkaError::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
+            KafkaError::NotCoordinator => "NOT_COORDINATOR",
+            KafkaError::CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
+            KafkaError::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            KafkaError::IllegalGeneration => "ILLEGAL_GENERATION",
+            KafkaError::UnknownMemberId => "UNKNOWN_MEMBER_ID",
         }
     }
 
@@ -117,6 +129,27 @@ pub struct MetadataUpdate {
     pub partitions: Vec<(PartitionIdx, PartitionState)>,
     /// Brokers that may not join an ISR: fenced, or in controlled shutdown (`isReplicaIsrEligible`).
     pub ineligible: BrokerSet,
+}
+
+/// A group member's id, assigned by the coordinator (`consumer-<n>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MemberId(pub u32);
+
+impl std::fmt::Display for MemberId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "member-{}", self.0)
+    }
+}
+
+/// The JoinGroup answer: the new generation, the member's id, the leader, and (for the leader only) every member's
+/// subscription and owned partitions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JoinResult {
+    pub generation: u32,
+    pub member_id: MemberId,
+    pub leader: MemberId,
+    pub protocol: crate::assignor::AssignorKind,
+    pub members: Vec<(MemberId, Vec<u32>, Vec<PartitionIdx>)>,
 }
 
 /// A producer batch on the wire.
@@ -201,6 +234,97 @@ pub enum Message {
     MetadataRequest {
         request_id: u64,
     },
+    FindCoordinator {
+        request_id: u64,
+        group: u32,
+    },
+    FindCoordinatorResponse {
+        request_id: u64,
+        coordinator: Option<BrokerId>,
+    },
+    /// Classic group protocol (KIP-62 era): join, then the leader's SyncGroup distributes the assignment.
+    JoinGroup {
+        group: u32,
+        /// Empty for a new member; the coordinator assigns one.
+        member_id: Option<MemberId>,
+        topics: Vec<u32>,
+        owned: Vec<PartitionIdx>,
+        session_timeout: u64,
+        rebalance_timeout: u64,
+        protocol: crate::assignor::AssignorKind,
+    },
+    JoinGroupResponse {
+        group: u32,
+        result: Result<JoinResult, KafkaError>,
+    },
+    SyncGroup {
+        group: u32,
+        generation: u32,
+        member_id: MemberId,
+        assignments: Vec<(MemberId, Vec<PartitionIdx>)>,
+    },
+    SyncGroupResponse {
+        group: u32,
+        generation: u32,
+        result: Result<Vec<PartitionIdx>, KafkaError>,
+    },
+    Heartbeat {
+        group: u32,
+        generation: u32,
+        member_id: MemberId,
+    },
+    HeartbeatResponse {
+        group: u32,
+        error: Option<KafkaError>,
+    },
+    LeaveGroup {
+        group: u32,
+        member_id: MemberId,
+    },
+    OffsetCommit {
+        request_id: u64,
+        group: u32,
+        generation: u32,
+        member_id: MemberId,
+        offsets: Vec<(PartitionIdx, u64)>,
+    },
+    OffsetCommitResponse {
+        request_id: u64,
+        result: Result<(), KafkaError>,
+    },
+    OffsetFetch {
+        request_id: u64,
+        group: u32,
+        partitions: Vec<PartitionIdx>,
+    },
+    OffsetFetchResponse {
+        request_id: u64,
+        result: Result<Vec<(PartitionIdx, Option<u64>)>, KafkaError>,
+    },
+    /// A consumer's fetch: records from `offset`, below the high watermark only.
+    ConsumerFetch {
+        fetch_id: u64,
+        partition: PartitionIdx,
+        offset: u64,
+        current_leader_epoch: u32,
+        last_fetched_epoch: Option<u32>,
+    },
+    ConsumerFetchResponse {
+        fetch_id: u64,
+        partition: PartitionIdx,
+        result: FetchResult,
+    },
+    /// `ListOffsets`: the earliest offset, or the latest (the high watermark).
+    ListOffsets {
+        request_id: u64,
+        partition: PartitionIdx,
+        latest: bool,
+    },
+    ListOffsetsResponse {
+        request_id: u64,
+        partition: PartitionIdx,
+        result: Result<u64, KafkaError>,
+    },
     /// Leader and leader epoch of every partition, as the answering broker's metadata cache has them.
     MetadataResponse {
         request_id: u64,
@@ -222,6 +346,23 @@ pub enum MessageKind {
     AlterPartitionResponse,
     MetadataRequest,
     MetadataResponse,
+    FindCoordinator,
+    FindCoordinatorResponse,
+    JoinGroup,
+    JoinGroupResponse,
+    SyncGroup,
+    SyncGroupResponse,
+    Heartbeat,
+    HeartbeatResponse,
+    LeaveGroup,
+    OffsetCommit,
+    OffsetCommitResponse,
+    OffsetFetch,
+    OffsetFetchResponse,
+    ConsumerFetch,
+    ConsumerFetchResponse,
+    ListOffsets,
+    ListOffsetsResponse,
 }
 
 impl Message {
@@ -238,6 +379,23 @@ impl Message {
             Message::AlterPartitionResponse { .. } => MessageKind::AlterPartitionResponse,
             Message::MetadataRequest { .. } => MessageKind::MetadataRequest,
             Message::MetadataResponse { .. } => MessageKind::MetadataResponse,
+            Message::FindCoordinator { .. } => MessageKind::FindCoordinator,
+            Message::FindCoordinatorResponse { .. } => MessageKind::FindCoordinatorResponse,
+            Message::JoinGroup { .. } => MessageKind::JoinGroup,
+            Message::JoinGroupResponse { .. } => MessageKind::JoinGroupResponse,
+            Message::SyncGroup { .. } => MessageKind::SyncGroup,
+            Message::SyncGroupResponse { .. } => MessageKind::SyncGroupResponse,
+            Message::Heartbeat { .. } => MessageKind::Heartbeat,
+            Message::HeartbeatResponse { .. } => MessageKind::HeartbeatResponse,
+            Message::LeaveGroup { .. } => MessageKind::LeaveGroup,
+            Message::OffsetCommit { .. } => MessageKind::OffsetCommit,
+            Message::OffsetCommitResponse { .. } => MessageKind::OffsetCommitResponse,
+            Message::OffsetFetch { .. } => MessageKind::OffsetFetch,
+            Message::OffsetFetchResponse { .. } => MessageKind::OffsetFetchResponse,
+            Message::ConsumerFetch { .. } => MessageKind::ConsumerFetch,
+            Message::ConsumerFetchResponse { .. } => MessageKind::ConsumerFetchResponse,
+            Message::ListOffsets { .. } => MessageKind::ListOffsets,
+            Message::ListOffsetsResponse { .. } => MessageKind::ListOffsetsResponse,
         }
     }
 
@@ -248,6 +406,8 @@ impl Message {
             Message::ProduceResponse { results, .. } => results.iter().map(|(p, _)| *p).collect(),
             Message::Fetch { partition, .. }
             | Message::FetchResponse { partition, .. }
+            | Message::ConsumerFetch { partition, .. }
+            | Message::ConsumerFetchResponse { partition, .. }
             | Message::AlterPartition { partition, .. }
             | Message::AlterPartitionResponse { partition, .. } => vec![*partition],
             _ => Vec::new(),
@@ -268,6 +428,38 @@ impl Message {
                 fetch_id: *fetch_id,
                 partition: *partition,
                 result: FetchResult::Error(KafkaError::NetworkException),
+            }),
+            Message::ConsumerFetch { fetch_id, partition, .. } => Some(Message::ConsumerFetchResponse {
+                fetch_id: *fetch_id,
+                partition: *partition,
+                result: FetchResult::Error(KafkaError::NetworkException),
+            }),
+            Message::FindCoordinator { request_id, .. } => {
+                Some(Message::FindCoordinatorResponse { request_id: *request_id, coordinator: None })
+            }
+            Message::JoinGroup { group, .. } => {
+                Some(Message::JoinGroupResponse { group: *group, result: Err(KafkaError::NetworkException) })
+            }
+            Message::SyncGroup { group, generation, .. } => Some(Message::SyncGroupResponse {
+                group: *group,
+                generation: *generation,
+                result: Err(KafkaError::NetworkException),
+            }),
+            Message::Heartbeat { group, .. } => {
+                Some(Message::HeartbeatResponse { group: *group, error: Some(KafkaError::NetworkException) })
+            }
+            Message::OffsetCommit { request_id, .. } => Some(Message::OffsetCommitResponse {
+                request_id: *request_id,
+                result: Err(KafkaError::NetworkException),
+            }),
+            Message::OffsetFetch { request_id, .. } => Some(Message::OffsetFetchResponse {
+                request_id: *request_id,
+                result: Err(KafkaError::NetworkException),
+            }),
+            Message::ListOffsets { request_id, partition, .. } => Some(Message::ListOffsetsResponse {
+                request_id: *request_id,
+                partition: *partition,
+                result: Err(KafkaError::NetworkException),
             }),
             Message::MetadataRequest { request_id } => {
                 Some(Message::MetadataResponse { request_id: *request_id, leaders: Vec::new() })

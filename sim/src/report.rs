@@ -21,7 +21,51 @@ pub struct Report {
     pub brokers: Vec<BrokerReport>,
     pub topics: Vec<TopicReport>,
     pub producers: Vec<ProducerReport>,
+    pub groups: Vec<GroupReport>,
     pub checker: CheckerReport,
+}
+
+/// One consumer group, in the shape of `kafka-consumer-groups --describe`, with its consumer-side checker.
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupReport {
+    pub group: String,
+    pub state: String,
+    pub generation: u32,
+    pub coordinator: Option<u32>,
+    pub assignor: &'static str,
+    pub members: Vec<MemberReport>,
+    pub partitions: Vec<GroupPartitionReport>,
+    pub checker: GroupCheckerReport,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberReport {
+    pub member_id: String,
+    pub consumer: String,
+    pub partitions: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupPartitionReport {
+    pub topic: String,
+    pub partition: u32,
+    /// The committed offset (CURRENT-OFFSET), if any.
+    pub current_offset: Option<u64>,
+    /// The partition's high watermark (what `kafka-consumer-groups` calls LOG-END-OFFSET).
+    pub log_end_offset: u64,
+    pub lag: Option<u64>,
+    pub consumer_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupCheckerReport {
+    pub processed: u64,
+    pub lost: Vec<String>,
+    pub unconsumed: u64,
+    pub duplicates: Vec<DuplicateReport>,
+    pub skips: u64,
+    pub nonmonotonic: u64,
+    pub commits_failed: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -171,8 +215,16 @@ impl Report {
                                             .map(|(offset, e)| LogRecordReport {
                                                 offset: offset as u64,
                                                 epoch: e.leader_epoch,
-                                                key: sim.history.get(e.record).key.render(),
-                                                value: sim.history.value(e.record, &names),
+                                                key: if e.internal {
+                                                    None
+                                                } else {
+                                                    sim.history.get(e.record).key.render()
+                                                },
+                                                value: if e.internal {
+                                                    describe_internal(sim, e.record)
+                                                } else {
+                                                    sim.history.value(e.record, &names)
+                                                },
                                             })
                                             .collect()
                                     } else {
@@ -258,6 +310,7 @@ impl Report {
             pending: verdict.pending,
             ok: verdict.is_clean(),
         };
+        let groups = build_groups(sim);
         Report {
             title: sim.scenario.title.clone(),
             seed: sim.seed,
@@ -275,6 +328,7 @@ impl Report {
                 .collect(),
             topics,
             producers,
+            groups,
             checker,
         }
     }
@@ -370,6 +424,48 @@ impl Report {
                 );
             }
         }
+        for g in &self.groups {
+            let _ = writeln!(
+                out,
+                "\nGroup {} ({}, generation {}, coordinator {}, {})",
+                g.group,
+                g.state,
+                g.generation,
+                g.coordinator.map(|b| format!("B{b}")).unwrap_or_else(|| "none".into()),
+                g.assignor
+            );
+            let _ = writeln!(
+                out,
+                "  {:<14} {:<20} {:>9} {:>14} {:>14} {:>6}  CONSUMER-ID",
+                "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG"
+            );
+            for row in &g.partitions {
+                let dash = || "-".to_string();
+                let _ = writeln!(
+                    out,
+                    "  {:<14} {:<20} {:>9} {:>14} {:>14} {:>6}  {}",
+                    g.group,
+                    row.topic,
+                    row.partition,
+                    row.current_offset.map(|o| o.to_string()).unwrap_or_else(dash),
+                    row.log_end_offset,
+                    row.lag.map(|o| o.to_string()).unwrap_or_else(dash),
+                    row.consumer_id.clone().unwrap_or_else(dash)
+                );
+            }
+            let c = &g.checker;
+            let _ = writeln!(
+                out,
+                "  checker: processed {} · lost {} · duplicated {} · unconsumed {} · poll skips {} · non-monotonic polls {} · failed commits {}",
+                c.processed,
+                c.lost.len(),
+                c.duplicates.len(),
+                c.unconsumed,
+                c.skips,
+                c.nonmonotonic,
+                c.commits_failed
+            );
+        }
         let c = &self.checker;
         let _ = writeln!(
             out,
@@ -413,4 +509,114 @@ impl Report {
 pub fn find_partition(sim: &Simulation, topic: &str, partition: u32) -> Option<PartitionIdx> {
     let t = sim.scenario.topic_index(topic)?;
     (partition < sim.topo.topics[t].partitions).then(|| sim.topo.partition_idx(t, partition))
+}
+
+fn build_groups(sim: &Simulation) -> Vec<GroupReport> {
+    let topo = &sim.topo;
+    let names: Vec<String> = sim.producers.iter().map(|p| p.name.clone()).collect();
+    let verdicts = sim.group_verdicts();
+    (0..topo.groups.len() as u32)
+        .map(|g| {
+            let coordinator = topo.offsets_topic.and_then(|t| {
+                let count = topo.topics[t].partitions;
+                let p = topo.partition_idx(t, crate::group::offsets_partition_for(&topo.groups[g as usize], count));
+                sim.leader_of(p)
+            });
+            let group_state = coordinator
+                .filter(|b| sim.net.status(b.node()) != NodeStatus::Crashed)
+                .and_then(|b| sim.brokers[b.0 as usize - 1].groups.get(&g));
+            let member_name = |id: crate::message::MemberId| {
+                let node = group_state.and_then(|s| s.members.get(&id)).map(|m| m.node);
+                let consumer = node.map(|n| topo.node_name(n).to_string()).unwrap_or_default();
+                format!("{consumer}-{id}")
+            };
+            let members: Vec<MemberReport> = group_state
+                .map(|s| {
+                    s.members
+                        .values()
+                        .map(|m| MemberReport {
+                            member_id: member_name(m.id),
+                            consumer: topo.node_name(m.node).to_string(),
+                            partitions: m.assignment.iter().map(|&p| topo.partition_name(p)).collect(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let committed = sim.committed_offsets(g);
+            let topics: Vec<usize> = sim
+                .consumers
+                .iter()
+                .filter(|c| c.group == g)
+                .flat_map(|c| c.topics.iter().map(|&t| t as usize))
+                .collect();
+            let mut partitions = Vec::new();
+            for (index, info) in topo.partitions.iter().enumerate() {
+                if !topics.contains(&info.topic) {
+                    continue;
+                }
+                let p = PartitionIdx(index as u32);
+                let log_end_offset =
+                    sim.leader_of(p).and_then(|b| sim.replica(b, p)).map(|r| r.high_watermark).unwrap_or(0);
+                let current_offset = committed.get(&p).copied();
+                let owner =
+                    group_state.and_then(|s| s.members.values().find(|m| m.assignment.contains(&p)).map(|m| m.id));
+                if partitions.iter().any(|r: &GroupPartitionReport| {
+                    r.topic == topo.topics[info.topic].name && r.partition == info.partition
+                }) {
+                    continue;
+                }
+                partitions.push(GroupPartitionReport {
+                    topic: topo.topics[info.topic].name.clone(),
+                    partition: info.partition,
+                    current_offset,
+                    log_end_offset,
+                    lag: current_offset.map(|c| log_end_offset.saturating_sub(c)),
+                    consumer_id: owner.map(member_name),
+                });
+            }
+            let v = &verdicts[g as usize];
+            GroupReport {
+                group: topo.groups[g as usize].clone(),
+                state: group_state.map(|s| format!("{:?}", s.state)).unwrap_or_else(|| "Dead".into()),
+                generation: group_state.map(|s| s.generation).unwrap_or(0),
+                coordinator: coordinator.map(|b| b.0),
+                assignor: sim
+                    .consumers
+                    .iter()
+                    .find(|c| c.group == g)
+                    .map(|c| c.config.assignor.name())
+                    .unwrap_or("range"),
+                members,
+                partitions,
+                checker: GroupCheckerReport {
+                    processed: v.processed,
+                    lost: v.lost.iter().map(|&id| sim.history.value(id, &names)).collect(),
+                    unconsumed: v.unconsumed,
+                    duplicates: v
+                        .duplicates
+                        .iter()
+                        .map(|&(id, copies)| DuplicateReport { value: sim.history.value(id, &names), copies })
+                        .collect(),
+                    skips: v.skips,
+                    nonmonotonic: v.nonmonotonic,
+                    commits_failed: sim.consumers.iter().filter(|c| c.group == g).map(|c| c.commits_failed).sum(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// A readable value for the coordinator's own records in `__consumer_offsets`.
+fn describe_internal(sim: &Simulation, id: crate::ids::RecordId) -> String {
+    match &sim.internal.records[id.index()] {
+        crate::group::InternalRecord::OffsetCommit { group, partition, offset } => {
+            format!("commit {} {}={}", sim.topo.groups[*group as usize], sim.topo.partition_name(*partition), offset)
+        }
+        crate::group::InternalRecord::GroupMetadata { group, generation, members, .. } => format!(
+            "group {} generation {} with {} member(s)",
+            sim.topo.groups[*group as usize],
+            generation,
+            members.len()
+        ),
+    }
 }

@@ -3,7 +3,9 @@
 //! Loading never panics: every problem becomes a [`ScenarioError`] that names the file, line and column, says what
 //! was expected and, for near-misses, suggests the right name.
 
-use crate::config::{did_you_mean, BrokerConfig, ConfigMap, ConfigProblem, ProducerConfig, TopicConfig};
+use crate::config::{
+    did_you_mean, BrokerConfig, CommitMode, ConfigMap, ConfigProblem, ConsumerConfig, ProducerConfig, TopicConfig,
+};
 use crate::ids::BrokerId;
 use crate::time::{parse_duration, Micros};
 use serde::{Deserialize, Serialize};
@@ -15,6 +17,7 @@ pub mod limits {
     pub const TOPICS: usize = 64;
     pub const PARTITIONS_TOTAL: u32 = 10_000;
     pub const PRODUCERS: usize = 32;
+    pub const CONSUMERS: usize = 64;
     pub const TIMELINE_STEPS: usize = 10_000;
     pub const EXPLICIT_RECORDS: usize = 100_000;
     pub const RATE_PER_SEC: u32 = 2_000_000;
@@ -63,7 +66,39 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub producers: Vec<ProducerSpec>,
     #[serde(default)]
+    pub consumers: Vec<ConsumerSpec>,
+    #[serde(default)]
     pub timeline: Vec<Step>,
+}
+
+/// A consumer: its group, the topics it subscribes to, its configs, how long each record takes to process, and
+/// when the application commits.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerSpec {
+    pub name: String,
+    /// `group.id`.
+    pub group: String,
+    pub topics: Vec<String>,
+    /// Consumer configs by Kafka's keys, e.g. `{"auto.offset.reset": "earliest"}`.
+    #[serde(default)]
+    pub config: ConfigMap,
+    #[serde(default = "default_commit")]
+    pub commit: CommitMode,
+    /// Processing time per record.
+    #[serde(default = "default_processing")]
+    pub processing: Dur,
+    /// When the consumer starts (default: at once).
+    #[serde(default)]
+    pub start: Option<Dur>,
+}
+
+fn default_commit() -> CommitMode {
+    CommitMode::Auto
+}
+
+fn default_processing() -> Dur {
+    Dur(1_000)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -227,6 +262,23 @@ pub enum Action {
     /// Crash the controller: no failure detection and no elections until it restarts.
     CrashController,
     RestartController,
+    /// The consumer's process dies: no LeaveGroup, so the group notices only after `session.timeout.ms`.
+    CrashConsumer {
+        consumer: String,
+    },
+    /// Starts a consumer (a crashed, closed or not yet started one) as a new member.
+    StartConsumer {
+        consumer: String,
+    },
+    /// The consumer closes cleanly: it commits if it auto-commits, and sends LeaveGroup.
+    CloseConsumer {
+        consumer: String,
+    },
+    /// Changes how long the consumer takes per record (a slow consumer can exceed `max.poll.interval.ms`).
+    SlowConsumer {
+        consumer: String,
+        processing: Dur,
+    },
     /// The producer sends these records, in order, to `topic`.
     Produce {
         producer: String,
@@ -284,6 +336,20 @@ pub struct Workload {
     pub stop: Micros,
 }
 
+/// A validated consumer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConsumerDef {
+    pub name: String,
+    /// Index into `Scenario::groups`.
+    pub group: usize,
+    pub topics: Vec<usize>,
+    pub config: ConsumerConfig,
+    pub commit: CommitMode,
+    pub processing: Micros,
+    /// When it starts.
+    pub start: Micros,
+}
+
 /// A validated network.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NetworkConfig {
@@ -305,6 +371,9 @@ pub struct Scenario {
     pub network: NetworkConfig,
     pub topics: Vec<Topic>,
     pub producers: Vec<ProducerDef>,
+    pub consumers: Vec<ConsumerDef>,
+    /// Group ids, in order of first appearance.
+    pub groups: Vec<String>,
     pub timeline: Vec<Step>,
     /// The file as written, kept so that tools can write it back out with changes.
     pub source: ScenarioFile,
@@ -338,6 +407,7 @@ impl Scenario {
         let mut names = vec!["controller".to_string()];
         names.extend((1..=self.brokers).map(|b| format!("B{b}")));
         names.extend(self.producers.iter().map(|p| p.name.clone()));
+        names.extend(self.consumers.iter().map(|c| c.name.clone()));
         names
     }
 
@@ -457,6 +527,13 @@ impl Validator<'_> {
                 return Err(self.error(
                     &["topics", &name_anchor, &name_anchor],
                     format!("topic `{}` is defined twice", spec.name),
+                    None,
+                ));
+            }
+            if spec.name.starts_with("__") {
+                return Err(self.error(
+                    &["topics", &name_anchor],
+                    format!("topic `{}` is internal: names starting with `__` are reserved for Kafka", spec.name),
                     None,
                 ));
             }
@@ -613,6 +690,60 @@ impl Validator<'_> {
             producers.push(ProducerDef { name: spec.name.clone(), config, workloads });
         }
 
+        if source.consumers.len() > limits::CONSUMERS {
+            return Err(self.error(&["consumers"], format!("at most {} consumers", limits::CONSUMERS), None));
+        }
+        let mut consumers = Vec::new();
+        let mut groups: Vec<String> = Vec::new();
+        for spec in &source.consumers {
+            let name_anchor = format!("\"{}\"", spec.name);
+            if node_names.contains(&spec.name) || spec.name.is_empty() {
+                return Err(self.error(
+                    &["consumers", &name_anchor],
+                    format!("the name `{}` is taken or empty: consumers need their own names", spec.name),
+                    None,
+                ));
+            }
+            node_names.push(spec.name.clone());
+            if spec.group.is_empty() {
+                return Err(self.error(
+                    &["consumers", &name_anchor, "group"],
+                    "`group` (group.id) must not be empty",
+                    None,
+                ));
+            }
+            let group = match groups.iter().position(|g| g == &spec.group) {
+                Some(g) => g,
+                None => {
+                    groups.push(spec.group.clone());
+                    groups.len() - 1
+                }
+            };
+            if spec.topics.is_empty() {
+                return Err(self.error(
+                    &["consumers", &name_anchor, "topics"],
+                    "a consumer subscribes to at least one topic",
+                    None,
+                ));
+            }
+            let mut subscribed = Vec::new();
+            for topic in &spec.topics {
+                let topic_anchor = format!("\"{topic}\"");
+                subscribed.push(find_topic(topic, &["consumers", &name_anchor, "topics", &topic_anchor])?);
+            }
+            let config = ConsumerConfig::from_map(&spec.config, spec.commit)
+                .map_err(|problems| self.config_error(&["consumers", &name_anchor, "config"], problems))?;
+            consumers.push(ConsumerDef {
+                name: spec.name.clone(),
+                group,
+                topics: subscribed,
+                config,
+                commit: spec.commit,
+                processing: spec.processing.0,
+                start: spec.start.map(|d| d.0).unwrap_or(0),
+            });
+        }
+
         let mut links = Vec::new();
         for link in &network.links {
             for name in [&link.between.0, &link.between.1] {
@@ -688,6 +819,19 @@ impl Validator<'_> {
                     }
                 }
                 Action::HealAll | Action::CrashController | Action::RestartController => {}
+                Action::CrashConsumer { consumer }
+                | Action::StartConsumer { consumer }
+                | Action::CloseConsumer { consumer }
+                | Action::SlowConsumer { consumer, .. } => {
+                    if !source.consumers.iter().any(|c| &c.name == consumer) {
+                        return Err(fail(
+                            &format!("\"{consumer}\""),
+                            format!("unknown consumer `{consumer}`"),
+                            did_you_mean(consumer, source.consumers.iter().map(|c| c.name.as_str()))
+                                .or_else(|| Some("declare it under `consumers`".into())),
+                        ));
+                    }
+                }
                 Action::Produce { producer, topic, records } => {
                     if !source.producers.iter().any(|p| &p.name == producer) {
                         return Err(fail(
@@ -733,6 +877,8 @@ impl Validator<'_> {
             network: NetworkConfig { latency, drop: network.drop, links },
             topics,
             producers,
+            consumers,
+            groups,
             timeline: source.timeline.clone(),
             source,
         })

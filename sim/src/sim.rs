@@ -6,8 +6,10 @@
 //! trace. Nothing here reads a clock or the OS's randomness: the same scenario and seed give the same trace.
 
 use crate::broker::{Broker, Role};
+use crate::consumer::{Consumer, Processed};
 use crate::controller::Controller;
 use crate::ctx::{Ctx, Outbox, PartitionInfo, Timer, Topology};
+use crate::group::InternalRecords;
 use crate::history::{History, KeyRef};
 use crate::ids::{BrokerId, NodeId, PartitionIdx, ProducerIdx, CONTROLLER};
 use crate::invariants::Invariants;
@@ -48,6 +50,10 @@ pub enum Command {
     CrashController,
     RestartController,
     Produce { producer: ProducerIdx, topic: usize, records: Vec<RecordSpec> },
+    StartConsumer { consumer: u32 },
+    CrashConsumer { consumer: u32 },
+    CloseConsumer { consumer: u32 },
+    SlowConsumer { consumer: u32, processing: Micros },
 }
 
 #[derive(Clone, Debug)]
@@ -99,7 +105,12 @@ pub struct Simulation {
     pub controller: Controller,
     pub brokers: Vec<Broker>,
     pub producers: Vec<Producer>,
+    pub consumers: Vec<Consumer>,
     pub history: History,
+    /// Payloads of the group coordinators' records in `__consumer_offsets`.
+    pub internal: InternalRecords,
+    /// Every record a consumer processed, in order.
+    pub processed: Vec<Processed>,
     pub trace: Trace,
     incarnation: Vec<u32>,
     paused_inbox: Vec<Vec<Event>>,
@@ -130,14 +141,44 @@ impl Simulation {
                 });
             }
         }
+        // Groups need the internal `__consumer_offsets` topic, replicated like any other (GroupMetadataManager).
+        let mut topics = scenario.topics.clone();
+        let offsets_topic = (!scenario.groups.is_empty()).then(|| {
+            let config = &scenario.broker_config;
+            let replication_factor = config.offsets_topic_replication_factor.min(scenario.brokers);
+            let count = config.offsets_topic_num_partitions;
+            let assignment = crate::scenario::default_assignment(scenario.brokers, count, replication_factor);
+            let topic_index = topics.len();
+            topic_first_partition.push(partitions.len() as u32);
+            for (p, replicas) in assignment.iter().enumerate() {
+                partitions.push(PartitionInfo {
+                    topic: topic_index,
+                    partition: p as u32,
+                    replicas: replicas.clone(),
+                    min_insync_replicas: config.min_insync_replicas,
+                    unclean_leader_election_enable: config.unclean_leader_election_enable,
+                    flush_messages: config.log_flush_interval_messages,
+                });
+            }
+            topics.push(crate::scenario::Topic {
+                name: "__consumer_offsets".into(),
+                partitions: count,
+                replication_factor,
+                config: crate::config::TopicConfig::from_map(&Default::default(), config).expect("defaults are valid"),
+                assignment,
+            });
+            topic_index
+        });
         let node_names = scenario.node_names();
         let topo = Arc::new(Topology {
             brokers: scenario.brokers,
             broker_config: scenario.broker_config.clone(),
-            topics: scenario.topics.clone(),
+            topics,
             partitions,
             topic_first_partition,
             node_names: node_names.clone(),
+            offsets_topic,
+            groups: scenario.groups.clone(),
         });
         let nodes = node_names.len();
         let mut net = Network::new(
@@ -163,6 +204,13 @@ impl Simulation {
                 Producer::new(ProducerIdx(i as u32), node, def, &topo, leaders.clone(), rng)
             })
             .collect();
+        let first_consumer = 1 + scenario.brokers + scenario.producers.len() as u32;
+        let consumers = scenario
+            .consumers
+            .iter()
+            .enumerate()
+            .map(|(i, def)| Consumer::new(i as u32, NodeId(first_consumer + i as u32), def, leaders.clone()))
+            .collect();
         let invariants = Invariants::new(&controller);
         let mut sim = Simulation {
             scenario: Arc::new(scenario),
@@ -174,7 +222,10 @@ impl Simulation {
             controller,
             brokers,
             producers,
+            consumers,
             history: History::default(),
+            internal: InternalRecords::default(),
+            processed: Vec::new(),
             trace: Trace::new(options.retention),
             incarnation: vec![0; nodes],
             paused_inbox: vec![Vec::new(); nodes],
@@ -193,24 +244,28 @@ impl Simulation {
     fn boot(&mut self) {
         let mut out = Outbox::default();
         {
-            let mut ctx = Ctx { now: 0, topo: &self.topo, out: &mut out };
+            let mut ctx = Ctx { now: 0, topo: &self.topo, out: &mut out, internal: &mut self.internal };
             self.controller.start(&mut ctx);
         }
         self.flush(CONTROLLER, &mut out);
         for i in 0..self.brokers.len() {
             {
-                let mut ctx = Ctx { now: 0, topo: &self.topo, out: &mut out };
+                let mut ctx = Ctx { now: 0, topo: &self.topo, out: &mut out, internal: &mut self.internal };
                 self.brokers[i].start(&mut ctx, true);
             }
             self.flush(NodeId(i as u32 + 1), &mut out);
         }
         for i in 0..self.producers.len() {
             {
-                let mut ctx = Ctx { now: 0, topo: &self.topo, out: &mut out };
+                let mut ctx = Ctx { now: 0, topo: &self.topo, out: &mut out, internal: &mut self.internal };
                 self.producers[i].start(&mut ctx);
             }
             let node = self.producers[i].node;
             self.flush(node, &mut out);
+        }
+        for i in 0..self.consumers.len() {
+            let start = self.scenario.consumers[i].start;
+            self.push(start, Event::Command(Command::StartConsumer { consumer: i as u32 }));
         }
         let timeline = self.scenario.timeline.clone();
         for step in timeline {
@@ -243,6 +298,12 @@ impl Simulation {
             Action::Resume { node: name } => Command::Resume { node: node(name) },
             Action::CrashController => Command::CrashController,
             Action::RestartController => Command::RestartController,
+            Action::CrashConsumer { consumer } => Command::CrashConsumer { consumer: self.consumer_index(consumer) },
+            Action::StartConsumer { consumer } => Command::StartConsumer { consumer: self.consumer_index(consumer) },
+            Action::CloseConsumer { consumer } => Command::CloseConsumer { consumer: self.consumer_index(consumer) },
+            Action::SlowConsumer { consumer, processing } => {
+                Command::SlowConsumer { consumer: self.consumer_index(consumer), processing: processing.0 }
+            }
             Action::Produce { producer, topic, records } => Command::Produce {
                 producer: ProducerIdx(
                     self.scenario.producers.iter().position(|p| &p.name == producer).expect("validated") as u32,
@@ -251,6 +312,10 @@ impl Simulation {
                 records: records.clone(),
             },
         }
+    }
+
+    fn consumer_index(&self, name: &str) -> u32 {
+        self.scenario.consumers.iter().position(|c| c.name == name).expect("validated") as u32
     }
 
     fn push(&mut self, time: Micros, event: Event) {
@@ -421,15 +486,19 @@ impl Simulation {
                 }
                 let mut out = std::mem::take(&mut self.outbox);
                 {
-                    let mut ctx = Ctx { now: self.now, topo: &self.topo, out: &mut out };
+                    let mut ctx = Ctx { now: self.now, topo: &self.topo, out: &mut out, internal: &mut self.internal };
                     match to {
                         CONTROLLER => self.controller.on_message(&mut ctx, from, message),
                         node if (node.0 as usize) <= self.brokers.len() => {
                             self.brokers[node.index() - 1].on_message(&mut ctx, from, message)
                         }
-                        node => {
+                        node if node.index() - 1 - self.brokers.len() < self.producers.len() => {
                             let p = node.index() - 1 - self.brokers.len();
                             self.producers[p].on_message(&mut ctx, &mut self.history, message)
+                        }
+                        node => {
+                            let c = node.index() - 1 - self.brokers.len() - self.producers.len();
+                            self.consumers[c].on_message(&mut ctx, &mut self.processed, message)
                         }
                     }
                 }
@@ -455,15 +524,19 @@ impl Simulation {
                 }
                 let mut out = std::mem::take(&mut self.outbox);
                 {
-                    let mut ctx = Ctx { now: self.now, topo: &self.topo, out: &mut out };
+                    let mut ctx = Ctx { now: self.now, topo: &self.topo, out: &mut out, internal: &mut self.internal };
                     match node {
                         CONTROLLER => self.controller.on_timer(&mut ctx, timer),
                         node if (node.0 as usize) <= self.brokers.len() => {
                             self.brokers[node.index() - 1].on_timer(&mut ctx, timer)
                         }
-                        node => {
+                        node if node.index() - 1 - self.brokers.len() < self.producers.len() => {
                             let p = node.index() - 1 - self.brokers.len();
                             self.producers[p].on_timer(&mut ctx, &mut self.history, timer)
+                        }
+                        node => {
+                            let c = node.index() - 1 - self.brokers.len() - self.producers.len();
+                            self.consumers[c].on_timer(&mut ctx, &mut self.processed, timer)
                         }
                     }
                 }
@@ -508,11 +581,13 @@ impl Simulation {
     /// Runs `f` as node `node`'s handler and flushes what it produced.
     fn as_node(&mut self, node: NodeId, f: impl FnOnce(&mut Simulation, &mut Ctx)) {
         let mut out = std::mem::take(&mut self.outbox);
+        let mut internal = std::mem::take(&mut self.internal);
         let topo = self.topo.clone();
         {
-            let mut ctx = Ctx { now: self.now, topo: &topo, out: &mut out };
+            let mut ctx = Ctx { now: self.now, topo: &topo, out: &mut out, internal: &mut internal };
             f(self, &mut ctx);
         }
+        self.internal = internal;
         self.flush(node, &mut out);
         self.outbox = out;
     }
@@ -634,6 +709,42 @@ impl Simulation {
                     self.trace.record(self.now, TraceKind::ControllerRestarted);
                     self.as_node(CONTROLLER, |sim, ctx| sim.controller.restart(ctx));
                 }
+            }
+            Command::StartConsumer { consumer } => {
+                let node = self.consumers[consumer as usize].node;
+                if self.consumers[consumer as usize].state != crate::consumer::MemberState::Stopped {
+                    return;
+                }
+                self.net.set_status(node, NodeStatus::Up);
+                self.incarnation[node.index()] += 1;
+                self.trace.record(self.now, TraceKind::ConsumerStarted { consumer: node });
+                self.as_node(node, |sim, ctx| sim.consumers[consumer as usize].start(ctx));
+            }
+            Command::CrashConsumer { consumer } => {
+                let node = self.consumers[consumer as usize].node;
+                if self.consumers[consumer as usize].state == crate::consumer::MemberState::Stopped {
+                    return;
+                }
+                self.consumers[consumer as usize].crash();
+                self.net.set_status(node, NodeStatus::Crashed);
+                self.incarnation[node.index()] += 1;
+                self.paused_inbox[node.index()].clear();
+                self.trace.record(self.now, TraceKind::ConsumerCrashed { consumer: node });
+            }
+            Command::CloseConsumer { consumer } => {
+                let node = self.consumers[consumer as usize].node;
+                if self.net.status(node) != NodeStatus::Up {
+                    return;
+                }
+                self.as_node(node, |sim, ctx| sim.consumers[consumer as usize].close(ctx));
+                self.net.set_status(node, NodeStatus::Crashed);
+                self.incarnation[node.index()] += 1;
+                self.trace.record(self.now, TraceKind::ConsumerClosed { consumer: node });
+            }
+            Command::SlowConsumer { consumer, processing } => {
+                self.consumers[consumer as usize].processing = processing;
+                let node = self.consumers[consumer as usize].node;
+                self.trace.record(self.now, TraceKind::ConsumerSlowed { consumer: node, processing });
             }
             Command::Produce { producer, topic, records } => {
                 let node = self.producers[producer.index()].node;

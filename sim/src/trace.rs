@@ -5,7 +5,7 @@
 
 use crate::hash::TraceHasher;
 use crate::ids::{BrokerId, NodeId, PartitionIdx, ProducerIdx};
-use crate::message::{BrokerSet, KafkaError, MessageKind};
+use crate::message::{BrokerSet, KafkaError, MemberId, MessageKind};
 use crate::time::Micros;
 use serde::Serialize;
 use std::hash::{Hash, Hasher};
@@ -169,6 +169,81 @@ pub enum TraceKind {
         leader_epoch: u32,
     },
 
+    RebalanceStarted {
+        group: u32,
+        generation: u32,
+        reason: &'static str,
+    },
+    GenerationStarted {
+        group: u32,
+        generation: u32,
+        members: u32,
+        leader: MemberId,
+    },
+    GroupStable {
+        group: u32,
+        generation: u32,
+    },
+    MemberRemoved {
+        group: u32,
+        member: MemberId,
+        reason: &'static str,
+    },
+    CommitRejected {
+        group: u32,
+        member: MemberId,
+        generation: u32,
+        error: KafkaError,
+    },
+    OffsetsCommitted {
+        group: u32,
+        partitions: u32,
+    },
+    GroupLoaded {
+        broker: BrokerId,
+        group: u32,
+        generation: u32,
+    },
+    PartitionsAssigned {
+        consumer: NodeId,
+        group: u32,
+        generation: u32,
+        partitions: u32,
+    },
+    PartitionsRevoked {
+        consumer: NodeId,
+        group: u32,
+        partitions: u32,
+    },
+    PollTimeout {
+        consumer: NodeId,
+        group: u32,
+    },
+    ConsumerStarted {
+        consumer: NodeId,
+    },
+    ConsumerCrashed {
+        consumer: NodeId,
+    },
+    ConsumerClosed {
+        consumer: NodeId,
+    },
+    ConsumerSlowed {
+        consumer: NodeId,
+        processing: Micros,
+    },
+    CommitFailed {
+        consumer: NodeId,
+        group: u32,
+        error: KafkaError,
+    },
+    ConsumerTruncationDetected {
+        consumer: NodeId,
+        partition: PartitionIdx,
+        from_offset: u64,
+        to_offset: u64,
+    },
+
     BatchSent {
         producer: ProducerIdx,
         partition: PartitionIdx,
@@ -234,6 +309,22 @@ impl TraceKind {
             TraceKind::LeaderElected { unclean: false, .. } => "election.clean",
             TraceKind::LeaderElected { unclean: true, .. } => "election.unclean",
             TraceKind::PartitionOffline { .. } => "election.offline",
+            TraceKind::RebalanceStarted { .. } => "group.rebalance_started",
+            TraceKind::GenerationStarted { .. } => "group.generation",
+            TraceKind::GroupStable { .. } => "group.stable",
+            TraceKind::MemberRemoved { .. } => "group.member_removed",
+            TraceKind::CommitRejected { .. } => "group.commit_rejected",
+            TraceKind::OffsetsCommitted { .. } => "group.offsets_committed",
+            TraceKind::GroupLoaded { .. } => "group.loaded",
+            TraceKind::PartitionsAssigned { .. } => "consumer.assigned",
+            TraceKind::PartitionsRevoked { .. } => "consumer.revoked",
+            TraceKind::PollTimeout { .. } => "consumer.poll_timeout",
+            TraceKind::ConsumerStarted { .. } => "consumer.started",
+            TraceKind::ConsumerCrashed { .. } => "fault.consumer_crash",
+            TraceKind::ConsumerClosed { .. } => "consumer.closed",
+            TraceKind::ConsumerSlowed { .. } => "fault.consumer_slow",
+            TraceKind::CommitFailed { .. } => "consumer.commit_failed",
+            TraceKind::ConsumerTruncationDetected { .. } => "consumer.truncation_detected",
             TraceKind::BatchSent { .. } => "producer.batch_sent",
             TraceKind::ProduceAcked { .. } => "producer.acked",
             TraceKind::ProduceRetry { .. } => "producer.retry",
@@ -252,6 +343,7 @@ impl TraceKind {
                 | TraceKind::HighWatermark { .. }
                 | TraceKind::BatchSent { .. }
                 | TraceKind::ProduceAcked { .. }
+                | TraceKind::OffsetsCommitted { .. }
         )
     }
 
@@ -277,7 +369,23 @@ impl TraceKind {
             | IsrExpandProposed { broker, .. }
             | ProduceRejected { broker, .. }
             | BrokerFenced { broker }
-            | BrokerUnfenced { broker } => vec![broker.node()],
+            | BrokerUnfenced { broker }
+            | GroupLoaded { broker, .. } => vec![broker.node()],
+            PartitionsAssigned { consumer, .. }
+            | PartitionsRevoked { consumer, .. }
+            | PollTimeout { consumer, .. }
+            | ConsumerStarted { consumer }
+            | ConsumerCrashed { consumer }
+            | ConsumerClosed { consumer }
+            | ConsumerSlowed { consumer, .. }
+            | CommitFailed { consumer, .. }
+            | ConsumerTruncationDetected { consumer, .. } => vec![*consumer],
+            RebalanceStarted { .. }
+            | GenerationStarted { .. }
+            | GroupStable { .. }
+            | MemberRemoved { .. }
+            | CommitRejected { .. }
+            | OffsetsCommitted { .. } => Vec::new(),
             Isolated { node } | Slowed { node, .. } | Paused { node } | Resumed { node } => {
                 vec![*node]
             }

@@ -1,0 +1,707 @@
+//! A Kafka consumer client in a group: finding the coordinator, joining and syncing (running the assignor when it
+//! leads), heartbeats, fetching from partition leaders below the high watermark, the poll loop with per-record
+//! processing time, and the commit modes that make at-most-once or at-least-once.
+//!
+//! The rules follow Kafka's `KafkaConsumer`, `ConsumerCoordinator`, `AbstractCoordinator` and `Fetcher`.
+
+use crate::assignor::{assign, MemberSubscription};
+use crate::config::{CommitMode, ConsumerConfig, OffsetReset};
+use crate::ctx::{Ctx, Timer};
+use crate::ids::{BrokerId, NodeId, PartitionIdx, RecordId};
+use crate::log::LogEntry;
+use crate::message::{FetchResult, JoinResult, KafkaError, MemberId, Message};
+use crate::scenario::ConsumerDef;
+use crate::time::Micros;
+use crate::trace::TraceKind;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+
+/// One record a consumer processed: the raw material of the consumer-side delivery checker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Processed {
+    pub consumer: u32,
+    pub group: u32,
+    pub partition: PartitionIdx,
+    pub offset: u64,
+    pub record: RecordId,
+    pub generation: u32,
+    pub at: Micros,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberState {
+    /// Not started, crashed or closed.
+    Stopped,
+    FindingCoordinator,
+    Joining,
+    Syncing,
+    Stable,
+}
+
+/// What the consumer knows of one assigned partition.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PartitionState {
+    /// The next offset to hand to the application (`position`); `None` until fetched or reset.
+    pub position: Option<u64>,
+    /// The leader epoch of the last record returned, for divergence checks (KIP-320).
+    pub last_epoch: Option<u32>,
+    pub fetch_in_flight: Option<u64>,
+    /// Fetched records not yet polled, with their offsets.
+    pub buffer: VecDeque<(u64, LogEntry)>,
+    /// The high watermark from the last fetch response (the LOG-END-OFFSET `kafka-consumer-groups` shows).
+    pub high_watermark: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Consumer {
+    pub index: u32,
+    pub node: NodeId,
+    pub name: String,
+    pub group: u32,
+    pub topics: Vec<u32>,
+    pub config: ConsumerConfig,
+    pub commit: CommitMode,
+    pub processing: Micros,
+    pub state: MemberState,
+    pub coordinator: Option<BrokerId>,
+    pub member_id: Option<MemberId>,
+    pub generation: u32,
+    pub assigned: BTreeMap<PartitionIdx, PartitionState>,
+    leaders: Vec<(Option<BrokerId>, u32)>,
+    next_request: u64,
+    /// Records handed out by the current poll, being processed one by one.
+    processing_queue: VecDeque<(PartitionIdx, u64, LogEntry)>,
+    busy: bool,
+    last_poll: Micros,
+    last_auto_commit: Micros,
+    /// Positions as of the previous poll: what auto-commit commits (the records that poll returned are done).
+    committable: BTreeMap<PartitionIdx, u64>,
+    /// A commitSync in flight blocks the poll loop until it is answered.
+    pub commit_in_flight: Option<u64>,
+    /// After the poll: process (commit-before-processing waits for its commit first).
+    process_after_commit: bool,
+    /// Poll attempts to rejoin after an unexpected LeaveGroup from a poll timeout.
+    pub poll_timeout_left: bool,
+    /// The largest offset polled per partition in this generation, for the skip / non-monotonic checks.
+    last_polled: BTreeMap<PartitionIdx, u64>,
+    pub skips: u64,
+    pub nonmonotonic: u64,
+    pub commits_failed: u64,
+    pub incarnation: u32,
+    poll_token: u64,
+}
+
+/// How long the application's `poll(Duration)` waits when there is nothing to return (`poll(Duration.ofSeconds(1))`).
+const EMPTY_POLL_WAIT: Micros = 1_000_000;
+
+impl Consumer {
+    pub fn new(index: u32, node: NodeId, def: &ConsumerDef, leaders: Vec<(Option<BrokerId>, u32)>) -> Self {
+        Consumer {
+            index,
+            node,
+            name: def.name.clone(),
+            group: def.group as u32,
+            topics: def.topics.iter().map(|&t| t as u32).collect(),
+            config: def.config.clone(),
+            commit: def.commit,
+            processing: def.processing,
+            state: MemberState::Stopped,
+            coordinator: None,
+            member_id: None,
+            generation: 0,
+            assigned: BTreeMap::new(),
+            leaders,
+            next_request: 0,
+            processing_queue: VecDeque::new(),
+            busy: false,
+            last_poll: 0,
+            last_auto_commit: 0,
+            committable: BTreeMap::new(),
+            commit_in_flight: None,
+            process_after_commit: false,
+            poll_timeout_left: false,
+            last_polled: BTreeMap::new(),
+            skips: 0,
+            nonmonotonic: 0,
+            commits_failed: 0,
+            incarnation: 0,
+            poll_token: 0,
+        }
+    }
+
+    fn request_id(&mut self) -> u64 {
+        self.next_request += 1;
+        self.next_request
+    }
+
+    /// Starts (or restarts after a crash): a fresh member with no state but its configuration.
+    pub fn start(&mut self, ctx: &mut Ctx) {
+        self.state = MemberState::FindingCoordinator;
+        self.member_id = None;
+        self.generation = 0;
+        self.assigned.clear();
+        self.processing_queue.clear();
+        self.busy = false;
+        self.commit_in_flight = None;
+        self.last_poll = ctx.now;
+        self.last_auto_commit = ctx.now;
+        self.committable.clear();
+        self.last_polled.clear();
+        self.find_coordinator(ctx);
+        ctx.timer_after(self.config.heartbeat_interval, Timer::ConsumerHeartbeat);
+    }
+
+    /// The process died: nothing is sent, everything in memory is gone.
+    pub fn crash(&mut self) {
+        self.state = MemberState::Stopped;
+        self.assigned.clear();
+        self.processing_queue.clear();
+        self.busy = false;
+    }
+
+    /// `KafkaConsumer.close()`: auto-commit commits what was consumed, then LeaveGroup.
+    pub fn close(&mut self, ctx: &mut Ctx) {
+        if self.state == MemberState::Stopped {
+            return;
+        }
+        if self.commit == CommitMode::Auto {
+            self.send_commit(ctx, self.positions());
+        }
+        if let (Some(coordinator), Some(member_id)) = (self.coordinator, self.member_id) {
+            ctx.send(coordinator.node(), Message::LeaveGroup { group: self.group, member_id });
+        }
+        self.crash();
+    }
+
+    fn find_coordinator(&mut self, ctx: &mut Ctx) {
+        self.state = MemberState::FindingCoordinator;
+        let request_id = self.request_id();
+        // Ask the brokers in turn (leastLoadedNode): a different one each attempt.
+        let broker = BrokerId((request_id as u32 + self.index) % ctx.topo.brokers + 1);
+        ctx.send(broker.node(), Message::FindCoordinator { request_id, group: self.group });
+        ctx.timer_after(self.config.request_timeout.min(5_000_000), Timer::ConsumerRetry);
+    }
+
+    fn join(&mut self, ctx: &mut Ctx) {
+        let Some(coordinator) = self.coordinator else { return self.find_coordinator(ctx) };
+        self.state = MemberState::Joining;
+        // Eager protocols revoke everything before rejoining (onPartitionsRevoked); cooperative keeps what it owns.
+        if !self.config.assignor.is_cooperative() && !self.assigned.is_empty() {
+            self.revoke(ctx, self.assigned.keys().copied().collect());
+        }
+        ctx.send(
+            coordinator.node(),
+            Message::JoinGroup {
+                group: self.group,
+                member_id: self.member_id,
+                topics: self.topics.clone(),
+                owned: self.assigned.keys().copied().collect(),
+                session_timeout: self.config.session_timeout,
+                rebalance_timeout: self.config.max_poll_interval,
+                protocol: self.config.assignor,
+            },
+        );
+    }
+
+    /// Gives partitions up: auto-commit and commit-after-processing commit what was processed first.
+    fn revoke(&mut self, ctx: &mut Ctx, partitions: Vec<PartitionIdx>) {
+        if partitions.is_empty() {
+            return;
+        }
+        if self.commit != CommitMode::SyncBeforeProcessing && self.member_id.is_some() {
+            let offsets: Vec<(PartitionIdx, u64)> =
+                self.positions().into_iter().filter(|(p, _)| partitions.contains(p)).collect();
+            self.send_commit(ctx, offsets);
+        }
+        for p in &partitions {
+            self.assigned.remove(p);
+            self.committable.remove(p);
+        }
+        self.processing_queue.retain(|(p, _, _)| !partitions.contains(p));
+        ctx.trace(TraceKind::PartitionsRevoked {
+            consumer: self.node,
+            group: self.group,
+            partitions: partitions.len() as u32,
+        });
+    }
+
+    /// Positions of the records the application has finished with.
+    fn positions(&self) -> Vec<(PartitionIdx, u64)> {
+        self.assigned.iter().filter_map(|(p, s)| s.position.map(|o| (*p, o))).collect()
+    }
+
+    fn send_commit(&mut self, ctx: &mut Ctx, offsets: Vec<(PartitionIdx, u64)>) -> Option<u64> {
+        let coordinator = self.coordinator?;
+        let member_id = self.member_id.unwrap_or(MemberId(0));
+        if offsets.is_empty() {
+            return None;
+        }
+        let request_id = self.request_id();
+        ctx.send(
+            coordinator.node(),
+            Message::OffsetCommit { request_id, group: self.group, generation: self.generation, member_id, offsets },
+        );
+        Some(request_id)
+    }
+
+    pub fn on_timer(&mut self, ctx: &mut Ctx, history: &mut Vec<Processed>, timer: Timer) {
+        if self.state == MemberState::Stopped {
+            return;
+        }
+        match timer {
+            Timer::ConsumerHeartbeat => {
+                ctx.timer_after(self.config.heartbeat_interval, Timer::ConsumerHeartbeat);
+                // max.poll.interval.ms: a consumer that has not polled for that long leaves the group from its
+                // heartbeat thread; it finds out (and rejoins) at its next poll.
+                if self.state == MemberState::Stable
+                    && self.busy
+                    && ctx.now.saturating_sub(self.last_poll) > self.config.max_poll_interval
+                {
+                    if let (Some(coordinator), Some(member_id)) = (self.coordinator, self.member_id) {
+                        ctx.send(coordinator.node(), Message::LeaveGroup { group: self.group, member_id });
+                        ctx.trace(TraceKind::PollTimeout { consumer: self.node, group: self.group });
+                    }
+                    self.poll_timeout_left = true;
+                    self.state = MemberState::FindingCoordinator;
+                    return;
+                }
+                if let (Some(coordinator), Some(member_id), MemberState::Stable | MemberState::Syncing) =
+                    (self.coordinator, self.member_id, self.state)
+                {
+                    ctx.send(
+                        coordinator.node(),
+                        Message::Heartbeat { group: self.group, generation: self.generation, member_id },
+                    );
+                }
+            }
+            Timer::ConsumerRetry => match self.state {
+                MemberState::FindingCoordinator if !self.busy => self.find_coordinator(ctx),
+                _ => {}
+            },
+            Timer::ConsumerPoll { token } if token == self.poll_token => self.poll(ctx),
+            Timer::ConsumerProcess => self.process_next(ctx, history),
+            Timer::ConsumerFetchRetry { partition } => self.fetch(ctx, partition),
+            _ => {}
+        }
+    }
+
+    pub fn on_message(&mut self, ctx: &mut Ctx, history: &mut Vec<Processed>, message: Message) {
+        if self.state == MemberState::Stopped {
+            return;
+        }
+        match message {
+            Message::FindCoordinatorResponse { coordinator, .. } => {
+                if self.state != MemberState::FindingCoordinator || self.busy {
+                    return;
+                }
+                if let Some(coordinator) = coordinator {
+                    self.coordinator = Some(coordinator);
+                    self.join(ctx);
+                }
+            }
+            Message::JoinGroupResponse { result, .. } => self.on_join(ctx, result),
+            Message::SyncGroupResponse { generation, result, .. } => self.on_sync(ctx, generation, result),
+            Message::HeartbeatResponse { error, .. } => match error {
+                None => {}
+                Some(KafkaError::RebalanceInProgress) if self.state == MemberState::Stable => self.join(ctx),
+                Some(KafkaError::IllegalGeneration) | Some(KafkaError::UnknownMemberId) => {
+                    // Fenced out of the group: rejoin as a new member (onPartitionsLost: nothing is committed).
+                    self.member_id = None;
+                    self.assigned.clear();
+                    self.processing_queue.clear();
+                    self.join(ctx);
+                }
+                Some(KafkaError::NotCoordinator) | Some(KafkaError::NetworkException) => self.find_coordinator(ctx),
+                Some(_) => {}
+            },
+            Message::OffsetCommitResponse { request_id, result } => {
+                if let Err(error) = result {
+                    self.commits_failed += 1;
+                    ctx.trace(TraceKind::CommitFailed { consumer: self.node, group: self.group, error });
+                    if matches!(error, KafkaError::NotCoordinator | KafkaError::NetworkException) {
+                        self.find_coordinator(ctx);
+                    }
+                }
+                if self.commit_in_flight == Some(request_id) {
+                    self.commit_in_flight = None;
+                    if self.process_after_commit {
+                        self.process_after_commit = false;
+                        self.process_next(ctx, history);
+                    } else {
+                        self.schedule_poll(ctx);
+                    }
+                }
+            }
+            Message::OffsetFetchResponse { result, .. } => match result {
+                Ok(offsets) => {
+                    for (partition, committed) in offsets {
+                        match committed {
+                            Some(offset) => {
+                                if let Some(state) = self.assigned.get_mut(&partition) {
+                                    state.position = Some(offset);
+                                }
+                                self.fetch(ctx, partition);
+                            }
+                            None => self.reset_position(ctx, partition),
+                        }
+                    }
+                }
+                Err(_) => self.find_coordinator(ctx),
+            },
+            Message::ListOffsetsResponse { partition, result, .. } => match result {
+                Ok(offset) => {
+                    if let Some(state) = self.assigned.get_mut(&partition) {
+                        if state.position.is_none() {
+                            state.position = Some(offset);
+                        }
+                    }
+                    self.fetch(ctx, partition);
+                }
+                Err(_) => self.refresh_metadata_and_retry(ctx, partition),
+            },
+            Message::MetadataResponse { leaders, .. } => {
+                for (known, fresh) in self.leaders.iter_mut().zip(leaders) {
+                    if fresh.1 >= known.1 {
+                        *known = fresh;
+                    }
+                }
+            }
+            Message::ConsumerFetchResponse { fetch_id, partition, result } => {
+                self.on_fetch_response(ctx, fetch_id, partition, result)
+            }
+            _ => {}
+        }
+    }
+
+    fn on_join(&mut self, ctx: &mut Ctx, result: Result<JoinResult, KafkaError>) {
+        if self.state != MemberState::Joining {
+            return;
+        }
+        let join = match result {
+            Ok(join) => join,
+            Err(KafkaError::UnknownMemberId) => {
+                self.member_id = None;
+                return self.join(ctx);
+            }
+            Err(_) => return self.find_coordinator(ctx),
+        };
+        self.member_id = Some(join.member_id);
+        self.generation = join.generation;
+        self.state = MemberState::Syncing;
+        self.last_polled.clear();
+        let mut assignments = Vec::new();
+        if join.leader == join.member_id {
+            // The leader runs the assignor (ConsumerCoordinator.onLeaderElected).
+            let topo = ctx.topo;
+            let name_of = |p: PartitionIdx| {
+                let info = topo.partition(p);
+                (topo.topics[info.topic].name.clone(), info.partition)
+            };
+            let mut partitions_per_topic = BTreeMap::new();
+            for (_, topics, _) in &join.members {
+                for &t in topics {
+                    partitions_per_topic
+                        .insert(topo.topics[t as usize].name.clone(), topo.topics[t as usize].partitions);
+                }
+            }
+            let members: Vec<MemberSubscription> = join
+                .members
+                .iter()
+                .map(|(id, topics, owned)| MemberSubscription {
+                    member_id: format!("{:010}", id.0),
+                    topics: topics.iter().map(|&t| topo.topics[t as usize].name.clone()).collect(),
+                    owned: owned.iter().map(|&p| name_of(p)).collect(),
+                })
+                .collect();
+            let result = assign(join.protocol, &partitions_per_topic, &members);
+            for (id, _, _) in &join.members {
+                let tps = &result[&format!("{:010}", id.0)];
+                let partitions = tps
+                    .iter()
+                    .map(|(topic, p)| {
+                        let t = topo.topics.iter().position(|x| &x.name == topic).expect("known topic");
+                        topo.partition_idx(t, *p)
+                    })
+                    .collect();
+                assignments.push((*id, partitions));
+            }
+        }
+        if let Some(coordinator) = self.coordinator {
+            ctx.send(
+                coordinator.node(),
+                Message::SyncGroup {
+                    group: self.group,
+                    generation: self.generation,
+                    member_id: join.member_id,
+                    assignments,
+                },
+            );
+        }
+    }
+
+    fn on_sync(&mut self, ctx: &mut Ctx, generation: u32, result: Result<Vec<PartitionIdx>, KafkaError>) {
+        if self.state != MemberState::Syncing || generation != self.generation {
+            return;
+        }
+        let assignment = match result {
+            Ok(assignment) => assignment,
+            Err(KafkaError::RebalanceInProgress) => return self.join(ctx),
+            Err(KafkaError::UnknownMemberId) | Err(KafkaError::IllegalGeneration) => {
+                self.member_id = None;
+                return self.join(ctx);
+            }
+            Err(_) => return self.find_coordinator(ctx),
+        };
+        self.state = MemberState::Stable;
+        let revoked: Vec<PartitionIdx> = self.assigned.keys().copied().filter(|p| !assignment.contains(p)).collect();
+        let added: Vec<PartitionIdx> = assignment.iter().copied().filter(|p| !self.assigned.contains_key(p)).collect();
+        ctx.trace(TraceKind::PartitionsAssigned {
+            consumer: self.node,
+            group: self.group,
+            generation,
+            partitions: assignment.len() as u32,
+        });
+        if !revoked.is_empty() {
+            // Cooperative rebalancing: give up what moves, then rejoin so it can be handed over.
+            self.revoke(ctx, revoked);
+            self.join(ctx);
+            return;
+        }
+        for p in &added {
+            self.assigned.insert(
+                *p,
+                PartitionState {
+                    position: None,
+                    last_epoch: None,
+                    fetch_in_flight: None,
+                    buffer: VecDeque::new(),
+                    high_watermark: 0,
+                },
+            );
+        }
+        if !added.is_empty() {
+            if let Some(coordinator) = self.coordinator {
+                let request_id = self.request_id();
+                ctx.send(coordinator.node(), Message::OffsetFetch { request_id, group: self.group, partitions: added });
+            }
+        }
+        self.schedule_poll(ctx);
+    }
+
+    /// No committed offset: `auto.offset.reset` decides (ListOffsets earliest, or latest = the HW).
+    fn reset_position(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
+        let Some(leader) = self.leaders[partition.index()].0 else {
+            return self.refresh_metadata_and_retry(ctx, partition);
+        };
+        let request_id = self.request_id();
+        let latest = self.config.auto_offset_reset == OffsetReset::Latest;
+        ctx.send(leader.node(), Message::ListOffsets { request_id, partition, latest });
+    }
+
+    fn refresh_metadata_and_retry(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
+        let request_id = self.request_id();
+        let broker = BrokerId((request_id as u32 + self.index) % ctx.topo.brokers + 1);
+        ctx.send(broker.node(), Message::MetadataRequest { request_id });
+        ctx.timer_after(self.config.retry_backoff.max(1), Timer::ConsumerFetchRetry { partition });
+    }
+
+    /// Keeps one fetch in flight per assigned partition (the Fetcher pre-fetches while the application works).
+    fn fetch(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
+        let Some(state) = self.assigned.get(&partition) else { return };
+        if state.fetch_in_flight.is_some() || state.buffer.len() >= self.config.max_poll_records as usize {
+            return;
+        }
+        let Some(position) = state.position else {
+            return self.reset_position(ctx, partition);
+        };
+        let (Some(leader), epoch) = self.leaders[partition.index()] else {
+            return self.refresh_metadata_and_retry(ctx, partition);
+        };
+        let last_fetched_epoch = state.last_epoch;
+        let offset = position_after_buffer(state, position);
+        let fetch_id = self.request_id();
+        self.assigned.get_mut(&partition).expect("assigned").fetch_in_flight = Some(fetch_id);
+        ctx.send(
+            leader.node(),
+            Message::ConsumerFetch { fetch_id, partition, offset, current_leader_epoch: epoch, last_fetched_epoch },
+        );
+    }
+
+    fn on_fetch_response(&mut self, ctx: &mut Ctx, fetch_id: u64, partition: PartitionIdx, result: FetchResult) {
+        let Some(state) = self.assigned.get_mut(&partition) else { return };
+        if state.fetch_in_flight != Some(fetch_id) {
+            return;
+        }
+        state.fetch_in_flight = None;
+        match result {
+            FetchResult::Records { entries, high_watermark } => {
+                state.high_watermark = high_watermark;
+                let start = position_after_buffer(state, state.position.unwrap_or(0));
+                for (i, entry) in entries.into_iter().enumerate() {
+                    state.buffer.push_back((start + i as u64, entry));
+                }
+                let had_data = !state.buffer.is_empty();
+                self.fetch(ctx, partition);
+                if had_data && !self.busy && self.commit_in_flight.is_none() {
+                    self.schedule_poll(ctx);
+                }
+            }
+            FetchResult::Diverging { end_offset, .. } => {
+                // KIP-320: the log was truncated below our position (an unclean election). With a reset policy the
+                // consumer seeks to the first offset known to diverge and says so.
+                let position = state.position.unwrap_or(0);
+                state.buffer.clear();
+                state.position = Some(end_offset.min(position));
+                state.last_epoch = None;
+                ctx.trace(TraceKind::ConsumerTruncationDetected {
+                    consumer: self.node,
+                    partition,
+                    from_offset: position,
+                    to_offset: end_offset.min(position),
+                });
+                self.fetch(ctx, partition);
+            }
+            FetchResult::Error(KafkaError::OffsetOutOfRange) => {
+                state.position = None;
+                state.buffer.clear();
+                self.reset_position(ctx, partition);
+            }
+            FetchResult::Error(_) => self.refresh_metadata_and_retry(ctx, partition),
+        }
+    }
+
+    /// The application calls poll() again: at once, or after `delay` (an empty poll waits for data). A newer
+    /// schedule replaces an older one, so there is only ever one poll pending.
+    fn schedule_poll_after(&mut self, ctx: &mut Ctx, delay: Micros) {
+        if !self.busy {
+            self.poll_token += 1;
+            ctx.timer_after(delay, Timer::ConsumerPoll { token: self.poll_token });
+        }
+    }
+
+    fn schedule_poll(&mut self, ctx: &mut Ctx) {
+        self.schedule_poll_after(ctx, 0);
+    }
+
+    /// `KafkaConsumer.poll`: up to `max.poll.records` records from the fetched buffers, then processing.
+    fn poll(&mut self, ctx: &mut Ctx) {
+        if self.busy || self.commit_in_flight.is_some() {
+            return;
+        }
+        self.last_poll = ctx.now;
+        if self.poll_timeout_left {
+            // The heartbeat thread left the group; this poll rejoins it (as a new member).
+            self.poll_timeout_left = false;
+            self.member_id = None;
+            self.assigned.clear();
+            self.find_coordinator(ctx);
+            return;
+        }
+        if self.state != MemberState::Stable {
+            return;
+        }
+        // Auto-commit at poll: commit what the previous poll returned, every auto.commit.interval.ms.
+        if self.commit == CommitMode::Auto && ctx.now >= self.last_auto_commit + self.config.auto_commit_interval {
+            self.last_auto_commit = ctx.now;
+            let offsets: Vec<(PartitionIdx, u64)> = self.committable.iter().map(|(p, o)| (*p, *o)).collect();
+            self.send_commit(ctx, offsets);
+        }
+        let mut taken = 0;
+        let max = self.config.max_poll_records as usize;
+        let partitions: Vec<PartitionIdx> = self.assigned.keys().copied().collect();
+        for partition in &partitions {
+            let state = self.assigned.get_mut(partition).expect("assigned");
+            while taken < max {
+                let Some((offset, entry)) = state.buffer.pop_front() else { break };
+                // The consumer-side checks: a poll that jumps over offsets skips records; one that goes back
+                // without a new assignment repeats them.
+                if let Some(&last) = self.last_polled.get(partition) {
+                    if offset > last + 1 {
+                        self.skips += offset - last - 1;
+                    } else if offset <= last {
+                        self.nonmonotonic += 1;
+                    }
+                }
+                self.last_polled.insert(*partition, offset);
+                state.position = Some(offset + 1);
+                state.last_epoch = Some(entry.leader_epoch);
+                self.processing_queue.push_back((*partition, offset, entry));
+                taken += 1;
+            }
+        }
+        for partition in partitions {
+            self.fetch(ctx, partition);
+        }
+        if taken == 0 {
+            // Nothing fetched yet: the application's poll(Duration) waits; it returns early when data arrives.
+            self.schedule_poll_after(ctx, EMPTY_POLL_WAIT);
+            return;
+        }
+        self.busy = true;
+        let positions = self.positions();
+        match self.commit {
+            CommitMode::SyncBeforeProcessing => {
+                // At most once: the offsets are committed before the records are processed.
+                self.commit_in_flight = self.send_commit(ctx, positions);
+                self.process_after_commit = self.commit_in_flight.is_some();
+                if !self.process_after_commit {
+                    ctx.timer_after(self.processing, Timer::ConsumerProcess);
+                }
+            }
+            _ => ctx.timer_after(self.processing, Timer::ConsumerProcess),
+        }
+    }
+
+    /// One record finished processing; after the last one, commit (per mode) and poll again.
+    fn process_next(&mut self, ctx: &mut Ctx, history: &mut Vec<Processed>) {
+        let Some((partition, offset, entry)) = self.processing_queue.pop_front() else {
+            return self.finish_batch(ctx);
+        };
+        history.push(Processed {
+            consumer: self.index,
+            group: self.group,
+            partition,
+            offset,
+            record: entry.record,
+            generation: self.generation,
+            at: ctx.now,
+        });
+        if self.processing_queue.is_empty() {
+            self.finish_batch(ctx);
+        } else {
+            ctx.timer_after(self.processing, Timer::ConsumerProcess);
+        }
+    }
+
+    fn finish_batch(&mut self, ctx: &mut Ctx) {
+        self.busy = false;
+        let positions = self.positions();
+        self.committable = positions.iter().copied().collect();
+        match self.commit {
+            CommitMode::SyncAfterProcessing => {
+                self.commit_in_flight = self.send_commit(ctx, positions);
+                if self.commit_in_flight.is_none() {
+                    self.schedule_poll(ctx);
+                }
+            }
+            CommitMode::AsyncAfterProcessing => {
+                self.send_commit(ctx, positions);
+                self.schedule_poll(ctx);
+            }
+            _ => self.schedule_poll(ctx),
+        }
+    }
+
+    /// Lag per assigned partition: the HW last seen minus the position.
+    pub fn lag(&self) -> Vec<(PartitionIdx, u64, u64)> {
+        self.assigned
+            .iter()
+            .map(|(p, s)| (*p, s.position.unwrap_or(0), s.high_watermark.saturating_sub(s.position.unwrap_or(0))))
+            .collect()
+    }
+}
+
+/// The offset after the records already buffered: where the next fetch continues.
+fn position_after_buffer(state: &PartitionState, position: u64) -> u64 {
+    state.buffer.back().map(|(offset, _)| offset + 1).unwrap_or(position)
+}
