@@ -668,7 +668,9 @@ impl Broker {
                 let target = end_offset.min(own_end).min(replica.log.log_end_offset());
                 let from_offset = replica.log.log_end_offset();
                 replica.log.truncate_to(target);
-                ctx.trace(TraceKind::Truncated { broker: me, partition, from_offset, to_offset: target });
+                if target < from_offset {
+                    ctx.trace(TraceKind::Truncated { broker: me, partition, from_offset, to_offset: target });
+                }
                 // A diverging response's HW is not applied (the follower's HW only comes down with its log).
                 let _ = high_watermark;
                 replica.high_watermark = replica.high_watermark.min(replica.log.log_end_offset());
@@ -714,8 +716,8 @@ impl Broker {
             return reply(ctx, FetchResult::Error(KafkaError::NotLeaderOrFollower));
         };
         // Divergence (Partition.fetchRecords -> validateFetchOffsetAndMaybeGetDivergingEpoch): the follower's last
-        // epoch must end, in the leader's log, at or after the fetch offset.
-        if let Some(last_epoch) = last_fetched_epoch {
+        // epoch must end, in the leader's log, at or after the fetch offset. An empty log cannot diverge.
+        if let Some(last_epoch) = last_fetched_epoch.filter(|_| fetch_offset > 0) {
             let diverging = match replica.log.end_offset_for_epoch(last_epoch) {
                 Some((epoch, end)) if epoch < last_epoch || end < fetch_offset => Some((epoch, end)),
                 Some(_) => None,
@@ -929,7 +931,7 @@ impl Broker {
         let Role::Leader(state) = &mut replica.role else {
             return reply(ctx, FetchResult::Error(KafkaError::NotLeaderOrFollower));
         };
-        if let Some(last_epoch) = last_fetched_epoch {
+        if let Some(last_epoch) = last_fetched_epoch.filter(|_| offset > 0) {
             let diverging = match replica.log.end_offset_for_epoch(last_epoch) {
                 Some((epoch, end)) if epoch < last_epoch || end < offset => Some((epoch, end)),
                 Some(_) => None,

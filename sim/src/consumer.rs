@@ -46,6 +46,11 @@ pub struct PartitionState {
     /// The leader epoch of the last record returned, for divergence checks (KIP-320).
     pub last_epoch: Option<u32>,
     pub fetch_in_flight: Option<u64>,
+    /// The offset the fetch in flight asked for: its records start there.
+    pub fetch_offset: u64,
+    /// Where the fetch in flight went and when it was sent.
+    pub fetch_broker: BrokerId,
+    pub fetch_sent_at: Micros,
     /// Fetched records not yet polled, with their offsets.
     pub buffer: VecDeque<(u64, LogEntry)>,
     /// The high watermark from the last fetch response (the LOG-END-OFFSET `kafka-consumer-groups` shows).
@@ -89,6 +94,17 @@ pub struct Consumer {
     pub commits_failed: u64,
     pub incarnation: u32,
     poll_token: u64,
+    /// The group needs this member to (re)join: done at the next poll, never in the middle of processing, as in
+    /// Kafka where rebalance callbacks run inside `poll()`.
+    rejoin_needed: bool,
+    /// The member was fenced out: its partitions are lost (not committed) at the next poll.
+    partitions_lost: bool,
+    /// A SyncGroup answer to apply at the next poll.
+    pending_sync: Option<(u32, Vec<PartitionIdx>)>,
+    /// The commitSync of a revocation, which the JoinGroup waits for.
+    revoke_commit: Option<u64>,
+    /// Looking for the coordinator only because the old one went away: resume without rejoining.
+    resume_after_find: bool,
 }
 
 /// How long the application's `poll(Duration)` waits when there is nothing to return (`poll(Duration.ofSeconds(1))`).
@@ -126,6 +142,11 @@ impl Consumer {
             commits_failed: 0,
             incarnation: 0,
             poll_token: 0,
+            rejoin_needed: false,
+            partitions_lost: false,
+            pending_sync: None,
+            revoke_commit: None,
+            resume_after_find: false,
         }
     }
 
@@ -147,6 +168,12 @@ impl Consumer {
         self.last_auto_commit = ctx.now;
         self.committable.clear();
         self.last_polled.clear();
+        self.rejoin_needed = false;
+        self.partitions_lost = false;
+        self.pending_sync = None;
+        self.poll_timeout_left = false;
+        self.revoke_commit = None;
+        self.resume_after_find = false;
         self.find_coordinator(ctx);
         ctx.timer_after(self.config.heartbeat_interval, Timer::ConsumerHeartbeat);
     }
@@ -174,6 +201,11 @@ impl Consumer {
     }
 
     fn find_coordinator(&mut self, ctx: &mut Ctx) {
+        if self.state != MemberState::FindingCoordinator {
+            // A member that only lost its coordinator carries on with the same generation once it finds the new
+            // one (AbstractCoordinator.ensureCoordinatorReady); it does not rejoin.
+            self.resume_after_find = self.state == MemberState::Stable && self.member_id.is_some();
+        }
         self.state = MemberState::FindingCoordinator;
         let request_id = self.request_id();
         // Ask the brokers in turn (leastLoadedNode): a different one each attempt.
@@ -189,6 +221,14 @@ impl Consumer {
         if !self.config.assignor.is_cooperative() && !self.assigned.is_empty() {
             self.revoke(ctx, self.assigned.keys().copied().collect());
         }
+        if self.revoke_commit.is_some() {
+            // The revocation's commitSync must finish first, so the next owner starts where this one stopped.
+            return;
+        }
+        self.send_join_group(ctx, coordinator);
+    }
+
+    fn send_join_group(&mut self, ctx: &mut Ctx, coordinator: BrokerId) {
         ctx.send(
             coordinator.node(),
             Message::JoinGroup {
@@ -211,7 +251,7 @@ impl Consumer {
         if self.commit != CommitMode::SyncBeforeProcessing && self.member_id.is_some() {
             let offsets: Vec<(PartitionIdx, u64)> =
                 self.positions().into_iter().filter(|(p, _)| partitions.contains(p)).collect();
-            self.send_commit(ctx, offsets);
+            self.revoke_commit = self.send_commit(ctx, offsets);
         }
         for p in &partitions {
             self.assigned.remove(p);
@@ -251,6 +291,19 @@ impl Consumer {
         match timer {
             Timer::ConsumerHeartbeat => {
                 ctx.timer_after(self.config.heartbeat_interval, Timer::ConsumerHeartbeat);
+                // request.timeout.ms: a fetch that was never answered is given up and sent again.
+                let stale: Vec<PartitionIdx> = self
+                    .assigned
+                    .iter()
+                    .filter(|(_, s)| {
+                        s.fetch_in_flight.is_some() && ctx.now >= s.fetch_sent_at + self.config.request_timeout
+                    })
+                    .map(|(p, _)| *p)
+                    .collect();
+                for partition in stale {
+                    self.assigned.get_mut(&partition).expect("assigned").fetch_in_flight = None;
+                    self.refresh_metadata_and_retry(ctx, partition);
+                }
                 // max.poll.interval.ms: a consumer that has not polled for that long leaves the group from its
                 // heartbeat thread; it finds out (and rejoins) at its next poll.
                 if self.state == MemberState::Stable
@@ -274,10 +327,9 @@ impl Consumer {
                     );
                 }
             }
-            Timer::ConsumerRetry => match self.state {
-                MemberState::FindingCoordinator if !self.busy => self.find_coordinator(ctx),
-                _ => {}
-            },
+            Timer::ConsumerRetry if self.state == MemberState::FindingCoordinator => {
+                self.schedule_poll(ctx);
+            }
             Timer::ConsumerPoll { token } if token == self.poll_token => self.poll(ctx),
             Timer::ConsumerProcess => self.process_next(ctx, history),
             Timer::ConsumerFetchRetry { partition } => self.fetch(ctx, partition),
@@ -291,25 +343,33 @@ impl Consumer {
         }
         match message {
             Message::FindCoordinatorResponse { coordinator, .. } => {
-                if self.state != MemberState::FindingCoordinator || self.busy {
+                if self.state != MemberState::FindingCoordinator {
                     return;
                 }
                 if let Some(coordinator) = coordinator {
                     self.coordinator = Some(coordinator);
-                    self.join(ctx);
+                    if std::mem::take(&mut self.resume_after_find) {
+                        self.state = MemberState::Stable;
+                    } else {
+                        self.rejoin_needed = true;
+                    }
+                    self.schedule_poll(ctx);
                 }
             }
             Message::JoinGroupResponse { result, .. } => self.on_join(ctx, result),
             Message::SyncGroupResponse { generation, result, .. } => self.on_sync(ctx, generation, result),
             Message::HeartbeatResponse { error, .. } => match error {
                 None => {}
-                Some(KafkaError::RebalanceInProgress) if self.state == MemberState::Stable => self.join(ctx),
+                Some(KafkaError::RebalanceInProgress) if self.state == MemberState::Stable => {
+                    self.rejoin_needed = true;
+                    self.schedule_poll(ctx);
+                }
                 Some(KafkaError::IllegalGeneration) | Some(KafkaError::UnknownMemberId) => {
                     // Fenced out of the group: rejoin as a new member (onPartitionsLost: nothing is committed).
                     self.member_id = None;
-                    self.assigned.clear();
-                    self.processing_queue.clear();
-                    self.join(ctx);
+                    self.partitions_lost = true;
+                    self.rejoin_needed = true;
+                    self.schedule_poll(ctx);
                 }
                 Some(KafkaError::NotCoordinator) | Some(KafkaError::NetworkException) => self.find_coordinator(ctx),
                 Some(_) => {}
@@ -320,6 +380,12 @@ impl Consumer {
                     ctx.trace(TraceKind::CommitFailed { consumer: self.node, group: self.group, error });
                     if matches!(error, KafkaError::NotCoordinator | KafkaError::NetworkException) {
                         self.find_coordinator(ctx);
+                    }
+                }
+                if self.revoke_commit == Some(request_id) {
+                    self.revoke_commit = None;
+                    if let (MemberState::Joining, Some(coordinator)) = (self.state, self.coordinator) {
+                        self.send_join_group(ctx, coordinator);
                     }
                 }
                 if self.commit_in_flight == Some(request_id) {
@@ -381,7 +447,8 @@ impl Consumer {
             Ok(join) => join,
             Err(KafkaError::UnknownMemberId) => {
                 self.member_id = None;
-                return self.join(ctx);
+                self.rejoin_needed = true;
+                return self.schedule_poll(ctx);
             }
             Err(_) => return self.find_coordinator(ctx),
         };
@@ -443,15 +510,20 @@ impl Consumer {
         if self.state != MemberState::Syncing || generation != self.generation {
             return;
         }
-        let assignment = match result {
-            Ok(assignment) => assignment,
-            Err(KafkaError::RebalanceInProgress) => return self.join(ctx),
+        match result {
+            Ok(assignment) => self.pending_sync = Some((generation, assignment)),
+            Err(KafkaError::RebalanceInProgress) => self.rejoin_needed = true,
             Err(KafkaError::UnknownMemberId) | Err(KafkaError::IllegalGeneration) => {
                 self.member_id = None;
-                return self.join(ctx);
+                self.rejoin_needed = true;
             }
             Err(_) => return self.find_coordinator(ctx),
-        };
+        }
+        self.schedule_poll(ctx);
+    }
+
+    /// Applies a SyncGroup assignment inside poll (onPartitionsRevoked / onPartitionsAssigned run there).
+    fn apply_assignment(&mut self, ctx: &mut Ctx, generation: u32, assignment: Vec<PartitionIdx>) {
         self.state = MemberState::Stable;
         let revoked: Vec<PartitionIdx> = self.assigned.keys().copied().filter(|p| !assignment.contains(p)).collect();
         let added: Vec<PartitionIdx> = assignment.iter().copied().filter(|p| !self.assigned.contains_key(p)).collect();
@@ -464,8 +536,7 @@ impl Consumer {
         if !revoked.is_empty() {
             // Cooperative rebalancing: give up what moves, then rejoin so it can be handed over.
             self.revoke(ctx, revoked);
-            self.join(ctx);
-            return;
+            self.rejoin_needed = true;
         }
         for p in &added {
             self.assigned.insert(
@@ -474,6 +545,9 @@ impl Consumer {
                     position: None,
                     last_epoch: None,
                     fetch_in_flight: None,
+                    fetch_offset: 0,
+                    fetch_broker: BrokerId(0),
+                    fetch_sent_at: 0,
                     buffer: VecDeque::new(),
                     high_watermark: 0,
                 },
@@ -517,10 +591,15 @@ impl Consumer {
         let (Some(leader), epoch) = self.leaders[partition.index()] else {
             return self.refresh_metadata_and_retry(ctx, partition);
         };
-        let last_fetched_epoch = state.last_epoch;
+        // The epoch of the record just before the fetch offset: the last buffered one, or the last polled one.
+        let last_fetched_epoch = state.buffer.back().map(|(_, e)| e.leader_epoch).or(state.last_epoch);
         let offset = position_after_buffer(state, position);
         let fetch_id = self.request_id();
-        self.assigned.get_mut(&partition).expect("assigned").fetch_in_flight = Some(fetch_id);
+        let state = self.assigned.get_mut(&partition).expect("assigned");
+        state.fetch_in_flight = Some(fetch_id);
+        state.fetch_offset = offset;
+        state.fetch_broker = leader;
+        state.fetch_sent_at = ctx.now;
         ctx.send(
             leader.node(),
             Message::ConsumerFetch { fetch_id, partition, offset, current_leader_epoch: epoch, last_fetched_epoch },
@@ -536,7 +615,12 @@ impl Consumer {
         match result {
             FetchResult::Records { entries, high_watermark } => {
                 state.high_watermark = high_watermark;
-                let start = position_after_buffer(state, state.position.unwrap_or(0));
+                let start = state.fetch_offset;
+                if start != position_after_buffer(state, state.position.unwrap_or(0)) {
+                    // The position moved while the fetch was out (a seek or a reset): these records are stale.
+                    self.fetch(ctx, partition);
+                    return;
+                }
                 for (i, entry) in entries.into_iter().enumerate() {
                     state.buffer.push_back((start + i as u64, entry));
                 }
@@ -597,8 +681,29 @@ impl Consumer {
             self.find_coordinator(ctx);
             return;
         }
-        if self.state != MemberState::Stable {
-            return;
+        if let Some((generation, assignment)) = self.pending_sync.take() {
+            if generation == self.generation {
+                self.apply_assignment(ctx, generation, assignment);
+            }
+        }
+        if self.partitions_lost {
+            self.partitions_lost = false;
+            self.assigned.clear();
+            self.committable.clear();
+            self.processing_queue.clear();
+        }
+        if self.rejoin_needed && self.coordinator.is_some() {
+            self.rejoin_needed = false;
+            self.join(ctx);
+        }
+        let cooperative_rebalance =
+            self.config.assignor.is_cooperative() && matches!(self.state, MemberState::Joining | MemberState::Syncing);
+        if self.state != MemberState::Stable && !cooperative_rebalance {
+            // Joining or syncing (poll blocks in the rebalance), or still looking for the coordinator.
+            if self.state == MemberState::FindingCoordinator {
+                self.find_coordinator(ctx);
+            }
+            return self.schedule_poll_after(ctx, EMPTY_POLL_WAIT);
         }
         // Auto-commit at poll: commit what the previous poll returned, every auto.commit.interval.ms.
         if self.commit == CommitMode::Auto && ctx.now >= self.last_auto_commit + self.config.auto_commit_interval {
@@ -689,6 +794,45 @@ impl Consumer {
                 self.schedule_poll(ctx);
             }
             _ => self.schedule_poll(ctx),
+        }
+    }
+
+    /// A broker's process died: requests in flight to it fail at once (NetworkClient disconnect).
+    pub fn on_broker_disconnected(&mut self, ctx: &mut Ctx, broker: BrokerId) {
+        if self.state == MemberState::Stopped {
+            return;
+        }
+        let broken: Vec<PartitionIdx> = self
+            .assigned
+            .iter()
+            .filter(|(_, s)| s.fetch_in_flight.is_some() && s.fetch_broker == broker)
+            .map(|(p, _)| *p)
+            .collect();
+        for partition in broken {
+            self.assigned.get_mut(&partition).expect("assigned").fetch_in_flight = None;
+            self.refresh_metadata_and_retry(ctx, partition);
+        }
+        if self.coordinator == Some(broker) {
+            if self.commit_in_flight.take().is_some() {
+                self.commits_failed += 1;
+                ctx.trace(TraceKind::CommitFailed {
+                    consumer: self.node,
+                    group: self.group,
+                    error: KafkaError::NetworkException,
+                });
+                if self.process_after_commit {
+                    // Commit-before-processing goes on with the batch it already polled.
+                    self.process_after_commit = false;
+                    ctx.timer_after(self.processing, Timer::ConsumerProcess);
+                }
+            }
+            if self.revoke_commit.take().is_some() {
+                if let MemberState::Joining = self.state {
+                    self.rejoin_needed = true;
+                }
+            }
+            self.find_coordinator(ctx);
+            self.schedule_poll(ctx);
         }
     }
 

@@ -178,10 +178,8 @@ impl Broker {
                 };
                 ctx.send(from, Message::HeartbeatResponse { group, error });
             }
-            Message::LeaveGroup { group, member_id } => {
-                if self.coordinates(ctx, group) {
-                    self.remove_member(ctx, group, member_id, "left the group");
-                }
+            Message::LeaveGroup { group, member_id } if self.coordinates(ctx, group) => {
+                self.remove_member(ctx, group, member_id, "left the group");
             }
             Message::OffsetCommit { request_id, group, generation, member_id, offsets } => {
                 if !self.coordinates(ctx, group) {
@@ -509,7 +507,9 @@ impl Broker {
         if generation != group.generation {
             return reject(ctx, KafkaError::IllegalGeneration);
         }
-        if group.state != GroupState::Stable {
+        // Commits are taken while Stable and while PreparingRebalance (members commit as they revoke); only
+        // CompletingRebalance answers REBALANCE_IN_PROGRESS (GroupCoordinator.doCommitOffsets).
+        if group.state == GroupState::CompletingRebalance {
             return reject(ctx, KafkaError::RebalanceInProgress);
         }
         let records = offsets

@@ -47,6 +47,7 @@ impl Invariants {
     pub fn check(&mut self, sim: &Simulation) -> Result<(), String> {
         let touched = if std::mem::take(&mut self.all_touched) {
             self.touched.clear();
+            check_groups(sim)?;
             (0..sim.topo.partitions.len() as u32).map(PartitionIdx).collect()
         } else {
             std::mem::take(&mut self.touched)
@@ -131,4 +132,26 @@ impl Invariants {
         }
         Ok(())
     }
+}
+
+/// In every group a coordinator holds, a partition has at most one owner in the current generation.
+fn check_groups(sim: &Simulation) -> Result<(), String> {
+    for broker in &sim.brokers {
+        for (g, group) in &broker.groups {
+            let mut seen = std::collections::BTreeSet::new();
+            for member in group.members.values() {
+                for p in &member.assignment {
+                    if group.state == crate::group::GroupState::Stable && !seen.insert(*p) {
+                        return Err(format!(
+                            "group {} generation {}: {} has two owners",
+                            sim.topo.groups[*g as usize],
+                            group.generation,
+                            sim.topo.partition_name(*p)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }

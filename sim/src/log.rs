@@ -93,10 +93,11 @@ impl Log {
 
     /// Removes every record at or above `offset` and the epochs that start there (`truncateFromEnd`).
     pub fn truncate_to(&mut self, offset: u64) {
-        if offset >= self.log_end_offset() {
+        if offset > self.log_end_offset() {
             return;
         }
         self.entries.truncate(offset as usize);
+        // An epoch that starts at the new end (even one with no records yet) goes too.
         self.epochs.retain(|e| e.start_offset < offset);
         self.flushed_offset = self.flushed_offset.min(offset);
     }

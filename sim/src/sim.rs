@@ -607,6 +607,12 @@ impl Simulation {
                 });
             }
         }
+        for i in 0..self.consumers.len() {
+            let consumer_node = self.consumers[i].node;
+            if self.net.status(consumer_node) == NodeStatus::Up {
+                self.as_node(consumer_node, |sim, ctx| sim.consumers[i].on_broker_disconnected(ctx, broker));
+            }
+        }
         for i in 0..self.brokers.len() {
             let peer = NodeId(i as u32 + 1);
             if peer != node && self.net.status(peer) == NodeStatus::Up {

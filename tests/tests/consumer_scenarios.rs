@@ -1,0 +1,133 @@
+//! The consumer-group scenarios in `scenarios/consumer/`: pub/sub versus queue, scaling out, commit order and
+//! delivery semantics, poll timeouts, eager versus cooperative rebalancing, coordinator failover, and KIP-320.
+
+use kafkascope_sim::report::{GroupReport, Report};
+use kafkascope_sim::trace::{TraceKind, TraceRetention};
+use kafkascope_tests::{run_to, simulate, simulate_with};
+
+fn group<'a>(report: &'a Report, name: &str) -> &'a GroupReport {
+    report.groups.iter().find(|g| g.group == name).expect("group exists")
+}
+
+#[test]
+fn every_group_gets_every_record_and_each_partition_has_one_owner() {
+    let mut sim = simulate("consumer/pubsub-vs-queue.ron");
+    run_to(&mut sim, 40.0);
+    let report = Report::build(&sim, false);
+    for name in ["billing", "shipping"] {
+        let g = group(&report, name);
+        assert_eq!(g.checker.processed, 600, "{name} processed the whole topic");
+        assert!(g.checker.duplicates.is_empty() && g.checker.lost.is_empty());
+        assert_eq!(g.state, "Stable");
+        assert!(g.partitions.iter().all(|p| p.lag == Some(0)), "{name} caught up: {:?}", g.partitions);
+    }
+    let billing = group(&report, "billing");
+    assert_eq!(billing.members.len(), 2);
+    let mut owned: Vec<&String> = billing.members.iter().flat_map(|m| &m.partitions).collect();
+    owned.sort();
+    owned.dedup();
+    assert_eq!(owned.len(), 3, "three partitions, each owned by exactly one member");
+}
+
+#[test]
+fn scaling_out_past_the_partition_count_leaves_a_consumer_idle() {
+    let mut sim = simulate_with("consumer/scale-out-idle-consumer.ron", TraceRetention::Notable);
+    run_to(&mut sim, 12.0);
+    let report = Report::build(&sim, false);
+    assert_eq!(group(&report, "analytics").members.len(), 2);
+    run_to(&mut sim, 40.0);
+    let report = Report::build(&sim, false);
+    let g = group(&report, "analytics");
+    assert_eq!(g.generation, 4, "one rebalance per arrival");
+    assert_eq!(g.members.len(), 4);
+    assert_eq!(g.members.iter().filter(|m| m.partitions.is_empty()).count(), 1, "one idle member: {:?}", g.members);
+    assert_eq!(g.checker.processed, 960);
+    assert!(g.checker.lost.is_empty() && g.checker.duplicates.is_empty());
+    assert!(sim.trace.events().iter().any(|e| matches!(e.kind, TraceKind::PartitionsAssigned { partitions: 0, .. })));
+}
+
+#[test]
+fn commit_before_processing_loses_and_commit_after_processing_repeats() {
+    let mut sim = simulate("consumer/commit-order-crash.ron");
+    run_to(&mut sim, 60.0);
+    let report = Report::build(&sim, false);
+    let at_most_once = group(&report, "at-most-once");
+    assert!(!at_most_once.checker.lost.is_empty(), "committed but never processed");
+    assert!(at_most_once.checker.duplicates.is_empty(), "at-most-once never repeats");
+    let at_least_once = group(&report, "at-least-once");
+    assert!(at_least_once.checker.lost.is_empty(), "at-least-once never skips");
+    assert!(!at_least_once.checker.duplicates.is_empty(), "processed but not committed, so processed again");
+    assert!(report.checker.ok, "the producer side is clean: the difference is only the commit order");
+}
+
+#[test]
+fn a_consumer_past_max_poll_interval_is_kicked_out_and_its_commit_rejected() {
+    let mut sim = simulate("consumer/max-poll-interval-exceeded.ron");
+    run_to(&mut sim, 60.0);
+    let events = sim.trace.events();
+    assert!(events.iter().any(|e| matches!(e.kind, TraceKind::PollTimeout { .. })));
+    assert!(
+        events.iter().any(|e| matches!(e.kind, TraceKind::CommitRejected { .. })),
+        "the zombie's late commit is rejected by the coordinator"
+    );
+    let report = Report::build(&sim, false);
+    let g = group(&report, "reports");
+    assert!(g.checker.lost.is_empty());
+    assert!(!g.checker.duplicates.is_empty(), "the new owner redoes the work");
+    assert!(g.checker.commits_failed > 0);
+}
+
+#[test]
+fn eager_rebalancing_stops_everyone_cooperative_only_what_moves() {
+    let mut sim = simulate("consumer/eager-vs-cooperative.ron");
+    run_to(&mut sim, 30.0);
+    let revoked = |group: u32| -> u32 {
+        sim.trace
+            .events()
+            .iter()
+            .filter_map(|e| match e.kind {
+                TraceKind::PartitionsRevoked { group: g, partitions, .. } if g == group && e.time > 9_000_000 => {
+                    Some(partitions)
+                }
+                _ => None,
+            })
+            .sum()
+    };
+    let eager = sim.topo.groups.iter().position(|g| g == "eager").unwrap() as u32;
+    let cooperative = sim.topo.groups.iter().position(|g| g == "cooperative").unwrap() as u32;
+    assert_eq!(revoked(eager), 4, "eager: every member gives up every partition");
+    assert_eq!(revoked(cooperative), 1, "cooperative: only the partition that moves to the newcomer");
+    let report = Report::build(&sim, false);
+    assert_eq!(group(&report, "cooperative").generation, 3, "two rebalances: revoke, then assign");
+    for name in ["eager", "cooperative"] {
+        let g = group(&report, name);
+        assert_eq!(g.checker.processed, 5000, "{name}");
+        assert!(g.members.iter().all(|m| !m.partitions.is_empty()), "{name}: the newcomer got work");
+    }
+}
+
+#[test]
+fn the_group_follows_its_coordinator_to_the_new_leader() {
+    let mut sim = simulate("consumer/coordinator-failover.ron");
+    run_to(&mut sim, 50.0);
+    assert!(sim.trace.events().iter().any(|e| matches!(e.kind, TraceKind::GroupLoaded { .. })));
+    let report = Report::build(&sim, false);
+    let g = group(&report, "billing");
+    assert_ne!(g.coordinator, Some(2), "the crashed broker no longer coordinates");
+    assert_eq!(g.generation, 1, "the members carried on without a rebalance");
+    assert_eq!(g.checker.processed, 1200);
+    assert!(g.checker.lost.is_empty() && g.checker.duplicates.is_empty());
+}
+
+#[test]
+fn a_consumer_detects_truncation_after_an_unclean_election() {
+    let mut sim = simulate("consumer/unclean-truncation-detected.ron");
+    run_to(&mut sim, 50.0);
+    let detected = sim.trace.events().iter().find_map(|e| match e.kind {
+        TraceKind::ConsumerTruncationDetected { from_offset, to_offset, .. } => Some((from_offset, to_offset)),
+        _ => None,
+    });
+    let (from, to) = detected.expect("KIP-320 detection");
+    assert!(from > to, "the consumer moved back from {from} to {to}");
+    assert!(sim.verdict().acked_lost.len() as u64 >= from - to - 1, "those records are gone from the log");
+}
