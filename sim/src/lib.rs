@@ -11,6 +11,7 @@ pub mod config;
 pub mod consumer;
 pub mod controller;
 pub mod ctx;
+pub mod expect;
 pub mod explain;
 pub mod group;
 pub mod hash;

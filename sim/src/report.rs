@@ -337,6 +337,25 @@ impl Report {
         self.topics.iter().find(|t| t.name == topic)?.partitions.iter().find(|p| p.partition == partition)
     }
 
+    /// Only the `kafka-topics --describe` and `kafka-consumer-groups --describe` tables, as of the report's time.
+    pub fn render_describe(&self) -> String {
+        let full = self.render_text();
+        let mut out = format!("at {}\n", format_time(self.time_us));
+        let mut keep = false;
+        for line in full.lines() {
+            if line.starts_with("Topic:") || line.starts_with("Group ") {
+                keep = true;
+            } else if line.starts_with("Producers") || line.starts_with("Checker:") {
+                keep = false;
+            }
+            if keep && !line.trim_start().starts_with("checker:") {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// `kafka-topics --describe`, then replica states, producers and the checker, for people.
     pub fn render_text(&self) -> String {
         let mut out = String::new();

@@ -69,6 +69,9 @@ pub struct ScenarioFile {
     pub consumers: Vec<ConsumerSpec>,
     #[serde(default)]
     pub timeline: Vec<Step>,
+    /// Outcomes `kafkascope check` verifies.
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
 }
 
 /// A consumer: its group, the topics it subscribes to, its configs, how long each record takes to process, and
@@ -195,8 +198,152 @@ pub enum WorkloadSpec {
 #[serde(deny_unknown_fields)]
 pub struct Step {
     pub at: Dur,
-    #[serde(rename = "do")]
-    pub action: Action,
+    /// What happens; a step may also only narrate.
+    #[serde(rename = "do", default)]
+    pub action: Option<Action>,
+    /// Narration shown by the viz and printed by the CLI when the step is reached.
+    #[serde(default)]
+    pub say: Option<Text>,
+}
+
+/// A sentence in Korean and English.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Text {
+    pub ko: String,
+    pub en: String,
+}
+
+impl Text {
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Ko => &self.ko,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+/// The language of human-readable output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum Lang {
+    Ko,
+    #[default]
+    En,
+}
+
+/// Compares a count: `Exactly(3)`, `AtLeast(1)`, `AtMost(0)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Count {
+    Exactly(u64),
+    AtLeast(u64),
+    AtMost(u64),
+}
+
+impl Count {
+    pub fn accepts(self, value: u64) -> bool {
+        match self {
+            Count::Exactly(n) => value == n,
+            Count::AtLeast(n) => value >= n,
+            Count::AtMost(n) => value <= n,
+        }
+    }
+}
+
+impl std::fmt::Display for Count {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Count::Exactly(n) => write!(f, "exactly {n}"),
+            Count::AtLeast(n) => write!(f, "at least {n}"),
+            Count::AtMost(n) => write!(f, "at most {n}"),
+        }
+    }
+}
+
+/// Something the scenario expects, checked at `at` (default: the end of the run).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    #[serde(default)]
+    pub at: Option<Dur>,
+    pub check: Check,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Check {
+    /// Acked records missing from their partition's log.
+    AckedLost(Count),
+    /// Records present at more than one offset.
+    Duplicates(Count),
+    /// Records of one producer out of send order.
+    Reordered(Count),
+    /// The partition's leader (broker id), or `None` for offline.
+    Leader {
+        topic: String,
+        partition: u32,
+        leader: Option<u32>,
+    },
+    /// The partition's ISR, in replica order.
+    Isr {
+        topic: String,
+        partition: u32,
+        isr: Vec<u32>,
+    },
+    HighWatermark {
+        topic: String,
+        partition: u32,
+        broker: u32,
+        value: Count,
+    },
+    LogEndOffset {
+        topic: String,
+        partition: u32,
+        broker: u32,
+        value: Count,
+    },
+    /// How often a producer saw an error, by Kafka's name (e.g. `NOT_ENOUGH_REPLICAS`).
+    ProducerError {
+        producer: String,
+        error: String,
+        count: Count,
+    },
+    /// Records a producer got acked.
+    ProducerAcked {
+        producer: String,
+        count: Count,
+    },
+    /// Members of a group with no partition.
+    IdleConsumers {
+        group: String,
+        count: Count,
+    },
+    /// Partitions assigned to a consumer.
+    Assigned {
+        consumer: String,
+        count: Count,
+    },
+    /// A group's lag on a partition (HW minus committed offset).
+    Lag {
+        group: String,
+        topic: String,
+        partition: u32,
+        lag: Count,
+    },
+    /// Consumer-side checker: acked records a group moved past without processing.
+    GroupLost {
+        group: String,
+        count: Count,
+    },
+    /// Consumer-side checker: records a group processed more than once.
+    GroupDuplicates {
+        group: String,
+        count: Count,
+    },
+    /// How many times a trace event of this key happened (e.g. `"election.unclean"`).
+    Events {
+        key: String,
+        count: Count,
+    },
 }
 
 /// A record written out in a scenario.
@@ -278,6 +425,17 @@ pub enum Action {
     SlowConsumer {
         consumer: String,
         processing: Dur,
+    },
+    /// Stop and ask the learners to predict what happens next; the viz waits for an answer, the CLI for Enter.
+    /// (It is not called `Pause`: that step freezes a node.)
+    Predict {
+        question: Text,
+        #[serde(default)]
+        choices: Vec<Text>,
+        /// The index of the right choice, if there is one.
+        #[serde(default)]
+        answer: Option<u32>,
+        reveal: Text,
     },
     /// The producer sends these records, in order, to `topic`.
     Produce {
@@ -395,10 +553,19 @@ impl Scenario {
 
     /// Parses and validates scenario text; `file` is only used in error messages.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-        let source: ScenarioFile = ron::Options::default().from_str(text).map_err(|error| {
-            let (message, hint) = describe_ron_error(&error.code);
-            ScenarioError { file: file.into(), line: error.position.line, column: error.position.col, message, hint }
-        })?;
+        let source: ScenarioFile = ron::Options::default()
+            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+            .from_str(text)
+            .map_err(|error| {
+                let (message, hint) = describe_ron_error(&error.code);
+                ScenarioError {
+                    file: file.into(),
+                    line: error.position.line,
+                    column: error.position.col,
+                    message,
+                    hint,
+                }
+            })?;
         Validator { text, file }.validate(source)
     }
 
@@ -801,7 +968,8 @@ impl Validator<'_> {
                     ))
                 }
             };
-            match &step.action {
+            let Some(action) = &step.action else { continue };
+            match action {
                 Action::Crash { broker, .. } | Action::Restart { broker } | Action::ControlledShutdown { broker } => {
                     check_broker(*broker)?
                 }
@@ -818,7 +986,7 @@ impl Validator<'_> {
                         check_node(name)?;
                     }
                 }
-                Action::HealAll | Action::CrashController | Action::RestartController => {}
+                Action::HealAll | Action::CrashController | Action::RestartController | Action::Predict { .. } => {}
                 Action::CrashConsumer { consumer }
                 | Action::StartConsumer { consumer }
                 | Action::CloseConsumer { consumer }
@@ -863,6 +1031,80 @@ impl Validator<'_> {
                             None,
                         ));
                     }
+                }
+            }
+        }
+
+        for expectation in &source.expect {
+            let fail =
+                |anchor: &str, message: String, hint: Option<String>| self.error(&["expect", anchor], message, hint);
+            if expectation.at.is_some_and(|d| d.0 > source.duration.0) {
+                return Err(fail("at:", "an expectation is checked after the scenario ends".into(), None));
+            }
+            let topic_ok = |topic: &String, partition: u32| -> Result<(), ScenarioError> {
+                let index = topic_names.iter().position(|t| t == topic).ok_or_else(|| {
+                    fail(
+                        &format!("\"{topic}\""),
+                        format!("unknown topic `{topic}`"),
+                        did_you_mean(topic, topic_names.iter().copied()),
+                    )
+                })?;
+                if partition >= topics[index].partitions {
+                    return Err(fail(
+                        &format!("\"{topic}\""),
+                        format!("topic `{topic}` has no partition {partition}"),
+                        None,
+                    ));
+                }
+                Ok(())
+            };
+            let broker_ok = |b: u32| {
+                if b == 0 || b > brokers {
+                    Err(fail("broker", format!("broker {b} does not exist (brokers are 1..={brokers})"), None))
+                } else {
+                    Ok(())
+                }
+            };
+            let named = |name: &String, kind: &str, known: Vec<&str>| {
+                if known.contains(&name.as_str()) {
+                    Ok(())
+                } else {
+                    Err(fail(&format!("\"{name}\""), format!("unknown {kind} `{name}`"), did_you_mean(name, known)))
+                }
+            };
+            match &expectation.check {
+                Check::AckedLost(_) | Check::Duplicates(_) | Check::Reordered(_) | Check::Events { .. } => {}
+                Check::Leader { topic, partition, leader } => {
+                    topic_ok(topic, *partition)?;
+                    if let Some(b) = leader {
+                        broker_ok(*b)?;
+                    }
+                }
+                Check::Isr { topic, partition, isr } => {
+                    topic_ok(topic, *partition)?;
+                    for b in isr {
+                        broker_ok(*b)?;
+                    }
+                }
+                Check::HighWatermark { topic, partition, broker, .. }
+                | Check::LogEndOffset { topic, partition, broker, .. } => {
+                    topic_ok(topic, *partition)?;
+                    broker_ok(*broker)?;
+                }
+                Check::ProducerError { producer, .. } | Check::ProducerAcked { producer, .. } => {
+                    named(producer, "producer", source.producers.iter().map(|p| p.name.as_str()).collect())?
+                }
+                Check::IdleConsumers { group, .. }
+                | Check::GroupLost { group, .. }
+                | Check::GroupDuplicates { group, .. } => {
+                    named(group, "group", groups.iter().map(|g| g.as_str()).collect())?
+                }
+                Check::Lag { group, topic, partition, .. } => {
+                    named(group, "group", groups.iter().map(|g| g.as_str()).collect())?;
+                    topic_ok(topic, *partition)?;
+                }
+                Check::Assigned { consumer, .. } => {
+                    named(consumer, "consumer", source.consumers.iter().map(|c| c.name.as_str()).collect())?
                 }
             }
         }

@@ -269,13 +269,24 @@ impl Simulation {
         }
         let timeline = self.scenario.timeline.clone();
         for step in timeline {
-            let command = self.command_for(&step.action);
-            self.push(step.at.0, Event::Command(command));
+            if let Some(action) = &step.action {
+                if let Some(command) = self.command_for(action) {
+                    self.push(step.at.0, Event::Command(command));
+                }
+            }
         }
     }
 
     /// Resolves a scenario action's names to ids (the scenario was validated, so every name exists).
-    pub fn command_for(&self, action: &Action) -> Command {
+    /// The command a timeline action stands for; `None` for actions that only concern the audience (`Predict`).
+    pub fn command_for(&self, action: &Action) -> Option<Command> {
+        match action {
+            Action::Predict { .. } => None,
+            other => Some(self.command_for_inner(other)),
+        }
+    }
+
+    fn command_for_inner(&self, action: &Action) -> Command {
         let node = |name: &str| NodeId(self.topo.node_names.iter().position(|n| n == name).expect("validated") as u32);
         match action {
             Action::Crash { broker, lose_unflushed } => {
@@ -304,6 +315,7 @@ impl Simulation {
             Action::SlowConsumer { consumer, processing } => {
                 Command::SlowConsumer { consumer: self.consumer_index(consumer), processing: processing.0 }
             }
+            Action::Predict { .. } => unreachable!("command_for handles Predict"),
             Action::Produce { producer, topic, records } => Command::Produce {
                 producer: ProducerIdx(
                     self.scenario.producers.iter().position(|p| &p.name == producer).expect("validated") as u32,
