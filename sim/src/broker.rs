@@ -100,6 +100,16 @@ pub struct ParkedConsumerFetch {
     pub deadline: Micros,
 }
 
+/// A consumer's fetch, as the leader handles it.
+struct ConsumerFetchRequest {
+    fetch_id: u64,
+    partition: PartitionIdx,
+    offset: u64,
+    current_leader_epoch: u32,
+    last_fetched_epoch: Option<u32>,
+    max_wait: Micros,
+}
+
 /// The most records one consumer fetch returns (a stand-in for `fetch.max.bytes`).
 const CONSUMER_FETCH_MAX_RECORDS: usize = 1000;
 
@@ -400,16 +410,24 @@ impl Broker {
             Message::AlterPartitionResponse { partition, result } => {
                 self.handle_alter_partition_response(ctx, partition, result)
             }
-            Message::ConsumerFetch { fetch_id, partition, offset, current_leader_epoch, last_fetched_epoch } => self
-                .handle_consumer_fetch(
-                    ctx,
-                    from,
+            Message::ConsumerFetch {
+                fetch_id,
+                partition,
+                offset,
+                current_leader_epoch,
+                last_fetched_epoch,
+                max_wait,
+            } => {
+                let fetch = ConsumerFetchRequest {
                     fetch_id,
                     partition,
                     offset,
                     current_leader_epoch,
                     last_fetched_epoch,
-                ),
+                    max_wait,
+                };
+                self.handle_consumer_fetch(ctx, from, fetch)
+            }
             Message::ListOffsets { request_id, partition, latest } => {
                 let result = match self.replicas[partition.index()].as_ref() {
                     Some(Replica { role: Role::Leader(_), high_watermark, .. }) => {
@@ -904,17 +922,9 @@ impl Broker {
 
     /// A consumer's fetch (`Partition.fetchRecords` for a consumer): leader epoch fencing, divergence detection
     /// (KIP-320), and only records below the high watermark (read_uncommitted sees no further).
-    #[allow(clippy::too_many_arguments)]
-    fn handle_consumer_fetch(
-        &mut self,
-        ctx: &mut Ctx,
-        from: NodeId,
-        fetch_id: u64,
-        partition: PartitionIdx,
-        offset: u64,
-        current_leader_epoch: u32,
-        last_fetched_epoch: Option<u32>,
-    ) {
+    fn handle_consumer_fetch(&mut self, ctx: &mut Ctx, from: NodeId, fetch: ConsumerFetchRequest) {
+        let ConsumerFetchRequest { fetch_id, partition, offset, current_leader_epoch, last_fetched_epoch, max_wait } =
+            fetch;
         let reply = |ctx: &mut Ctx, result: FetchResult| {
             ctx.send(from, Message::ConsumerFetchResponse { fetch_id, partition, result });
         };
@@ -949,7 +959,7 @@ impl Broker {
             let entries = replica.log.entries()[offset as usize..end].to_vec();
             return reply(ctx, FetchResult::Records { entries, high_watermark });
         }
-        let deadline = ctx.now + ctx.config().replica_fetch_wait_max;
+        let deadline = ctx.now + max_wait;
         state.parked_consumer_fetches.push(ParkedConsumerFetch { node: from, fetch_id, offset, deadline });
         self.consumer_fetch_deadlines.insert((deadline, partition, fetch_id));
         self.arm_consumer_fetch_timer(ctx);

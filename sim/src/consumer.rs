@@ -105,6 +105,11 @@ pub struct Consumer {
     revoke_commit: Option<u64>,
     /// Looking for the coordinator only because the old one went away: resume without rejoining.
     resume_after_find: bool,
+    /// The last answer from the coordinator (heartbeat, join, sync or commit).
+    last_coordinator_answer: Micros,
+    /// When the pending commit, and the pending JoinGroup or SyncGroup, were sent (for `request.timeout.ms`).
+    commit_sent_at: Micros,
+    rebalance_sent_at: Micros,
 }
 
 /// How long the application's `poll(Duration)` waits when there is nothing to return (`poll(Duration.ofSeconds(1))`).
@@ -147,6 +152,9 @@ impl Consumer {
             pending_sync: None,
             revoke_commit: None,
             resume_after_find: false,
+            last_coordinator_answer: 0,
+            commit_sent_at: 0,
+            rebalance_sent_at: 0,
         }
     }
 
@@ -174,6 +182,7 @@ impl Consumer {
         self.poll_timeout_left = false;
         self.revoke_commit = None;
         self.resume_after_find = false;
+        self.last_coordinator_answer = ctx.now;
         self.find_coordinator(ctx);
         ctx.timer_after(self.config.heartbeat_interval, Timer::ConsumerHeartbeat);
     }
@@ -229,6 +238,7 @@ impl Consumer {
     }
 
     fn send_join_group(&mut self, ctx: &mut Ctx, coordinator: BrokerId) {
+        self.rebalance_sent_at = ctx.now;
         ctx.send(
             coordinator.node(),
             Message::JoinGroup {
@@ -277,6 +287,7 @@ impl Consumer {
             return None;
         }
         let request_id = self.request_id();
+        self.commit_sent_at = ctx.now;
         ctx.send(
             coordinator.node(),
             Message::OffsetCommit { request_id, group: self.group, generation: self.generation, member_id, offsets },
@@ -318,6 +329,33 @@ impl Consumer {
                     self.state = MemberState::FindingCoordinator;
                     return;
                 }
+                // request.timeout.ms: a commit, JoinGroup or SyncGroup whose answer never came is given up (the
+                // connection is closed): the commit counts as failed, the rebalance is tried again.
+                let timeout = self.config.request_timeout;
+                if (self.commit_in_flight.is_some() || self.revoke_commit.is_some())
+                    && ctx.now >= self.commit_sent_at + timeout
+                {
+                    self.commit_timed_out(ctx);
+                }
+                if matches!(self.state, MemberState::Joining | MemberState::Syncing)
+                    && self.revoke_commit.is_none()
+                    && ctx.now >= self.rebalance_sent_at + timeout
+                {
+                    self.state = MemberState::Stable;
+                    self.rejoin_needed = true;
+                    self.schedule_poll(ctx);
+                }
+                // AbstractCoordinator's heartbeat thread: no answer from the coordinator for session.timeout.ms means
+                // it is gone (crashed, cut off): mark it unknown, fail what waits on it, and look for the new one.
+                if matches!(self.state, MemberState::Stable | MemberState::Syncing | MemberState::Joining)
+                    && ctx.now.saturating_sub(self.last_coordinator_answer) > self.config.session_timeout
+                {
+                    if let Some(coordinator) = self.coordinator {
+                        self.last_coordinator_answer = ctx.now;
+                        self.on_coordinator_lost(ctx, coordinator);
+                        return;
+                    }
+                }
                 if let (Some(coordinator), Some(member_id), MemberState::Stable | MemberState::Syncing) =
                     (self.coordinator, self.member_id, self.state)
                 {
@@ -356,24 +394,21 @@ impl Consumer {
                     self.schedule_poll(ctx);
                 }
             }
-            Message::JoinGroupResponse { result, .. } => self.on_join(ctx, result),
-            Message::SyncGroupResponse { generation, result, .. } => self.on_sync(ctx, generation, result),
-            Message::HeartbeatResponse { error, .. } => match error {
-                None => {}
-                Some(KafkaError::RebalanceInProgress) if self.state == MemberState::Stable => {
-                    self.rejoin_needed = true;
-                    self.schedule_poll(ctx);
+            Message::JoinGroupResponse { result, .. } => {
+                self.last_coordinator_answer = ctx.now;
+                self.on_join(ctx, result)
+            }
+            Message::SyncGroupResponse { generation, result, .. } => {
+                self.last_coordinator_answer = ctx.now;
+                self.on_sync(ctx, generation, result)
+            }
+            Message::HeartbeatResponse { error, .. } => {
+                if error != Some(KafkaError::NetworkException) {
+                    self.last_coordinator_answer = ctx.now;
                 }
-                Some(KafkaError::IllegalGeneration) | Some(KafkaError::UnknownMemberId) => {
-                    // Fenced out of the group: rejoin as a new member (onPartitionsLost: nothing is committed).
-                    self.member_id = None;
-                    self.partitions_lost = true;
-                    self.rejoin_needed = true;
-                    self.schedule_poll(ctx);
-                }
-                Some(KafkaError::NotCoordinator) | Some(KafkaError::NetworkException) => self.find_coordinator(ctx),
-                Some(_) => {}
-            },
+                self.on_heartbeat_response(ctx, error)
+            }
+
             Message::OffsetCommitResponse { request_id, result } => {
                 if let Err(error) = result {
                     self.commits_failed += 1;
@@ -436,6 +471,25 @@ impl Consumer {
                 self.on_fetch_response(ctx, fetch_id, partition, result)
             }
             _ => {}
+        }
+    }
+
+    fn on_heartbeat_response(&mut self, ctx: &mut Ctx, error: Option<KafkaError>) {
+        match error {
+            None => {}
+            Some(KafkaError::RebalanceInProgress) if self.state == MemberState::Stable => {
+                self.rejoin_needed = true;
+                self.schedule_poll(ctx);
+            }
+            Some(KafkaError::IllegalGeneration) | Some(KafkaError::UnknownMemberId) => {
+                // Fenced out of the group: rejoin as a new member (onPartitionsLost: nothing is committed).
+                self.member_id = None;
+                self.partitions_lost = true;
+                self.rejoin_needed = true;
+                self.schedule_poll(ctx);
+            }
+            Some(KafkaError::NotCoordinator) | Some(KafkaError::NetworkException) => self.find_coordinator(ctx),
+            Some(_) => {}
         }
     }
 
@@ -602,7 +656,14 @@ impl Consumer {
         state.fetch_sent_at = ctx.now;
         ctx.send(
             leader.node(),
-            Message::ConsumerFetch { fetch_id, partition, offset, current_leader_epoch: epoch, last_fetched_epoch },
+            Message::ConsumerFetch {
+                fetch_id,
+                partition,
+                offset,
+                current_leader_epoch: epoch,
+                last_fetched_epoch,
+                max_wait: self.config.fetch_max_wait,
+            },
         );
     }
 
@@ -813,6 +874,35 @@ impl Consumer {
             self.refresh_metadata_and_retry(ctx, partition);
         }
         if self.coordinator == Some(broker) {
+            self.on_coordinator_lost(ctx, broker);
+        }
+    }
+
+    /// A commit's answer never came: it counts as failed and the consumer goes on (the next commit covers it).
+    fn commit_timed_out(&mut self, ctx: &mut Ctx) {
+        self.commits_failed += 1;
+        ctx.trace(TraceKind::CommitFailed {
+            consumer: self.node,
+            group: self.group,
+            error: KafkaError::RequestTimedOut,
+        });
+        if self.revoke_commit.take().is_some() {
+            if let (MemberState::Joining, Some(coordinator)) = (self.state, self.coordinator) {
+                self.send_join_group(ctx, coordinator);
+            }
+        }
+        if self.commit_in_flight.take().is_some() {
+            if std::mem::take(&mut self.process_after_commit) {
+                ctx.timer_after(self.processing, Timer::ConsumerProcess);
+            } else {
+                self.schedule_poll(ctx);
+            }
+        }
+    }
+
+    /// The coordinator is unreachable: requests waiting on it fail, and the consumer looks for the new one.
+    fn on_coordinator_lost(&mut self, ctx: &mut Ctx, _broker: BrokerId) {
+        {
             if self.commit_in_flight.take().is_some() {
                 self.commits_failed += 1;
                 ctx.trace(TraceKind::CommitFailed {

@@ -13,6 +13,8 @@ pub mod controller;
 pub mod ctx;
 pub mod expect;
 pub mod explain;
+pub mod explain_ko;
+pub mod explore;
 pub mod group;
 pub mod hash;
 pub mod history;

@@ -308,6 +308,8 @@ pub enum Message {
         offset: u64,
         current_leader_epoch: u32,
         last_fetched_epoch: Option<u32>,
+        /// `fetch.max.wait.ms`: how long the leader may hold the fetch when nothing is committed yet.
+        max_wait: u64,
     },
     ConsumerFetchResponse {
         fetch_id: u64,

@@ -986,7 +986,21 @@ impl Validator<'_> {
                         check_node(name)?;
                     }
                 }
-                Action::HealAll | Action::CrashController | Action::RestartController | Action::Predict { .. } => {}
+                Action::HealAll | Action::CrashController | Action::RestartController => {}
+                Action::Predict { choices, answer, .. } => {
+                    if choices.len() > 26 {
+                        return Err(fail("choices", "a prediction has at most 26 choices (a to z)".into(), None));
+                    }
+                    if let Some(a) = answer {
+                        if *a as usize >= choices.len() {
+                            return Err(fail(
+                                "answer",
+                                format!("`answer: {a}` but there are {} choices (counted from 0)", choices.len()),
+                                None,
+                            ));
+                        }
+                    }
+                }
                 Action::CrashConsumer { consumer }
                 | Action::StartConsumer { consumer }
                 | Action::CloseConsumer { consumer }

@@ -17,6 +17,7 @@ pub enum NodeKind {
     Controller,
     Broker,
     Producer,
+    Consumer,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -47,7 +48,10 @@ pub struct Snapshot {
     pub controller: Controller,
     pub brokers: Vec<Broker>,
     pub producers: Vec<Producer>,
+    pub consumers: Vec<crate::consumer::Consumer>,
     pub records: Vec<RecordInfo>,
+    /// Every record consumers processed.
+    pub processed: Vec<crate::consumer::Processed>,
     pub in_flight: Vec<InFlightMessage>,
     pub verdict: Verdict,
 }
@@ -55,6 +59,7 @@ pub struct Snapshot {
 impl Simulation {
     pub fn snapshot(&self) -> Snapshot {
         let brokers = self.topo.brokers;
+        let producers = self.producers.len() as u32;
         let nodes = self
             .topo
             .node_names
@@ -68,7 +73,8 @@ impl Simulation {
                     kind: match i as u32 {
                         0 => NodeKind::Controller,
                         b if b <= brokers => NodeKind::Broker,
-                        _ => NodeKind::Producer,
+                        p if p <= brokers + producers => NodeKind::Producer,
+                        _ => NodeKind::Consumer,
                     },
                     status: self.net.status(id),
                     extra_latency: self.net.extra_latency(id),
@@ -84,7 +90,9 @@ impl Simulation {
             controller: self.controller.clone(),
             brokers: self.brokers.clone(),
             producers: self.producers.clone(),
+            consumers: self.consumers.clone(),
             records: self.history.records.clone(),
+            processed: self.processed.clone(),
             in_flight: self
                 .in_flight()
                 .into_iter()

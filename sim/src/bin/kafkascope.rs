@@ -462,7 +462,7 @@ fn narrate(out: &mut impl Write, step: &kafkascope_sim::scenario::Step, lang: La
 fn explain_in(event: &kafkascope_sim::trace::TraceEvent, topo: &kafkascope_sim::ctx::Topology, lang: Lang) -> String {
     match lang {
         Lang::En => explain(event, topo),
-        Lang::Ko => explain(event, topo), // KO_PENDING
+        Lang::Ko => kafkascope_sim::explain_ko::explain_ko(event, topo),
     }
 }
 
