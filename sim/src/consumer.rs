@@ -488,7 +488,14 @@ impl Consumer {
                 self.rejoin_needed = true;
                 self.schedule_poll(ctx);
             }
-            Some(KafkaError::NotCoordinator) | Some(KafkaError::NetworkException) => self.find_coordinator(ctx),
+            // markCoordinatorUnknown: what waits on the old coordinator fails with it (the connection is closed).
+            Some(KafkaError::NotCoordinator) | Some(KafkaError::NetworkException) => {
+                if let Some(coordinator) = self.coordinator {
+                    self.on_coordinator_lost(ctx, coordinator);
+                } else {
+                    self.find_coordinator(ctx);
+                }
+            }
             Some(_) => {}
         }
     }

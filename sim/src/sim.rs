@@ -121,6 +121,8 @@ pub struct Simulation {
     failure: Option<SimError>,
     /// Reused by every handler call, so its buffers are allocated once.
     outbox: Outbox,
+    /// Brokers asked to restart while still shutting down: restarted when they stop.
+    restart_after_stop: Vec<bool>,
 }
 
 impl Simulation {
@@ -212,6 +214,7 @@ impl Simulation {
             .map(|(i, def)| Consumer::new(i as u32, NodeId(first_consumer + i as u32), def, leaders.clone()))
             .collect();
         let invariants = Invariants::new(&controller);
+        let scenario_brokers = scenario.brokers;
         let mut sim = Simulation {
             scenario: Arc::new(scenario),
             topo,
@@ -235,6 +238,7 @@ impl Simulation {
             invariants,
             failure: None,
             outbox: Outbox::default(),
+            restart_after_stop: vec![false; scenario_brokers as usize],
         };
         sim.boot();
         sim
@@ -587,6 +591,9 @@ impl Simulation {
             let broker = BrokerId(from.0);
             self.stop_broker(broker);
             self.trace.record(self.now, TraceKind::Stopped { broker });
+            if std::mem::take(&mut self.restart_after_stop[broker.0 as usize - 1]) {
+                self.push(self.now, Event::Command(Command::Restart { broker }));
+            }
         }
     }
 
@@ -656,6 +663,10 @@ impl Simulation {
             Command::Restart { broker } => {
                 let node = broker.node();
                 if self.net.status(node) != NodeStatus::Crashed {
+                    // A broker still in controlled shutdown is restarted as soon as it has stopped.
+                    if self.brokers[broker.0 as usize - 1].want_shutdown {
+                        self.restart_after_stop[broker.0 as usize - 1] = true;
+                    }
                     return;
                 }
                 self.net.set_status(node, NodeStatus::Up);
