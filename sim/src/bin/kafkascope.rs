@@ -141,6 +141,20 @@ enum Commands {
         #[arg(long, default_value = "scenarios")]
         dir: PathBuf,
     },
+    /// Search random failure stories of a configuration class for a broken guarantee; write the shrunk
+    /// counterexample as a scenario that `run` and the viz replay.
+    Explore {
+        /// safe, idempotent, at-least-once, unsafe-acks1, unsafe-acks0, unsafe-unclean, unsafe-min-isr1 or
+        /// unsafe-commit-before.
+        #[arg(long)]
+        class: String,
+        #[arg(long, default_value = "found.ron")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        tries: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -397,6 +411,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Commands::Explore { class, out: path, tries, seed } => {
+            let Some(class) = kafkascope_sim::explore::Class::parse(&class) else {
+                let names: Vec<&str> = kafkascope_sim::explore::Class::ALL.iter().map(|c| c.name()).collect();
+                eprintln!("error: unknown class `{class}`; classes are: {}", names.join(", "));
+                return Ok(ExitCode::from(2));
+            };
+            let bar = indicatif::ProgressBar::new(tries);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} stories · {elapsed}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let found = kafkascope_sim::explore::explore(class, seed, tries, |i| bar.set_position(i));
+            bar.finish_and_clear();
+            match found {
+                Some((story, why)) => {
+                    let text = kafkascope_sim::explore::counterexample_ron(&story, class, &why);
+                    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+                    writeln!(
+                        out,
+                        "class {}: {why}\nshrunk to {} fault episode(s); written to {}\nreplay: kafkascope run {} --events",
+                        class.name(),
+                        story.episodes.len(),
+                        path.display(),
+                        path.display()
+                    )?;
+                    Ok(if class.promises() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+                }
+                None => {
+                    writeln!(out, "class {}: no violation in {tries} stories", class.name())?;
+                    Ok(if class.promises() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+                }
+            }
         }
         Commands::Sweep { scenario, seeds, overrides, dir } => {
             let file = resolve(&scenario, &dir);
