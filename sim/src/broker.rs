@@ -735,15 +735,8 @@ impl Broker {
         };
         // Divergence (Partition.fetchRecords -> validateFetchOffsetAndMaybeGetDivergingEpoch): the follower's last
         // epoch must end, in the leader's log, at or after the fetch offset. An empty log cannot diverge.
-        if let Some(last_epoch) = last_fetched_epoch.filter(|_| fetch_offset > 0) {
-            let diverging = match replica.log.end_offset_for_epoch(last_epoch) {
-                Some((epoch, end)) if epoch < last_epoch || end < fetch_offset => Some((epoch, end)),
-                Some(_) => None,
-                None => Some((0, 0)),
-            };
-            if let Some((epoch, end_offset)) = diverging {
-                return reply(ctx, FetchResult::Diverging { leader_epoch: epoch, end_offset, high_watermark });
-            }
+        if let Some((epoch, end_offset)) = diverging_epoch(&replica.log, last_fetched_epoch, fetch_offset) {
+            return reply(ctx, FetchResult::Diverging { leader_epoch: epoch, end_offset, high_watermark });
         }
         if fetch_offset > log_end_offset {
             // OFFSET_OUT_OF_RANGE in Kafka; the follower resolves it by truncating to the leader's end.
@@ -941,15 +934,8 @@ impl Broker {
         let Role::Leader(state) = &mut replica.role else {
             return reply(ctx, FetchResult::Error(KafkaError::NotLeaderOrFollower));
         };
-        if let Some(last_epoch) = last_fetched_epoch.filter(|_| offset > 0) {
-            let diverging = match replica.log.end_offset_for_epoch(last_epoch) {
-                Some((epoch, end)) if epoch < last_epoch || end < offset => Some((epoch, end)),
-                Some(_) => None,
-                None => Some((0, 0)),
-            };
-            if let Some((epoch, end_offset)) = diverging {
-                return reply(ctx, FetchResult::Diverging { leader_epoch: epoch, end_offset, high_watermark });
-            }
+        if let Some((epoch, end_offset)) = diverging_epoch(&replica.log, last_fetched_epoch, offset) {
+            return reply(ctx, FetchResult::Diverging { leader_epoch: epoch, end_offset, high_watermark });
         }
         if offset > replica.log.log_end_offset() {
             return reply(ctx, FetchResult::Error(KafkaError::OffsetOutOfRange));
@@ -1285,6 +1271,18 @@ impl Broker {
 fn send_produce_response(ctx: &mut Ctx, (producer, request_id): RequestKey, delayed: DelayedProduce) {
     let results = delayed.results.into_iter().map(|(p, r)| (p, r.expect("every partition answered"))).collect();
     ctx.send(producer, Message::ProduceResponse { request_id, results });
+}
+
+/// `Partition.fetchRecords` -> `validateFetchOffsetAndMaybeGetDivergingEpoch` (KIP-320), for followers and
+/// consumers alike: the fetcher's last epoch must end, in the leader's log, at or after the fetch offset; otherwise the
+/// answer names the largest epoch both share and where it ends. An empty log cannot diverge.
+fn diverging_epoch(log: &Log, last_fetched_epoch: Option<u32>, fetch_offset: u64) -> Option<(u32, u64)> {
+    let last_epoch = last_fetched_epoch.filter(|_| fetch_offset > 0)?;
+    match log.end_offset_for_epoch(last_epoch) {
+        Some((epoch, end)) if epoch < last_epoch || end < fetch_offset => Some((epoch, end)),
+        Some(_) => None,
+        None => Some((0, 0)),
+    }
 }
 
 /// Reads records from `offset` up to `max_bytes` (at least one record, as Kafka always returns a whole batch).

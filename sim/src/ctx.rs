@@ -59,6 +59,9 @@ pub enum Timer {
     RequestTimeout {
         at: Micros,
     },
+    Reconnect {
+        broker: BrokerId,
+    },
     RetryBackoff {
         partition: PartitionIdx,
     },

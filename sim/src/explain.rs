@@ -113,8 +113,13 @@ pub fn explain(event: &TraceEvent, topo: &Topology) -> String {
             part(*partition)
         ),
         TraceKind::PartitionOffline { partition, .. } => format!(
-            "{} is offline: no in-sync replica is alive and unclean.leader.election.enable is false",
-            part(*partition)
+            "{} is offline: no in-sync replica is alive to lead it{}",
+            part(*partition),
+            if topo.partition(*partition).unclean_leader_election_enable {
+                " (and no other replica is alive either)"
+            } else {
+                ", and unclean.leader.election.enable is false"
+            }
         ),
         TraceKind::RebalanceStarted { group, generation, reason } => {
             format!("group {}: rebalance started after generation {generation} ({reason})", grp(*group))

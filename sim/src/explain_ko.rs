@@ -254,8 +254,13 @@ pub fn explain_ko(event: &TraceEvent, topo: &Topology) -> String {
             part(*partition)
         ),
         TraceKind::PartitionOffline { partition, .. } => format!(
-            "{} 오프라인입니다: 살아 있는 in-sync 레플리카가 없고, unclean.leader.election.enable도 false입니다",
-            i_ga(part(*partition))
+            "{} 오프라인입니다: 리더가 될 수 있는 살아 있는 in-sync 레플리카가 없습니다{}",
+            i_ga(part(*partition)),
+            if topo.partition(*partition).unclean_leader_election_enable {
+                " (다른 레플리카도 살아 있지 않습니다)"
+            } else {
+                ". unclean.leader.election.enable도 false입니다"
+            }
         ),
         TraceKind::RebalanceStarted { group, generation, reason } => format!(
             "그룹 {}: generation {generation} 이후 리밸런스가 시작됐습니다 ({})",

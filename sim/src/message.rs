@@ -187,6 +187,10 @@ pub enum Message {
         timeout: u64,
         batches: Vec<(PartitionIdx, ProduceBatch)>,
     },
+    /// The connection to a dead broker was refused while sending an acks=0 request (which has no response).
+    ProduceRefused {
+        broker: BrokerId,
+    },
     /// Per partition, `Ok(base_offset)` or the error.
     ProduceResponse {
         request_id: u64,
@@ -371,7 +375,7 @@ impl Message {
     pub fn kind(&self) -> MessageKind {
         match self {
             Message::Produce { .. } => MessageKind::Produce,
-            Message::ProduceResponse { .. } => MessageKind::ProduceResponse,
+            Message::ProduceResponse { .. } | Message::ProduceRefused { .. } => MessageKind::ProduceResponse,
             Message::Fetch { .. } => MessageKind::Fetch,
             Message::FetchResponse { .. } => MessageKind::FetchResponse,
             Message::BrokerHeartbeat { .. } => MessageKind::BrokerHeartbeat,
@@ -418,8 +422,9 @@ impl Message {
 
     /// What the sender sees when this request reaches a host whose process is dead: the connection is refused
     /// (TCP RST), which Kafka's NetworkClient reports as a disconnect (`NetworkException`).
-    pub fn refused(&self) -> Option<Message> {
+    pub fn refused(&self, receiver: crate::ids::NodeId) -> Option<Message> {
         match self {
+            Message::Produce { acks: Acks::None, .. } => Some(Message::ProduceRefused { broker: BrokerId(receiver.0) }),
             Message::Produce { request_id, acks, batches, .. } if *acks != Acks::None => {
                 Some(Message::ProduceResponse {
                     request_id: *request_id,

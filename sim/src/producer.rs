@@ -17,6 +17,9 @@ use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+/// `reconnect.backoff.max.ms` (default 1000): how long a broken connection is left alone before a new attempt.
+const RECONNECT_BACKOFF_MAX: Micros = 1_000_000;
+
 /// Kafka's `Utils.murmur2`, bit for bit (seed 0x9747b28c).
 pub fn murmur2(data: &[u8]) -> i32 {
     let length = data.len() as i32;
@@ -121,6 +124,8 @@ pub struct Producer {
     in_flight_per_partition: Vec<u32>,
     pub in_flight: BTreeMap<u64, InFlight>,
     request_timer_at: Option<Micros>,
+    /// Brokers whose connection broke: not ready until the reconnect backoff passes.
+    unreachable: BTreeSet<BrokerId>,
     next_sequence: Vec<i32>,
     sticky_partition: Vec<Option<u32>>,
     /// Bytes sent to each topic's sticky partition since it was chosen.
@@ -171,6 +176,7 @@ impl Producer {
             in_flight_per_partition: vec![0; partitions],
             in_flight: BTreeMap::new(),
             request_timer_at: None,
+            unreachable: BTreeSet::new(),
             next_sequence: vec![0; partitions],
             sticky_partition: vec![None; topo.topics.len()],
             sticky_bytes: vec![0; topo.topics.len()],
@@ -355,6 +361,13 @@ impl Producer {
         for b in 0..self.ready.by_broker.len() {
             let broker = BrokerId(b as u32 + 1);
             if self.ready.by_broker[b].is_empty() || self.in_flight_per_broker[broker.0 as usize] >= max_in_flight {
+                continue;
+            }
+            if self.unreachable.contains(&broker) {
+                let waiting: Vec<PartitionIdx> = self.ready.by_broker[b].iter().copied().collect();
+                for partition in waiting {
+                    self.arm_expiry(ctx, partition);
+                }
                 continue;
             }
             let mut batches = Vec::new();
@@ -575,6 +588,11 @@ impl Producer {
             }
             Timer::RequestTimeout { .. } => {}
             Timer::RetryBackoff { .. } => self.drain(ctx, history),
+            Timer::Reconnect { broker } => {
+                // reconnect.backoff.max.ms passed: try the node again (a dead one refuses, and is marked again).
+                self.unreachable.remove(&broker);
+                self.drain(ctx, history);
+            }
             Timer::MetadataTimeout { request_id } => {
                 if self.metadata_in_flight == Some(request_id) {
                     self.metadata_in_flight = None;
@@ -606,6 +624,12 @@ impl Producer {
                 if let Some(request) = self.in_flight.remove(&request_id) {
                     self.handle_response(ctx, history, request, results, false);
                 }
+            }
+            Message::ProduceRefused { broker } => {
+                // An acks=0 request hit a dead process: the connection is refused, so the node is not ready.
+                self.unreachable.insert(broker);
+                self.request_metadata(ctx);
+                ctx.timer_after(RECONNECT_BACKOFF_MAX, Timer::Reconnect { broker });
             }
             Message::MetadataResponse { request_id, leaders } => {
                 if self.metadata_in_flight != Some(request_id) {
@@ -643,10 +667,15 @@ impl Producer {
 
     /// A broker's process died: requests in flight to it fail with a disconnect, as NetworkClient reports.
     pub fn on_broker_disconnected(&mut self, ctx: &mut Ctx, history: &mut History, broker: BrokerId) {
+        // The node is not ready (NetworkClient.ready) until it can be reached again: nothing is sent to it, not even
+        // acks=0 batches, which wait in the accumulator for fresher metadata.
+        self.unreachable.insert(broker);
         let failed: Vec<u64> = self.in_flight.iter().filter(|(_, f)| f.broker == broker).map(|(&id, _)| id).collect();
         for request_id in failed {
             self.fail_request(ctx, history, request_id, KafkaError::NetworkException);
         }
+        self.request_metadata(ctx);
+        ctx.timer_after(RECONNECT_BACKOFF_MAX, Timer::Reconnect { broker });
     }
 
     /// KIP-360: an idempotent producer whose sequence numbers can no longer line up with the broker's (a batch
@@ -748,6 +777,9 @@ impl Producer {
             }
         } else {
             let error = if expired { KafkaError::DeliveryTimeout } else { error };
+            if expired {
+                self.count_error(KafkaError::DeliveryTimeout);
+            }
             self.complete(ctx, history, partition, &batch, Err(error));
         }
     }

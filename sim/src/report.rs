@@ -4,6 +4,7 @@
 use crate::broker::Role;
 use crate::ids::PartitionIdx;
 use crate::net::NodeStatus;
+use crate::scenario::Lang;
 use crate::sim::Simulation;
 use crate::time::format_time;
 use serde::Serialize;
@@ -339,7 +340,7 @@ impl Report {
 
     /// Only the `kafka-topics --describe` and `kafka-consumer-groups --describe` tables, as of the report's time.
     pub fn render_describe(&self) -> String {
-        let full = self.render_text();
+        let full = self.render_text_in(Lang::En);
         let mut out = format!("at {}\n", format_time(self.time_us));
         let mut keep = false;
         for line in full.lines() {
@@ -356,28 +357,47 @@ impl Report {
         out
     }
 
-    /// `kafka-topics --describe`, then replica states, producers and the checker, for people.
+    /// `kafka-topics --describe`, then replica states, producers and the checker, for people (in English).
     pub fn render_text(&self) -> String {
+        self.render_text_in(Lang::En)
+    }
+
+    /// The same in Korean or English. The describe tables keep Kafka's own column names in both.
+    pub fn render_text_in(&self, lang: Lang) -> String {
+        let t = |en: &'static str, ko: &'static str| if lang == Lang::Ko { ko } else { en };
         let mut out = String::new();
         let _ = writeln!(out, "KafkaScope: {}", self.title);
         let _ = writeln!(
             out,
-            "seed {} · ran to {} · {} events · trace {}",
+            "{} {} · {} {} · {} {} · trace {}",
+            t("seed", "시드"),
             self.seed,
+            t("ran to", "실행 시간"),
             format_time(self.time_us),
             self.events,
+            t("events", "이벤트"),
             self.trace_hash
         );
         let brokers: Vec<String> = self
             .brokers
             .iter()
-            .map(|b| format!("B{} {}{}", b.id, b.status, if b.fenced { " (fenced)" } else { "" }))
+            .map(|b| {
+                let status = match (lang, b.status) {
+                    (Lang::Ko, "up") => "정상",
+                    (Lang::Ko, "down") => "중단",
+                    (Lang::Ko, "paused") => "일시정지",
+                    (_, other) => other,
+                };
+                format!("B{} {}{}", b.id, status, if b.fenced { t(" (fenced)", " (펜싱됨)") } else { "" })
+            })
             .collect();
         let _ = writeln!(
             out,
-            "brokers: {} · controller {}\n",
+            "{}: {} · {} {}\n",
+            t("brokers", "브로커"),
             brokers.join(", "),
-            if self.controller_up { "up" } else { "down" }
+            t("controller", "컨트롤러"),
+            if self.controller_up { t("up", "정상") } else { t("down", "중단") }
         );
         let join = |v: &[u32]| v.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(",");
         for topic in &self.topics {
@@ -418,25 +438,45 @@ impl Report {
             }
         }
         if !self.producers.is_empty() {
-            let _ = writeln!(out, "\nProducers");
+            let _ = writeln!(out, "\n{}", t("Producers", "프로듀서"));
             for p in &self.producers {
                 let errors: Vec<String> = p.errors.iter().map(|(k, v)| format!("{k} x{v}")).collect();
                 let _ = writeln!(
                     out,
-                    "  {} (acks={}{}): sent {}, acked {}, failed {}, pending {} · {} requests, {} retries, mean ack latency {:.1} ms{}{}",
+                    "  {} (acks={}{}): {} {}, {} {}, {} {}, {} {} · {} {}, {} {}, {} {:.1} ms{}{}",
                     p.id,
                     p.acks,
-                    if p.enable_idempotence { ", idempotent" } else { "" },
+                    if p.enable_idempotence { t(", idempotent", ", 멱등") } else { "" },
+                    t("sent", "전송"),
                     p.sent,
+                    t("acked", "ack"),
                     p.acked,
+                    t("failed", "실패"),
                     p.failed,
+                    t("pending", "대기"),
                     p.pending,
                     p.requests,
+                    t("requests", "요청"),
                     p.retries,
+                    t("retries", "재시도"),
+                    t("mean ack latency", "평균 ack 지연"),
                     p.mean_ack_latency_ms,
-                    if errors.is_empty() { String::new() } else { format!(" · errors: {}", errors.join(", ")) },
+                    if errors.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" · {}: {}", t("errors", "에러"), errors.join(", "))
+                    },
                     if p.acked_lost + p.duplicated + p.reordered > 0 {
-                        format!(" · checker: {} lost, {} duplicated, {} reordered", p.acked_lost, p.duplicated, p.reordered)
+                        format!(
+                            " · {}: {} {}, {} {}, {} {}",
+                            t("checker", "검사"),
+                            p.acked_lost,
+                            t("lost", "유실"),
+                            p.duplicated,
+                            t("duplicated", "중복"),
+                            p.reordered,
+                            t("reordered", "순서 뒤바뀜")
+                        )
                     } else {
                         String::new()
                     }
@@ -446,10 +486,12 @@ impl Report {
         for g in &self.groups {
             let _ = writeln!(
                 out,
-                "\nGroup {} ({}, generation {}, coordinator {}, {})",
+                "\n{} {} ({}, generation {}, {} {}, {})",
+                t("Group", "그룹"),
                 g.group,
                 g.state,
                 g.generation,
+                t("coordinator", "코디네이터"),
                 g.coordinator.map(|b| format!("B{b}")).unwrap_or_else(|| "none".into()),
                 g.assignor
             );
@@ -475,28 +517,44 @@ impl Report {
             let c = &g.checker;
             let _ = writeln!(
                 out,
-                "  checker: processed {} · lost {} · duplicated {} · unconsumed {} · poll skips {} · non-monotonic polls {} · failed commits {}",
+                "  {}: {} {} · {} {} · {} {} · {} {} · {} {} · {} {} · {} {}",
+                t("checker", "검사"),
+                t("processed", "처리"),
                 c.processed,
+                t("lost", "유실"),
                 c.lost.len(),
+                t("duplicated", "중복"),
                 c.duplicates.len(),
+                t("unconsumed", "미소비"),
                 c.unconsumed,
+                t("poll skips", "건너뛴 poll"),
                 c.skips,
+                t("non-monotonic polls", "되돌아간 poll"),
                 c.nonmonotonic,
+                t("failed commits", "실패한 커밋"),
                 c.commits_failed
             );
         }
         let c = &self.checker;
         let _ = writeln!(
             out,
-            "\nChecker: acked {} · acked but lost {} · duplicated {} · reordered {} · divergent replicas {} · failed {} · pending {} -> {}",
+            "\n{}: {} {} · {} {} · {} {} · {} {} · {} {} · {} {} · {} {} -> {}",
+            t("Checker", "검사 결과"),
+            t("acked", "ack 받음"),
             c.acked,
+            t("acked but lost", "ack 받고 유실"),
             c.acked_lost,
+            t("duplicated", "중복"),
             c.duplicates.len(),
+            t("reordered", "순서 뒤바뀜"),
             c.reordered.len(),
+            t("divergent replicas", "어긋난 레플리카"),
             c.divergent.len(),
+            t("failed", "실패"),
             c.failed,
+            t("pending", "대기"),
             c.pending,
-            if c.ok { "OK" } else { "GUARANTEE VIOLATED" }
+            if c.ok { t("OK", "정상") } else { t("GUARANTEE VIOLATED", "보장 위반") }
         );
         let preview = |values: &[String]| {
             let shown: Vec<&str> = values.iter().take(10).map(|s| s.as_str()).collect();
@@ -504,14 +562,14 @@ impl Report {
             format!("{}{}", shown.join(", "), if more > 0 { format!(" (+{more} more)") } else { String::new() })
         };
         if !c.lost.is_empty() {
-            let _ = writeln!(out, "  lost: {}", preview(&c.lost));
+            let _ = writeln!(out, "  {}: {}", t("lost", "유실"), preview(&c.lost));
         }
         if !c.duplicates.is_empty() {
             let values: Vec<String> = c.duplicates.iter().map(|d| format!("{} x{}", d.value, d.copies)).collect();
-            let _ = writeln!(out, "  duplicated: {}", preview(&values));
+            let _ = writeln!(out, "  {}: {}", t("duplicated", "중복"), preview(&values));
         }
         if !c.reordered.is_empty() {
-            let _ = writeln!(out, "  reordered: {}", preview(&c.reordered));
+            let _ = writeln!(out, "  {}: {}", t("reordered", "순서 뒤바뀜"), preview(&c.reordered));
         }
         for d in &c.divergent {
             let _ = writeln!(

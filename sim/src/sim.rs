@@ -467,7 +467,7 @@ impl Simulation {
                             self.now,
                             TraceKind::Dropped { from, to, message: message.kind(), reason: DropReason::NodeDown },
                         );
-                        if let Some(refusal) = message.refused() {
+                        if let Some(refusal) = message.refused(to) {
                             self.trace.record(self.now, TraceKind::Refused { from, to, message: message.kind() });
                             let mut out = std::mem::take(&mut self.outbox);
                             out.sends.push((from, refusal));

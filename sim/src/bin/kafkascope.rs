@@ -285,7 +285,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
             } else {
-                write!(out, "{}", report.render_text())?;
+                write!(out, "{}", report.render_text_in(lang))?;
             }
             Ok(ExitCode::SUCCESS)
         }

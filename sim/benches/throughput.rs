@@ -1,7 +1,7 @@
-//! `kafkascope-bench`: measures how fast the simulation runs, in simulated events and records per wall-clock second.
+//! The throughput benchmark: how fast the simulation runs, in simulated events and records per wall-clock second.
 //!
-//! This binary is the only place in the crate that reads a wall clock, and only to time whole runs from outside the
-//! simulation. Run it with `cargo run --release --bin kafkascope-bench`.
+//! It lives outside `src/` because it is the only code of the crate that reads a wall clock, and only to time whole
+//! runs from outside the simulation. Run it with `cargo bench -p kafkascope-sim --bench throughput`.
 #![allow(clippy::disallowed_methods)]
 
 use kafkascope_sim::trace::TraceRetention;
