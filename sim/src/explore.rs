@@ -238,8 +238,13 @@ impl Class {
     }
 }
 
-/// After the liveness phase every replica is back in the ISR and every high watermark has reached its log end.
+/// After the liveness phase every replica is back in the ISR, every high watermark has reached its log end, and
+/// every consumer group is Stable.
 pub fn check_liveness(sim: &Simulation) -> Result<(), String> {
+    let report = crate::report::Report::build(sim, false);
+    if let Some(group) = report.groups.iter().find(|g| g.state != "Stable") {
+        return Err(format!("group {} is {} instead of Stable", group.group, group.state));
+    }
     for (index, info) in sim.topo.partitions.iter().enumerate() {
         let p = crate::ids::PartitionIdx(index as u32);
         let state = sim.controller.partitions[index];

@@ -23,6 +23,8 @@ pub mod limits {
     pub const RATE_PER_SEC: u32 = 2_000_000;
     pub const DURATION_US: u64 = 24 * 3600 * 1_000_000;
     pub const MAX_EVENTS_DEFAULT: u64 = 200_000_000;
+    /// Records all steady workloads may produce in one run (rate x time, summed).
+    pub const WORKLOAD_RECORDS: u64 = 100_000_000;
 }
 
 /// A duration written as `"30s"`, `"250ms"`, `"2m"` or a bare number of milliseconds.
@@ -911,6 +913,22 @@ impl Validator<'_> {
             });
         }
 
+        let workload_records: u64 = producers
+            .iter()
+            .flat_map(|p| &p.workloads)
+            .map(|w| w.rate_per_sec as u64 * w.stop.saturating_sub(w.start) / 1_000_000)
+            .sum();
+        if workload_records > limits::WORKLOAD_RECORDS {
+            return Err(self.error(
+                &["workload"],
+                format!(
+                    "the workloads would produce {workload_records} records, more than {}",
+                    limits::WORKLOAD_RECORDS
+                ),
+                Some("lower `rate_per_sec`, or give the workloads a `stop` time".into()),
+            ));
+        }
+
         let mut links = Vec::new();
         for link in &network.links {
             for name in [&link.between.0, &link.between.1] {
@@ -1213,6 +1231,17 @@ mod tests {
         let error = Scenario::parse(&text, "cfg.ron").unwrap_err();
         assert_eq!(error.hint.as_deref(), Some("did you mean `min.insync.replicas`?"));
         assert_eq!(error.line, 5);
+    }
+
+    #[test]
+    fn runaway_workloads_are_refused_with_a_hint() {
+        let text = MINIMAL.replace("duration: \"10s\"", "duration: \"2m\"").replace(
+            "topics: [",
+            "producers: [(name: \"p\", workload: [Steady(topic: \"orders\", rate_per_sec: 2000000)])],\n    topics: [",
+        );
+        let error = Scenario::parse(&text, "big.ron").unwrap_err();
+        assert!(error.message.contains("more than 100000000"), "{}", error.message);
+        assert!(error.hint.as_deref().unwrap_or("").contains("rate_per_sec"));
     }
 
     #[test]

@@ -76,3 +76,76 @@ fn bad_scenarios_fail_with_file_line_column_and_a_hint() {
     assert!(stderr.contains("bad.ron:3:"), "{stderr}");
     assert!(stderr.contains("did you mean `duration`?"), "{stderr}");
 }
+
+fn run_ok(args: &[&str]) -> String {
+    let out = kafkascope(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn list_and_check_cover_the_bundled_scenarios() {
+    let dir = format!("{}/../scenarios", env!("CARGO_MANIFEST_DIR"));
+    let listed = run_ok(&["list", "--dir", &dir]);
+    assert!(listed.contains("curriculum/01-pubsub-vs-queue"), "{listed}");
+    let checked = run_ok(&["check", "--dir", &dir, "curriculum/08-min-insync-replicas"]);
+    assert!(checked.contains("ok") && checked.contains("1 passed, 0 failed"), "{checked}");
+}
+
+#[test]
+fn check_prints_expected_versus_actual_and_fails() {
+    let dir = std::env::temp_dir().join(format!("kafkascope-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("wrong.ron");
+    std::fs::write(
+        &path,
+        "Scenario(title: \"x\", duration: \"3s\", cluster: (brokers: 3),\n topics: [(name: \"t\", partitions: 1, replication_factor: 3)],\n expect: [(check: Leader(topic: \"t\", partition: 0, leader: Some(2)))])\n",
+    )
+    .unwrap();
+    let out = kafkascope(&["check", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("FAIL at 3.000s: leader of t-0 — expected Some(2), got Some(1)"), "{text}");
+}
+
+#[test]
+fn describe_console_consumer_trace_and_sweep() {
+    let described = run_ok(&["describe", &scenario("clean-election-stays-offline.ron"), "--at", "30s"]);
+    assert!(described.starts_with("at 30.000s"));
+    assert!(described.contains("Leader: none"), "{described}");
+
+    let partitioners = format!("{}/../scenarios/producer/partitioners.ron", env!("CARGO_MANIFEST_DIR"));
+    let printed = run_ok(&[
+        "console-consumer",
+        &partitioners,
+        "--topic",
+        "by-key",
+        "--from-beginning",
+        "--property",
+        "print.key=true",
+    ]);
+    assert!(printed.lines().any(|l| l == "order-1\tshipped"), "{printed}");
+    assert_eq!(printed.lines().count(), 6);
+    let from_end = run_ok(&["console-consumer", &partitioners, "--topic", "by-key"]);
+    assert!(from_end.is_empty(), "without --from-beginning the console consumer starts at the end");
+
+    let jsonl = run_ok(&["trace", &partitioners, "--format", "jsonl"]);
+    let first: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert!(first["key"].is_string() && first["time_us"].is_u64());
+    let edn = run_ok(&["trace", &partitioners, "--format", "jepsen"]);
+    assert!(edn.lines().any(|l| l.starts_with("{:type :ok, :f :send")), "{edn}");
+
+    let swept = run_ok(&["sweep", &scenario("acks1-leader-crash-loses-acked.ron"), "--seeds", "1..5"]);
+    assert!(swept.contains("lost acked records in 4 seeds (100.0%)"), "{swept}");
+    let safe =
+        run_ok(&["sweep", &scenario("acks1-leader-crash-loses-acked.ron"), "--seeds", "1..5", "--set", "acks=all"]);
+    assert!(safe.contains("lost acked records in 0 seeds"), "{safe}");
+}
+
+#[test]
+fn korean_output_for_the_study_group() {
+    let text = run_ok(&["run", &scenario("zombie-leader.ron"), "--lang", "ko"]);
+    assert!(text.contains("검사 결과"), "{text}");
+    let events = run_ok(&["run", &scenario("zombie-leader.ron"), "--lang", "ko", "--events", "--until", "15s"]);
+    assert!(events.contains("리더"), "{events}");
+}
