@@ -31,6 +31,9 @@ pub enum FaultKind {
     Pause,
     /// 2 s of extra latency on every message to and from the broker.
     Slow,
+    /// A network partition: the broker and the producer on one side, the controller and the other brokers on the
+    /// other (the zombie-leader story when the broker leads).
+    Split,
     /// Crash a consumer (the episode's `target` picks which); it starts again at the episode's end.
     CrashConsumer,
 }
@@ -125,10 +128,10 @@ impl Class {
     pub fn fault_kinds(self) -> &'static [FaultKind] {
         use FaultKind::*;
         match self {
-            Class::Safe | Class::Idempotent => &[Crash, ControlledShutdown, Isolate, Pause, Slow],
+            Class::Safe | Class::Idempotent => &[Crash, ControlledShutdown, Isolate, Split, Pause, Slow],
             Class::AtLeastOnce => &[Crash, Isolate, CrashConsumer],
             Class::UnsafeCommitBefore => &[CrashConsumer],
-            Class::UnsafeAcks1 | Class::UnsafeAcks0 => &[Crash, Isolate, Pause, Slow],
+            Class::UnsafeAcks1 | Class::UnsafeAcks0 => &[Crash, Isolate, Split, Pause, Slow],
             // With clean elections only, a lone in-sync leader keeps what it acknowledged unless its disk loses it.
             Class::UnsafeMinIsr1 => &[Crash, PowerLoss, Isolate],
             Class::UnsafeUnclean => &[Crash, PowerLoss, Isolate],
@@ -332,6 +335,15 @@ pub fn story_to_file(story: &Story, class: Class, title: &str) -> ScenarioFile {
                 format!("B{b} shuts down cleanly"),
             ),
             FaultKind::Isolate => (Action::Isolate { node: node.clone() }, Action::HealAll, format!("B{b} is cut off")),
+            FaultKind::Split => {
+                let mut others: Vec<String> = vec!["controller".into()];
+                others.extend((1..=story.brokers).filter(|&o| o != b).map(|o| format!("B{o}")));
+                (
+                    Action::Partition { groups: vec![vec![node.clone(), "p1".into()], others] },
+                    Action::HealAll,
+                    format!("the network splits B{b} and p1 from the rest"),
+                )
+            }
             FaultKind::Pause => {
                 (Action::Pause { node: node.clone() }, Action::Resume { node: node.clone() }, format!("B{b} pauses"))
             }

@@ -21,6 +21,8 @@ pub struct Invariants {
     all_touched: bool,
     /// A power loss lost records: an in-sync replica may then hold less than the HW until it is fenced.
     pub lossy_restart_happened: bool,
+    /// A consumer was handed records at or above the high watermark (noted when the fetch answer is delivered).
+    pub consumer_read_violation: Option<String>,
 }
 
 impl Invariants {
@@ -31,6 +33,7 @@ impl Invariants {
             touched: Vec::new(),
             all_touched: true,
             lossy_restart_happened: false,
+            consumer_read_violation: None,
         }
     }
 
@@ -45,6 +48,9 @@ impl Invariants {
     }
 
     pub fn check(&mut self, sim: &Simulation) -> Result<(), String> {
+        if let Some(what) = self.consumer_read_violation.take() {
+            return Err(what);
+        }
         let touched = if std::mem::take(&mut self.all_touched) {
             self.touched.clear();
             check_groups(sim)?;
@@ -79,6 +85,17 @@ impl Invariants {
         self.epoch_leader[p.index()] = (state.leader_epoch, state.leader);
 
         let mut leader_claims: Vec<(u32, BrokerId)> = Vec::new();
+        // Leader epochs never go back in a log: the epoch cache grows in epoch and in start offset.
+        for broker in sim.topo.broker_ids() {
+            let Some(replica) = sim.replica(broker, p) else { continue };
+            let epochs = replica.log.epochs();
+            if epochs
+                .windows(2)
+                .any(|w| w[1].leader_epoch <= w[0].leader_epoch || w[1].start_offset < w[0].start_offset)
+            {
+                return Err(format!("{name} on {broker}: leader epochs go back in the log: {epochs:?}"));
+            }
+        }
         for broker in sim.topo.broker_ids() {
             let Some(replica) = sim.replica(broker, p) else {
                 continue;

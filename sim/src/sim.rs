@@ -490,6 +490,9 @@ impl Simulation {
                     return;
                 }
                 self.trace.record(self.now, TraceKind::Delivered { from, to, message: message.kind() });
+                if self.check_invariants {
+                    self.check_consumer_read(to, &message);
+                }
                 match &message {
                     Message::MetadataPush(_) | Message::BrokerHeartbeatResponse { .. } => self.invariants.touch_all(),
                     _ if to == CONTROLLER => self.invariants.touch_all(),
@@ -796,6 +799,33 @@ impl Simulation {
                     }
                 });
             }
+        }
+    }
+
+    /// Consumers read only below the high watermark: the records of a fetch answer must end at or below the HW the
+    /// answer carries (read_uncommitted never sees further).
+    fn check_consumer_read(&mut self, to: NodeId, message: &Message) {
+        let Message::ConsumerFetchResponse {
+            fetch_id,
+            partition,
+            result: crate::message::FetchResult::Records { entries, high_watermark },
+        } = message
+        else {
+            return;
+        };
+        let first_consumer = 1 + self.brokers.len() + self.producers.len();
+        let Some(consumer) = to.index().checked_sub(first_consumer).and_then(|c| self.consumers.get(c)) else { return };
+        let Some(state) = consumer.assigned.get(partition).filter(|s| s.fetch_in_flight == Some(*fetch_id)) else {
+            return;
+        };
+        let end = state.fetch_offset + entries.len() as u64;
+        if !entries.is_empty() && end > *high_watermark {
+            self.invariants.consumer_read_violation = Some(format!(
+                "{} was handed {} up to offset {} at or above the high watermark {high_watermark}",
+                consumer.name,
+                self.topo.partition_name(*partition),
+                end - 1
+            ));
         }
     }
 
