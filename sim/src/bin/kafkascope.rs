@@ -19,8 +19,9 @@ struct Cli {
     /// Language of human-readable output: ko or en (default: from LANG).
     #[arg(long, global = true, value_parser = parse_lang)]
     lang: Option<Lang>,
+    /// Without a command, the first curriculum lesson runs (until the viz exists, this is what `cargo run` opens).
     #[command(subcommand)]
-    command: Commands,
+    command: Option<Commands>,
 }
 
 fn parse_lang(text: &str) -> Result<Lang, String> {
@@ -225,7 +226,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let lang = language(cli.lang);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match cli.command {
+    let command = cli.command.unwrap_or(Commands::Run {
+        scenario: "curriculum/01-pubsub-vs-queue".into(),
+        seed: None,
+        until: None,
+        json: false,
+        events: false,
+        traffic: false,
+        no_logs: false,
+        max_events: None,
+        check: false,
+        dir: PathBuf::from("scenarios"),
+    });
+    match command {
         Commands::List { dir } => {
             for path in scenario_files(&dir) {
                 let name = path.strip_prefix(&dir).unwrap_or(&path).with_extension("");
