@@ -687,11 +687,8 @@ impl Validator<'_> {
         let mut total_partitions = 0u32;
         for spec in &source.topics {
             let name_anchor = format!("\"{}\"", spec.name);
-            let anchors =
-                |field: &'static str| -> Vec<String> { vec!["topics".into(), name_anchor.clone(), field.into()] };
-            let at = |field: &'static str| anchors(field);
-            let as_refs = |v: &Vec<String>| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-            let _ = as_refs;
+            // Anchors that find a field of this topic: the `topics` list, the topic's name, then the field.
+            let at = |field: &'static str| -> Vec<String> { vec!["topics".into(), name_anchor.clone(), field.into()] };
             if topics.iter().any(|t: &Topic| t.name == spec.name) {
                 return Err(self.error(
                     &["topics", &name_anchor, &name_anchor],
