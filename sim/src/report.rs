@@ -559,7 +559,12 @@ impl Report {
         let preview = |values: &[String]| {
             let shown: Vec<&str> = values.iter().take(10).map(|s| s.as_str()).collect();
             let more = values.len().saturating_sub(10);
-            format!("{}{}", shown.join(", "), if more > 0 { format!(" (+{more} more)") } else { String::new() })
+            let rest = match (more, lang) {
+                (0, _) => String::new(),
+                (n, Lang::Ko) => format!(" (외 {n}건)"),
+                (n, Lang::En) => format!(" (+{n} more)"),
+            };
+            format!("{}{rest}", shown.join(", "))
         };
         if !c.lost.is_empty() {
             let _ = writeln!(out, "  {}: {}", t("lost", "유실"), preview(&c.lost));
