@@ -777,22 +777,14 @@ impl Broker {
 
     /// One timer per broker for all held fetches, set for the earliest deadline.
     fn arm_fetch_timer(&mut self, ctx: &mut Ctx) {
-        if let Some(&(deadline, _, _)) = self.fetch_deadlines.first() {
-            if self.fetch_timer_at.is_none_or(|at| deadline < at) {
-                self.fetch_timer_at = Some(deadline);
-                ctx.out.timers.push((deadline, Timer::FetchWaitExpired { at: deadline }));
-            }
-        }
+        let earliest = self.fetch_deadlines.first().map(|d| d.0);
+        ctx.arm_coalesced(&mut self.fetch_timer_at, earliest, |at| Timer::FetchWaitExpired { at });
     }
 
     /// One timer per broker for all waiting acks=all produces, set for the earliest deadline.
     fn arm_produce_timer(&mut self, ctx: &mut Ctx) {
-        if let Some(&(deadline, _)) = self.produce_deadlines.first() {
-            if self.produce_timer_at.is_none_or(|at| deadline < at) {
-                self.produce_timer_at = Some(deadline);
-                ctx.out.timers.push((deadline, Timer::ProduceTimeout { at: deadline }));
-            }
-        }
+        let earliest = self.produce_deadlines.first().map(|d| d.0);
+        ctx.arm_coalesced(&mut self.produce_timer_at, earliest, |at| Timer::ProduceTimeout { at });
     }
 
     fn expire_parked_fetch(&mut self, ctx: &mut Ctx, partition: PartitionIdx, fetch_id: u64) {
@@ -941,8 +933,7 @@ impl Broker {
             return reply(ctx, FetchResult::Error(KafkaError::OffsetOutOfRange));
         }
         if offset < high_watermark {
-            let end = (high_watermark as usize).min(offset as usize + CONSUMER_FETCH_MAX_RECORDS);
-            let entries = replica.log.entries()[offset as usize..end].to_vec();
+            let entries = committed_entries(&replica.log, offset, high_watermark);
             return reply(ctx, FetchResult::Records { entries, high_watermark });
         }
         let deadline = ctx.now + max_wait;
@@ -952,12 +943,8 @@ impl Broker {
     }
 
     fn arm_consumer_fetch_timer(&mut self, ctx: &mut Ctx) {
-        if let Some(&(deadline, _, _)) = self.consumer_fetch_deadlines.first() {
-            if self.consumer_fetch_timer_at.is_none_or(|at| deadline < at) {
-                self.consumer_fetch_timer_at = Some(deadline);
-                ctx.out.timers.push((deadline, Timer::ConsumerFetchWait { at: deadline }));
-            }
-        }
+        let earliest = self.consumer_fetch_deadlines.first().map(|d| d.0);
+        ctx.arm_coalesced(&mut self.consumer_fetch_timer_at, earliest, |at| Timer::ConsumerFetchWait { at });
     }
 
     /// Answers held consumer fetches of a partition: one (its wait expired) or all (the HW moved).
@@ -975,9 +962,7 @@ impl Broker {
         });
         for parked in answered {
             self.consumer_fetch_deadlines.remove(&(parked.deadline, partition, parked.fetch_id));
-            let end = (high_watermark as usize).min(parked.offset as usize + CONSUMER_FETCH_MAX_RECORDS);
-            let start = (parked.offset as usize).min(end);
-            let entries = replica.log.entries()[start..end].to_vec();
+            let entries = committed_entries(&replica.log, parked.offset, high_watermark);
             ctx.send(
                 parked.node,
                 Message::ConsumerFetchResponse {
@@ -1271,6 +1256,13 @@ impl Broker {
 fn send_produce_response(ctx: &mut Ctx, (producer, request_id): RequestKey, delayed: DelayedProduce) {
     let results = delayed.results.into_iter().map(|(p, r)| (p, r.expect("every partition answered"))).collect();
     ctx.send(producer, Message::ProduceResponse { request_id, results });
+}
+
+/// What a consumer may read from `offset`: records below the high watermark, at most `CONSUMER_FETCH_MAX_RECORDS`.
+fn committed_entries(log: &Log, offset: u64, high_watermark: u64) -> Vec<LogEntry> {
+    let end = (high_watermark as usize).min(offset as usize + CONSUMER_FETCH_MAX_RECORDS);
+    let start = (offset as usize).min(end);
+    log.entries()[start..end].to_vec()
 }
 
 /// `Partition.fetchRecords` -> `validateFetchOffsetAndMaybeGetDivergingEpoch` (KIP-320), for followers and

@@ -179,6 +179,22 @@ impl Ctx<'_> {
         self.out.timers.push((self.now + delay, timer));
     }
 
+    /// One timer standing for many deadlines (held fetches, waiting produces, requests in flight): it is set for
+    /// the earliest deadline unless a timer at or before it is already set; the handler re-arms it after it fires.
+    pub fn arm_coalesced(
+        &mut self,
+        armed_at: &mut Option<Micros>,
+        earliest: Option<Micros>,
+        timer: fn(Micros) -> Timer,
+    ) {
+        if let Some(deadline) = earliest {
+            if armed_at.is_none_or(|at| deadline < at) {
+                *armed_at = Some(deadline);
+                self.out.timers.push((deadline, timer(deadline)));
+            }
+        }
+    }
+
     pub fn trace(&mut self, kind: TraceKind) {
         self.out.trace.push(kind);
     }

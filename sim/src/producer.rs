@@ -492,12 +492,8 @@ impl Producer {
 
     /// One timer per producer for all requests in flight, set for the earliest `request.timeout.ms` deadline.
     fn arm_request_timer(&mut self, ctx: &mut Ctx) {
-        if let Some(deadline) = self.in_flight.values().map(|f| f.deadline).min() {
-            if self.request_timer_at.is_none_or(|at| deadline < at) {
-                self.request_timer_at = Some(deadline);
-                ctx.out.timers.push((deadline, Timer::RequestTimeout { at: deadline }));
-            }
-        }
+        let earliest = self.in_flight.values().map(|f| f.deadline).min();
+        ctx.arm_coalesced(&mut self.request_timer_at, earliest, |at| Timer::RequestTimeout { at });
     }
 
     fn complete(

@@ -1156,6 +1156,25 @@ impl Validator<'_> {
     }
 }
 
+/// Every `.ron` file under `dir` (recursively), sorted by path: the bundled scenarios for the CLI and the tests.
+pub fn scenario_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "ron") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Anchors that find the n-th `at:` of the timeline.
 fn nth_anchor(index: usize) -> Vec<String> {
     vec!["at:".to_string(); index + 1]

@@ -12,20 +12,7 @@ pub fn scenarios_dir() -> PathBuf {
 
 /// Every `.ron` file under `scenarios/`, sorted, so tests see them in a stable order.
 pub fn all_scenarios() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![scenarios_dir()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("scenarios/ is readable") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "ron") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
+    kafkascope_sim::scenario::scenario_files(&scenarios_dir())
 }
 
 /// Loads a bundled scenario by its path under `scenarios/`, e.g. `core/zombie-leader.ron`.

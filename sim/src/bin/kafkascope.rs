@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use kafkascope_sim::expect::check_expectations;
 use kafkascope_sim::explain::explain;
 use kafkascope_sim::report::Report;
-use kafkascope_sim::scenario::{Action, Lang, Scenario};
+use kafkascope_sim::scenario::{scenario_files, Action, Lang, Scenario};
 use kafkascope_sim::time::parse_duration;
 use kafkascope_sim::trace::{TraceKind, TraceRetention};
 use kafkascope_sim::{RunOptions, Simulation};
@@ -177,25 +177,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Every `.ron` file under `dir`, sorted by path.
-fn scenario_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "ron") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// A path as given, or a bundled scenario by name (`zombie-leader` or `core/zombie-leader.ron`).
