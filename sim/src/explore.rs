@@ -260,18 +260,26 @@ pub fn check_liveness(sim: &Simulation) -> Result<(), String> {
                 info.replicas.len()
             ));
         }
-        let leader_leo = sim.replica(leader, p).map(|r| r.log_end_offset()).unwrap_or(0);
-        // Consumers keep committing to `__consumer_offsets` for as long as they process, so there a follower's HW
-        // may trail by the last fetch round; every replica must still hold every record.
+        let leader_replica = sim.replica(leader, p).expect("hosted");
+        let (leader_leo, leader_hw) = (leader_replica.log_end_offset(), leader_replica.high_watermark);
+        // Consumers keep committing to `__consumer_offsets` for as long as they process, so a commit may still be on
+        // its way at the end: there every replica must hold everything the leader has committed, and no more is
+        // asked. Elsewhere the load stopped long ago: every HW and LEO must equal the leader's LEO.
         let busy = sim.topo.offsets_topic == Some(info.topic);
         for &b in &info.replicas {
             let r = sim.replica(b, p).expect("hosted");
-            let hw_ok = r.high_watermark == leader_leo || (busy && b != leader);
-            if !hw_ok || r.log_end_offset() != leader_leo {
+            let caught_up = if busy {
+                r.log_end_offset() >= leader_hw
+            } else {
+                r.high_watermark == leader_leo && r.log_end_offset() == leader_leo
+            };
+            if !caught_up {
                 return Err(format!(
-                    "{name} on {b}: log_end_offset {} / high_watermark {} did not reach the leader's {leader_leo}",
+                    "{name} on {b}: log_end_offset {} / high_watermark {} did not reach the leader's {} / {}",
                     r.log_end_offset(),
-                    r.high_watermark
+                    r.high_watermark,
+                    leader_leo,
+                    leader_hw
                 ));
             }
         }
