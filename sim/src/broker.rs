@@ -720,12 +720,8 @@ impl Broker {
         let Some(replica) = self.replicas[partition.index()].as_mut() else {
             return reply(ctx, FetchResult::Error(KafkaError::NotLeaderOrFollower));
         };
-        // Leader epoch fencing (KIP-320): a stale epoch is fenced, a newer one means we are behind.
-        if current_leader_epoch < replica.leader_epoch {
-            return reply(ctx, FetchResult::Error(KafkaError::FencedLeaderEpoch));
-        }
-        if current_leader_epoch > replica.leader_epoch {
-            return reply(ctx, FetchResult::Error(KafkaError::UnknownLeaderEpoch));
+        if let Err(error) = fence_leader_epoch(current_leader_epoch, replica.leader_epoch) {
+            return reply(ctx, FetchResult::Error(error));
         }
         let leader_epoch = replica.leader_epoch;
         let log_end_offset = replica.log.log_end_offset();
@@ -916,11 +912,8 @@ impl Broker {
         let Some(replica) = self.replicas[partition.index()].as_mut() else {
             return reply(ctx, FetchResult::Error(KafkaError::NotLeaderOrFollower));
         };
-        if current_leader_epoch < replica.leader_epoch {
-            return reply(ctx, FetchResult::Error(KafkaError::FencedLeaderEpoch));
-        }
-        if current_leader_epoch > replica.leader_epoch {
-            return reply(ctx, FetchResult::Error(KafkaError::UnknownLeaderEpoch));
+        if let Err(error) = fence_leader_epoch(current_leader_epoch, replica.leader_epoch) {
+            return reply(ctx, FetchResult::Error(error));
         }
         let high_watermark = replica.high_watermark;
         let Role::Leader(state) = &mut replica.role else {
@@ -1263,6 +1256,16 @@ fn committed_entries(log: &Log, offset: u64, high_watermark: u64) -> Vec<LogEntr
     let end = (high_watermark as usize).min(offset as usize + CONSUMER_FETCH_MAX_RECORDS);
     let start = (offset as usize).min(end);
     log.entries()[start..end].to_vec()
+}
+
+/// Leader epoch fencing of a fetch (KIP-320): a stale `current_leader_epoch` is fenced, a newer one means
+/// this replica has not yet heard of the new epoch.
+fn fence_leader_epoch(current_leader_epoch: u32, replica_leader_epoch: u32) -> Result<(), KafkaError> {
+    match current_leader_epoch.cmp(&replica_leader_epoch) {
+        std::cmp::Ordering::Less => Err(KafkaError::FencedLeaderEpoch),
+        std::cmp::Ordering::Greater => Err(KafkaError::UnknownLeaderEpoch),
+        std::cmp::Ordering::Equal => Ok(()),
+    }
 }
 
 /// `Partition.fetchRecords` -> `validateFetchOffsetAndMaybeGetDivergingEpoch` (KIP-320), for followers and

@@ -648,6 +648,25 @@ impl Validator<'_> {
         self.error(&anchors, problem.message, problem.hint)
     }
 
+    /// Adds a producer's or consumer's name to the node names, refusing one that is empty or already taken.
+    fn claim_node_name(
+        &self,
+        node_names: &mut Vec<String>,
+        section: &str,
+        name: &str,
+        name_anchor: &str,
+    ) -> Result<(), ScenarioError> {
+        if name.is_empty() || node_names.iter().any(|taken| taken == name) {
+            return Err(self.error(
+                &[section, name_anchor],
+                format!("the name `{name}` is taken or empty: {section} need their own names"),
+                None,
+            ));
+        }
+        node_names.push(name.to_string());
+        Ok(())
+    }
+
     fn validate(&self, source: ScenarioFile) -> Result<Scenario, ScenarioError> {
         let brokers = source.cluster.brokers;
         if brokers == 0 || brokers > limits::BROKERS {
@@ -816,14 +835,7 @@ impl Validator<'_> {
         let mut producers = Vec::new();
         for spec in &source.producers {
             let name_anchor = format!("\"{}\"", spec.name);
-            if node_names.contains(&spec.name) || spec.name.is_empty() {
-                return Err(self.error(
-                    &["producers", &name_anchor],
-                    format!("the name `{}` is taken or empty: producers need their own names", spec.name),
-                    None,
-                ));
-            }
-            node_names.push(spec.name.clone());
+            self.claim_node_name(&mut node_names, "producers", &spec.name, &name_anchor)?;
             let config = ProducerConfig::from_map(&spec.config)
                 .map_err(|problems| self.config_error(&["producers", &name_anchor, "config"], problems))?;
             let mut workloads = Vec::new();
@@ -863,14 +875,7 @@ impl Validator<'_> {
         let mut groups: Vec<String> = Vec::new();
         for spec in &source.consumers {
             let name_anchor = format!("\"{}\"", spec.name);
-            if node_names.contains(&spec.name) || spec.name.is_empty() {
-                return Err(self.error(
-                    &["consumers", &name_anchor],
-                    format!("the name `{}` is taken or empty: consumers need their own names", spec.name),
-                    None,
-                ));
-            }
-            node_names.push(spec.name.clone());
+            self.claim_node_name(&mut node_names, "consumers", &spec.name, &name_anchor)?;
             if spec.group.is_empty() {
                 return Err(self.error(
                     &["consumers", &name_anchor, "group"],
