@@ -1161,6 +1161,77 @@ impl Validator<'_> {
     }
 }
 
+/// Rewrites a scenario's config maps: each `key=value` goes to the cluster, the topics, the producers or the
+/// consumers, wherever Kafka's key belongs. `replication.factor` (the `kafka-topics --replication-factor` setting)
+/// changes every topic without an explicit assignment. The CLI's `--set`, the viz's config panel, its compare mode
+/// and its shareable links all use this one function, so they accept and refuse the same overrides.
+pub fn apply_overrides(text: &str, file: &str, overrides: &[String]) -> Result<String, String> {
+    use crate::config::{BrokerConfig, ConfigValue, ConsumerConfig, ProducerConfig, TopicConfig};
+    if overrides.is_empty() {
+        return Ok(text.to_string());
+    }
+    let mut source: crate::scenario::ScenarioFile = ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .from_str(text)
+        .map_err(|e| format!("{file}: {e}"))?;
+    for item in overrides {
+        let (key, value) = item.split_once('=').ok_or_else(|| format!("--set {item}: expected key=value"))?;
+        let value = match value.parse::<i64>() {
+            Ok(n) => ConfigValue::Int(n),
+            Err(_) if value == "true" || value == "false" => ConfigValue::Bool(value == "true"),
+            Err(_) => ConfigValue::Text(value.to_string()),
+        };
+        let mut used = false;
+        if key == "replication.factor" {
+            let ConfigValue::Int(factor @ 1..=64) = value else {
+                return Err(format!("--set {item}: expected a replication factor from 1 to 64"));
+            };
+            for topic in &mut source.topics {
+                if topic.assignment.is_some() {
+                    return Err(format!(
+                        "--set {item}: topic `{}` has an explicit `assignment`; change it in the file instead",
+                        topic.name
+                    ));
+                }
+                topic.replication_factor = factor as u32;
+            }
+            continue;
+        }
+        if TopicConfig::KEYS.contains(&key) {
+            for topic in &mut source.topics {
+                topic.config.insert(key.to_string(), value.clone());
+            }
+            used = true;
+        } else if BrokerConfig::KEYS.contains(&key) {
+            source.cluster.config.insert(key.to_string(), value.clone());
+            used = true;
+        }
+        if ProducerConfig::KEYS.contains(&key) {
+            for producer in &mut source.producers {
+                producer.config.insert(key.to_string(), value.clone());
+            }
+            used = true;
+        }
+        if ConsumerConfig::KEYS.contains(&key) {
+            for consumer in &mut source.consumers {
+                consumer.config.insert(key.to_string(), value.clone());
+            }
+            used = true;
+        }
+        if !used {
+            let known = ["replication.factor"]
+                .iter()
+                .chain(TopicConfig::KEYS)
+                .chain(BrokerConfig::KEYS)
+                .chain(ProducerConfig::KEYS)
+                .chain(ConsumerConfig::KEYS);
+            let hint = crate::config::did_you_mean(key, known.copied()).unwrap_or_default();
+            return Err(format!("--set {key}: not a config this simulation knows. {hint}"));
+        }
+    }
+    ron::ser::to_string_pretty(&source, ron::ser::PrettyConfig::default()).map_err(|e| e.to_string())
+}
+
 /// Every `.ron` file under `dir` (recursively), sorted by path: the bundled scenarios for the CLI and the tests.
 pub fn scenario_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();

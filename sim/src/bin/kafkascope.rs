@@ -442,7 +442,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Sweep { scenario, seeds, overrides, dir } => {
             let file = resolve(&scenario, &dir);
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let text = match apply_overrides(&text, &file.display().to_string(), &overrides) {
+            let text = match kafkascope_sim::scenario::apply_overrides(&text, &file.display().to_string(), &overrides) {
                 Ok(text) => text,
                 Err(message) => {
                     eprintln!("{message}");
@@ -618,59 +618,6 @@ fn jepsen_history(sim: &Simulation) -> Vec<String> {
     }
     ops.sort_by_key(|(t, _)| *t);
     ops.into_iter().map(|(_, line)| line).collect()
-}
-
-/// Rewrites a scenario's config maps: each `key=value` goes to the cluster, the topics, the producers or the
-/// consumers, wherever Kafka's key belongs.
-fn apply_overrides(text: &str, file: &str, overrides: &[String]) -> Result<String, String> {
-    use kafkascope_sim::config::{BrokerConfig, ConfigValue, ConsumerConfig, ProducerConfig, TopicConfig};
-    if overrides.is_empty() {
-        return Ok(text.to_string());
-    }
-    let mut source: kafkascope_sim::scenario::ScenarioFile = ron::Options::default()
-        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
-        .from_str(text)
-        .map_err(|e| format!("{file}: {e}"))?;
-    for item in overrides {
-        let (key, value) = item.split_once('=').ok_or_else(|| format!("--set {item}: expected key=value"))?;
-        let value = match value.parse::<i64>() {
-            Ok(n) => ConfigValue::Int(n),
-            Err(_) if value == "true" || value == "false" => ConfigValue::Bool(value == "true"),
-            Err(_) => ConfigValue::Text(value.to_string()),
-        };
-        let mut used = false;
-        if TopicConfig::KEYS.contains(&key) {
-            for topic in &mut source.topics {
-                topic.config.insert(key.to_string(), value.clone());
-            }
-            used = true;
-        } else if BrokerConfig::KEYS.contains(&key) {
-            source.cluster.config.insert(key.to_string(), value.clone());
-            used = true;
-        }
-        if ProducerConfig::KEYS.contains(&key) {
-            for producer in &mut source.producers {
-                producer.config.insert(key.to_string(), value.clone());
-            }
-            used = true;
-        }
-        if ConsumerConfig::KEYS.contains(&key) {
-            for consumer in &mut source.consumers {
-                consumer.config.insert(key.to_string(), value.clone());
-            }
-            used = true;
-        }
-        if !used {
-            let known = TopicConfig::KEYS
-                .iter()
-                .chain(BrokerConfig::KEYS)
-                .chain(ProducerConfig::KEYS)
-                .chain(ConsumerConfig::KEYS);
-            let hint = kafkascope_sim::config::did_you_mean(key, known.copied()).unwrap_or_default();
-            return Err(format!("--set {key}: not a config this simulation knows. {hint}"));
-        }
-    }
-    ron::ser::to_string_pretty(&source, ron::ser::PrettyConfig::default()).map_err(|e| e.to_string())
 }
 
 /// One seed's outcome in a sweep.

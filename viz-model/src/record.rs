@@ -1,0 +1,219 @@
+//! A record's whole path, for the record inspector: produced, sent in a batch, appended at the leader, fetched by
+//! each follower, committed (passed the high watermark), acked, consumed, offset committed, and its verdict.
+//! Built by re-simulating with every trace event kept and watching the record's partition.
+
+use crate::run::SimRun;
+use kafkascope_sim::history::{RecordStatus, Verdict};
+use kafkascope_sim::ids::{BrokerId, RecordId};
+use kafkascope_sim::scenario::Lang;
+use kafkascope_sim::sim::{SimError, Simulation};
+use kafkascope_sim::time::{format_time, Micros};
+use kafkascope_sim::trace::TraceKind;
+
+/// One moment of the path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathStep {
+    pub time: Micros,
+    pub what: String,
+}
+
+/// What became of the record, per the checker.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RecordFate {
+    /// In its partition's log of record, once.
+    Survived { offset: u64 },
+    /// Acked to the producer, and not in the log any more.
+    Lost,
+    /// In the log more than once (a retry without idempotence).
+    Duplicated { copies: u32 },
+    /// The producer's callback reported an error; the application knows.
+    Failed { error: String },
+    /// Not answered yet.
+    Pending,
+    /// Sent with `acks=0` (no answer expected) and not in the log.
+    Unacknowledged,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordPath {
+    pub record: RecordId,
+    pub title: String,
+    pub steps: Vec<PathStep>,
+    pub fate: RecordFate,
+}
+
+impl RecordPath {
+    /// The verdict in plain words.
+    pub fn fate_text(&self, lang: Lang) -> String {
+        match (&self.fate, lang) {
+            (RecordFate::Survived { offset }, Lang::En) => format!("survived at offset {offset}"),
+            (RecordFate::Survived { offset }, Lang::Ko) => format!("살아남음 (오프셋 {offset})"),
+            (RecordFate::Lost, Lang::En) => "LOST: acked to the producer, then gone from the log".into(),
+            (RecordFate::Lost, Lang::Ko) => "유실: 프로듀서는 성공 응답(ack)을 받았지만 로그에서 사라짐".into(),
+            (RecordFate::Duplicated { copies }, Lang::En) => format!("DUPLICATED: {copies} copies in the log"),
+            (RecordFate::Duplicated { copies }, Lang::Ko) => format!("중복: 로그에 {copies}개의 사본"),
+            (RecordFate::Failed { error }, Lang::En) => format!("failed: the producer was told {error}"),
+            (RecordFate::Failed { error }, Lang::Ko) => format!("실패: 프로듀서가 {error} 오류를 받음"),
+            (RecordFate::Pending, Lang::En) => "pending: no answer yet".into(),
+            (RecordFate::Pending, Lang::Ko) => "대기 중: 아직 응답 없음".into(),
+            (RecordFate::Unacknowledged, Lang::En) => "not in the log (acks=0: nobody was told)".into(),
+            (RecordFate::Unacknowledged, Lang::Ko) => "로그에 없음 (acks=0: 아무도 알 수 없음)".into(),
+        }
+    }
+}
+
+/// Builds the path of `record` up to the shown state of `run`. `verdict` is the checker's verdict now.
+pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<RecordPath, SimError> {
+    let sim = run.sim();
+    let info = sim.history.get(record).clone();
+    let partition = info.partition;
+    let producer_name = sim.producers[info.producer.index()].name.clone();
+    let value = sim.history.value(record, &sim.scenario.producers.iter().map(|p| p.name.clone()).collect::<Vec<_>>());
+    let title = format!("{value} ({producer_name} → {})", sim.topo.partition_name(partition));
+    let mut steps = vec![PathStep { time: info.created_at, what: format!("produced by {producer_name}") }];
+    // Where the record sits in each broker's log, as far as we have seen.
+    let offset_in = |sim: &Simulation, broker: BrokerId, from: u64, count: u64| -> Option<u64> {
+        let replica = sim.replica(broker, partition)?;
+        let entries = replica.log.entries();
+        (from..from + count).find(|&o| entries.get(o as usize).is_some_and(|e| e.record == record))
+    };
+    let mut offsets: Vec<Option<u64>> = vec![None; sim.topo.brokers as usize + 1];
+    let mut committed_on: Vec<bool> = vec![false; sim.topo.brokers as usize + 1];
+    let mut consumed = 0usize;
+    let mut committed_groups: Vec<u32> = Vec::new();
+    run.replay_with_full_trace(info.created_at, |sim, events| {
+        for event in events {
+            let time = event.time;
+            match &event.kind {
+                TraceKind::BatchSent { producer, partition: p, records, attempt, to, trigger }
+                    if *producer == info.producer && *p == partition && time >= info.created_at =>
+                {
+                    // The record rides in the first batch for its partition after it was produced, and in retries
+                    // until it is answered.
+                    let answered = sim.history.records.get(record.index()).is_none_or(|r| !matches!(r.status, RecordStatus::Pending));
+                    if !answered && (offsets.iter().all(|o| o.is_none()) || *attempt > 1) {
+                        steps.push(PathStep {
+                            time,
+                            what: format!("batch of {records} sent to {to} (attempt {attempt}, closed by {trigger:?})"),
+                        });
+                    }
+                }
+                TraceKind::Appended { broker, partition: p, base_offset, records, leader_epoch } if *p == partition => {
+                    if let Some(o) = offset_in(sim, *broker, *base_offset, *records as u64) {
+                        offsets[broker.0 as usize] = Some(o);
+                        steps.push(PathStep {
+                            time,
+                            what: format!("appended by leader {broker} at offset {o} (leader_epoch {leader_epoch})"),
+                        });
+                    }
+                }
+                TraceKind::Replicated { broker, partition: p, base_offset, records } if *p == partition => {
+                    if offsets[broker.0 as usize].is_none() {
+                        if let Some(o) = offset_in(sim, *broker, *base_offset, *records as u64) {
+                            offsets[broker.0 as usize] = Some(o);
+                            steps.push(PathStep { time, what: format!("fetched by follower {broker} (offset {o})") });
+                        }
+                    }
+                }
+                TraceKind::HighWatermark { broker, partition: p, high_watermark } if *p == partition => {
+                    if let Some(o) = offsets[broker.0 as usize] {
+                        let leader = sim.replica(*broker, partition).is_some_and(|r| r.leader_state().is_some());
+                        if leader && *high_watermark > o && !committed_on[broker.0 as usize] {
+                            committed_on[broker.0 as usize] = true;
+                            steps.push(PathStep {
+                                time,
+                                what: format!("committed: high_watermark {high_watermark} on leader {broker} passed it"),
+                            });
+                        }
+                    }
+                }
+                TraceKind::Truncated { broker, partition: p, from_offset, to_offset } if *p == partition => {
+                    if let Some(o) = offsets[broker.0 as usize] {
+                        if o >= *to_offset && o < *from_offset {
+                            offsets[broker.0 as usize] = None;
+                            committed_on[broker.0 as usize] = false;
+                            steps.push(PathStep {
+                                time,
+                                what: format!("truncated away on {broker} (log cut from {from_offset} to {to_offset})"),
+                            });
+                        }
+                    }
+                }
+                TraceKind::Crashed { broker, lost_unflushed } if *lost_unflushed > 0 => {
+                    if let Some(o) = offsets[broker.0 as usize] {
+                        if sim.replica(*broker, partition).is_none_or(|r| r.log_end_offset() <= o) {
+                            offsets[broker.0 as usize] = None;
+                            steps.push(PathStep { time, what: format!("lost from {broker}'s unflushed log at power loss") });
+                        }
+                    }
+                }
+                TraceKind::ProduceAcked { producer, partition: p, .. } | TraceKind::ProduceFailed { producer, partition: p, .. }
+                    if *producer == info.producer && *p == partition =>
+                {
+                    match sim.history.records.get(record.index()).map(|r| r.status.clone()) {
+                        Some(RecordStatus::Acked { offset, at }) if at == time => steps.push(PathStep {
+                            time,
+                            what: match offset {
+                                Some(o) => format!("acked to {producer_name} (offset {o})"),
+                                None => format!("acked to {producer_name} (acks=0: offset -1, nothing checked)"),
+                            },
+                        }),
+                        Some(RecordStatus::Failed { error, at }) if at == time => steps.push(PathStep {
+                            time,
+                            what: format!("failed: {producer_name} was told {error:?}"),
+                        }),
+                        _ => {}
+                    }
+                }
+                TraceKind::OffsetsCommitted { group, .. } => {
+                    let consumed_in_group = sim.processed.iter().find(|p| p.record == record && p.group == *group);
+                    if let Some(processed) = consumed_in_group {
+                        let committed = sim.committed_offsets(*group).get(&partition).copied().unwrap_or(0);
+                        if committed > processed.offset && !committed_groups.contains(group) {
+                            committed_groups.push(*group);
+                            let name = &sim.topo.groups[*group as usize];
+                            steps.push(PathStep { time, what: format!("offset committed by group {name} ({committed})") });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        while consumed < sim.processed.len() {
+            let processed = &sim.processed[consumed];
+            consumed += 1;
+            if processed.record == record {
+                let name = &sim.topo.node_names[sim.consumers[processed.consumer as usize].node.index()];
+                steps.push(PathStep {
+                    time: processed.at,
+                    what: format!(
+                        "consumed by {name} (offset {}, generation {})",
+                        processed.offset, processed.generation
+                    ),
+                });
+            }
+        }
+    })?;
+    let fate = if verdict.acked_lost.contains(&record) {
+        RecordFate::Lost
+    } else if let Some((_, copies)) = verdict.duplicates.iter().find(|(r, _)| *r == record) {
+        RecordFate::Duplicated { copies: *copies }
+    } else {
+        let in_log = sim
+            .reference_log(partition)
+            .and_then(|log| log.entries().iter().position(|e| e.record == record))
+            .map(|o| o as u64);
+        match (&info.status, in_log) {
+            (RecordStatus::Failed { error, .. }, _) => RecordFate::Failed { error: format!("{error:?}") },
+            (_, Some(offset)) => RecordFate::Survived { offset },
+            (RecordStatus::Pending, None) => RecordFate::Pending,
+            (RecordStatus::Acked { .. }, None) => RecordFate::Unacknowledged,
+        }
+    };
+    Ok(RecordPath { record, title, steps, fate })
+}
+
+/// `12.345s`, as the feed writes times.
+pub fn time_label(time: Micros) -> String {
+    format_time(time)
+}

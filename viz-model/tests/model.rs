@@ -1,0 +1,235 @@
+//! Tests of the visualizer's model without Bevy: seeking re-simulates exactly, interventions replay and fork,
+//! the horizon's hash equals a plain run's, links round-trip, the view and inspectors report the simulation's state.
+
+use kafkascope_sim::ids::{BrokerId, RecordId};
+use kafkascope_sim::net::NodeStatus;
+use kafkascope_sim::scenario::{Lang, Scenario};
+use kafkascope_sim::sim::{Command, RunOptions, Simulation};
+use kafkascope_sim::time::US_PER_SEC;
+use kafkascope_viz_model::action::{BrokerAction, ConsumerAction, Intervene};
+use kafkascope_viz_model::catalog;
+use kafkascope_viz_model::record::{record_path, RecordFate};
+use kafkascope_viz_model::run::{RunSetup, SimRun};
+use kafkascope_viz_model::url::LinkState;
+use kafkascope_viz_model::view::{ClusterView, Filter};
+use std::collections::BTreeSet;
+
+fn setup(name: &str, overrides: &[&str]) -> RunSetup {
+    let source = catalog::embedded(name).unwrap_or_else(|| panic!("{name} is embedded")).to_string();
+    let seed = Scenario::parse(&source, name).expect("valid").seed;
+    RunSetup { name: name.into(), source, seed, overrides: overrides.iter().map(|s| s.to_string()).collect() }
+}
+
+fn run(name: &str) -> SimRun {
+    SimRun::with_options(setup(name, &[]), true).expect("loads")
+}
+
+/// The state that matters for "same run": every event so far hashed, and the clock.
+fn fingerprint(run: &SimRun) -> (String, u64, u64) {
+    (run.sim().trace.hash_hex(), run.sim().events(), run.now())
+}
+
+#[test]
+fn every_scenario_is_embedded_and_the_default_exists() {
+    let names: Vec<_> = catalog::names().collect();
+    assert!(names.len() >= 35, "{names:?}");
+    assert!(names.contains(&catalog::DEFAULT_SCENARIO));
+    assert!(catalog::embedded("scenarios/core/zombie-leader.ron").is_some());
+}
+
+#[test]
+fn seeking_back_and_forth_shows_exactly_what_a_straight_run_shows() {
+    let mut straight = run("core/acks1-leader-crash-loses-acked");
+    straight.seek(17 * US_PER_SEC).unwrap();
+    let mut scrubbed = run("core/acks1-leader-crash-loses-acked");
+    scrubbed.seek(25 * US_PER_SEC).unwrap();
+    scrubbed.finish_horizon();
+    assert!(scrubbed.checkpoint_count() > 2, "checkpoints are taken along the way");
+    scrubbed.seek(3 * US_PER_SEC).unwrap();
+    assert_eq!(scrubbed.now(), 3 * US_PER_SEC);
+    scrubbed.seek(17 * US_PER_SEC).unwrap();
+    assert_eq!(fingerprint(&scrubbed), fingerprint(&straight));
+}
+
+#[test]
+fn step_back_returns_to_the_previous_event() {
+    let mut r = run("core/zombie-leader");
+    r.seek(2 * US_PER_SEC).unwrap();
+    for _ in 0..5 {
+        r.step_event().unwrap();
+    }
+    let before = fingerprint(&r);
+    r.step_event().unwrap();
+    assert_eq!(r.sim().events(), before.1 + 1);
+    r.step_back().unwrap();
+    assert_eq!(r.sim().events(), before.1);
+    assert_eq!(r.sim().trace.hash_hex(), before.0);
+}
+
+#[test]
+fn the_horizon_hash_equals_a_plain_run_of_the_same_scenario_and_seed() {
+    for name in ["curriculum/01-pubsub-vs-queue", "core/zombie-leader", "producer/batching-linger"] {
+        let mut r = SimRun::new(setup(name, &[])).unwrap();
+        let outcome = r.finish_horizon().clone();
+        let scenario = Scenario::parse(catalog::embedded(name).unwrap(), name).unwrap();
+        let mut plain = Simulation::new(scenario, RunOptions::default());
+        plain.run().unwrap();
+        assert_eq!(outcome.trace_hash, plain.trace.hash_hex(), "{name}");
+        assert_eq!(outcome.events, plain.events(), "{name}");
+    }
+}
+
+#[test]
+fn an_intervention_replays_exactly_after_scrubbing_back() {
+    let mut r = run("core/acks-all-min-isr-no-loss");
+    r.seek(4 * US_PER_SEC).unwrap();
+    let leader = r.sim().leader_of(kafkascope_sim::ids::PartitionIdx(0)).expect("a leader");
+    r.act(Intervene::Broker { broker: leader, action: BrokerAction::HardCrash }.to_command()).unwrap();
+    r.seek(12 * US_PER_SEC).unwrap();
+    let after = fingerprint(&r);
+    r.seek(US_PER_SEC).unwrap();
+    assert_eq!(r.sim().net.status(leader.node()), NodeStatus::Up, "before the click the broker is up");
+    r.seek(12 * US_PER_SEC).unwrap();
+    assert_eq!(fingerprint(&r), after, "the click is replayed at the same point");
+    assert_eq!(r.sim().net.status(leader.node()), NodeStatus::Crashed);
+}
+
+#[test]
+fn acting_in_the_past_forks_the_timeline() {
+    let mut r = run("core/acks-all-min-isr-no-loss");
+    r.seek(3 * US_PER_SEC).unwrap();
+    r.act(Command::Crash { broker: BrokerId(3), lose_unflushed: false }).unwrap();
+    r.seek(10 * US_PER_SEC).unwrap();
+    r.seek(2 * US_PER_SEC).unwrap();
+    assert!(r.is_in_past());
+    r.act(Command::Crash { broker: BrokerId(2), lose_unflushed: false }).unwrap();
+    assert_eq!(r.interventions().len(), 1, "the old future (crash of B3) is discarded");
+    r.seek(10 * US_PER_SEC).unwrap();
+    assert_eq!(r.sim().net.status(BrokerId(3).node()), NodeStatus::Up);
+    assert_eq!(r.sim().net.status(BrokerId(2).node()), NodeStatus::Crashed);
+    // The same story from scratch gives the same state.
+    let mut again = run("core/acks-all-min-isr-no-loss");
+    again.seek(2 * US_PER_SEC).unwrap();
+    again.act(Command::Crash { broker: BrokerId(2), lose_unflushed: false }).unwrap();
+    again.seek(10 * US_PER_SEC).unwrap();
+    assert_eq!(fingerprint(&again), fingerprint(&r));
+}
+
+#[test]
+fn links_round_trip_and_reproduce_the_run() {
+    let mut r = run("core/zombie-leader");
+    r.seek(5 * US_PER_SEC).unwrap();
+    r.act(Command::Pause { node: BrokerId(3).node() }).unwrap();
+    r.seek(9 * US_PER_SEC).unwrap();
+    let link = LinkState {
+        scenario: Some("core/zombie-leader".into()),
+        seed: Some(r.setup.seed),
+        time: Some(r.now()),
+        set: vec!["acks=1".into()],
+        compare: vec!["acks=all".into()],
+        lang: Some(Lang::Ko),
+        interventions: r.interventions().to_vec(),
+    };
+    let query = link.to_query();
+    assert!(query.starts_with("?scenario=core/zombie-leader&seed="), "{query}");
+    let parsed = LinkState::parse(&query).unwrap();
+    assert_eq!(parsed, link);
+    assert!(LinkState::parse("?seed=x").unwrap_err().contains("seed=x"));
+    assert!(LinkState::parse("?t=3parsecs").is_err());
+    // Replaying the link's interventions reaches the same state.
+    let mut replay = run("core/zombie-leader");
+    replay.seek(5 * US_PER_SEC).unwrap();
+    for iv in &parsed.interventions {
+        replay.act(iv.command.clone()).unwrap();
+    }
+    replay.seek(parsed.time.unwrap()).unwrap();
+    assert_eq!(fingerprint(&replay), fingerprint(&r));
+}
+
+#[test]
+fn overrides_change_the_run_and_bad_ones_say_why() {
+    let ok = SimRun::new(setup("core/acks1-leader-crash-loses-acked", &["acks=all", "replication.factor=2"])).unwrap();
+    assert!(ok.sim().topo.partitions.iter().all(|p| p.replicas.len() == 2));
+    let bad = SimRun::new(setup("core/zombie-leader", &["acks.mode=all"])).err().expect("refused");
+    assert!(bad.contains("acks.mode"), "{bad}");
+    let too_many = SimRun::new(setup("core/zombie-leader", &["replication.factor=9"])).err().expect("refused");
+    assert!(too_many.contains("replication_factor"), "{too_many}");
+}
+
+#[test]
+fn the_view_shows_a_crashed_leader_down_and_the_new_leader() {
+    let mut r = run("core/acks-all-min-isr-no-loss");
+    r.seek(4 * US_PER_SEC).unwrap();
+    let view = ClusterView::build(r.sim(), &Filter::default(), &BTreeSet::new());
+    let p = &view.partitions[0];
+    let old = p.leader.expect("a leader");
+    assert!(p.isr.contains(&old));
+    let leader_row = view.broker(old).unwrap().replicas.iter().find(|x| x.partition == p.idx).unwrap();
+    assert!(leader_row.is_leader && leader_row.in_isr && leader_row.high_watermark <= leader_row.log_end_offset);
+    r.act(Intervene::Broker { broker: old, action: BrokerAction::HardCrash }.to_command()).unwrap();
+    r.seek(15 * US_PER_SEC).unwrap();
+    let view = ClusterView::build(r.sim(), &Filter::default(), &BTreeSet::new());
+    assert!(view.broker(old).unwrap().is_down());
+    assert_eq!(view.down_brokers(), vec![old]);
+    let p = view.partition_by_name(&p.name).unwrap();
+    assert!(p.leader.is_some() && p.leader != Some(old), "a new leader is marked: {p:?}");
+    assert!(p.under_replicated);
+}
+
+#[test]
+fn the_zombie_leader_is_flagged() {
+    let mut r = run("core/zombie-leader");
+    r.seek(r.duration()).unwrap();
+    let view = ClusterView::build(r.sim(), &Filter::default(), &BTreeSet::new());
+    let zombies: Vec<_> = view.brokers.iter().flat_map(|b| &b.replicas).filter(|x| x.is_zombie_leader()).collect();
+    let text = kafkascope_viz_model::inspect::describe_replica(r.sim(), BrokerId(1), view.partitions[0].idx, Lang::En);
+    assert!(text.is_some());
+    // The scenario isolates the leader; until it is fenced and learns of the new epoch it acts as a zombie.
+    let mut seen_zombie = !zombies.is_empty();
+    let mut probe = run("core/zombie-leader");
+    for second in 1..=r.duration() / US_PER_SEC {
+        probe.seek(second * US_PER_SEC).unwrap();
+        let v = ClusterView::build(probe.sim(), &Filter::default(), &BTreeSet::new());
+        seen_zombie |= v.brokers.iter().flat_map(|b| &b.replicas).any(|x| x.is_zombie_leader());
+    }
+    assert!(seen_zombie, "the zombie-leader scenario shows a zombie leader at some second");
+}
+
+#[test]
+fn a_lost_record_has_a_path_ending_in_its_loss() {
+    let mut r = run("core/acks1-leader-crash-loses-acked");
+    r.seek(r.duration()).unwrap();
+    let verdict = r.sim().verdict();
+    let lost = *verdict.acked_lost.first().expect("this scenario loses acked records");
+    let path = record_path(&r, lost, &verdict).unwrap();
+    assert_eq!(path.fate, RecordFate::Lost);
+    let text: Vec<_> = path.steps.iter().map(|s| s.what.as_str()).collect();
+    assert!(text.iter().any(|s| s.starts_with("appended by leader")), "{text:#?}");
+    assert!(text.iter().any(|s| s.starts_with("acked to")), "{text:#?}");
+    assert!(text.iter().any(|s| s.starts_with("truncated away")), "{text:#?}");
+    assert!(path.steps.windows(2).all(|w| w[0].time <= w[1].time), "{:#?}", path.steps);
+    // A record that survived says where it is.
+    let survivor = (0..r.sim().history.records.len() as u32)
+        .map(RecordId)
+        .find(|id| !verdict.acked_lost.contains(id) && r.sim().history.get(*id).created_at < US_PER_SEC)
+        .expect("an early record");
+    let path = record_path(&r, survivor, &verdict).unwrap();
+    assert!(matches!(path.fate, RecordFate::Survived { .. }), "{path:#?}");
+    assert!(path.steps.iter().any(|s| s.what.starts_with("committed")), "{path:#?}");
+}
+
+#[test]
+fn consumer_actions_map_to_their_commands() {
+    assert_eq!(
+        Intervene::Consumer { consumer: 1, action: ConsumerAction::Crash }.to_command(),
+        Command::CrashConsumer { consumer: 1 }
+    );
+    assert_eq!(
+        Intervene::Broker { broker: BrokerId(2), action: BrokerAction::PowerLoss }.to_command(),
+        Command::Crash { broker: BrokerId(2), lose_unflushed: true }
+    );
+    assert_eq!(
+        Intervene::Broker { broker: BrokerId(2), action: BrokerAction::ControlledShutdown }.to_command(),
+        Command::ControlledShutdown { broker: BrokerId(2) }
+    );
+}
