@@ -1255,7 +1255,7 @@ fn send_produce_response(ctx: &mut Ctx, (producer, request_id): RequestKey, dela
 fn committed_entries(log: &Log, offset: u64, high_watermark: u64) -> Vec<LogEntry> {
     let end = (high_watermark as usize).min(offset as usize + CONSUMER_FETCH_MAX_RECORDS);
     let start = (offset as usize).min(end);
-    log.entries()[start..end].to_vec()
+    log.entries().to_vec(start, end)
 }
 
 /// Leader epoch fencing of a fetch (KIP-320): a stale `current_leader_epoch` is fenced, a newer one means
@@ -1283,10 +1283,8 @@ fn diverging_epoch(log: &Log, last_fetched_epoch: Option<u32>, fetch_offset: u64
 /// Reads records from `offset` up to `max_bytes` (at least one record, as Kafka always returns a whole batch).
 fn read_entries(log: &Log, offset: u64, max_bytes: u64) -> Vec<LogEntry> {
     let max_records = (max_bytes / RECORD_BYTES_ESTIMATE).max(1) as usize;
-    let entries = log.entries();
     let start = offset as usize;
-    let end = entries.len().min(start + max_records);
-    entries[start.min(end)..end].to_vec()
+    log.entries().to_vec(start, start + max_records)
 }
 
 /// Rebuilds idempotent producers' last batches from the log, as a new leader does (`ProducerStateManager` loads its

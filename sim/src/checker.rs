@@ -64,10 +64,10 @@ impl Simulation {
                     continue;
                 };
                 let common = replica.high_watermark.min(reference_replica.high_watermark) as usize;
-                let ours = &replica.log.entries()[..common.min(replica.log.entries().len())];
-                let theirs = &log.entries()[..common.min(log.entries().len())];
+                let ours = replica.log.entries().range(0, common);
+                let theirs = log.entries().range(0, common);
                 if let Some(offset) =
-                    ours.iter().zip(theirs).position(|(a, b)| (a.record, a.internal) != (b.record, b.internal))
+                    ours.zip(theirs).position(|(a, b)| (a.record, a.internal) != (b.record, b.internal))
                 {
                     verdict.divergent.push(Divergence {
                         partition,

@@ -63,7 +63,7 @@ pub struct RecordInfo {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct History {
-    pub records: Vec<RecordInfo>,
+    pub records: crate::chunked::Chunked<RecordInfo>,
 }
 
 impl History {
@@ -77,7 +77,9 @@ impl History {
     }
 
     pub fn set_status(&mut self, id: RecordId, status: RecordStatus) {
-        self.records[id.index()].status = status;
+        if let Some(record) = self.records.get_mut(id.index()) {
+            record.status = status;
+        }
     }
 
     pub fn value(&self, id: RecordId, producer_names: &[String]) -> String {

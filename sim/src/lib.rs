@@ -7,6 +7,7 @@
 pub mod assignor;
 pub mod broker;
 pub mod checker;
+pub mod chunked;
 pub mod config;
 pub mod consumer;
 pub mod controller;

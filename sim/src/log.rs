@@ -3,6 +3,7 @@
 //! Offsets are positions in `entries` (the simulation keeps the whole log, so the log start offset is 0). The
 //! leader-epoch cache maps each epoch to the first offset written in it, as Kafka's `LeaderEpochFileCache` does.
 
+use crate::chunked::Chunked;
 use crate::ids::RecordId;
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +34,7 @@ pub struct EpochStart {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Log {
-    entries: Vec<LogEntry>,
+    entries: Chunked<LogEntry>,
     epochs: Vec<EpochStart>,
     /// Records below this offset have been flushed (fsynced) to disk.
     flushed_offset: u64,
@@ -44,7 +45,7 @@ impl Log {
         self.entries.len() as u64
     }
 
-    pub fn entries(&self) -> &[LogEntry] {
+    pub fn entries(&self) -> &Chunked<LogEntry> {
         &self.entries
     }
 

@@ -91,7 +91,7 @@ impl Simulation {
             brokers: self.brokers.clone(),
             producers: self.producers.clone(),
             consumers: self.consumers.clone(),
-            records: self.history.records.clone(),
+            records: self.history.records.iter().cloned().collect(),
             processed: self.processed.clone(),
             in_flight: self
                 .in_flight()

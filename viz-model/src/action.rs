@@ -50,15 +50,29 @@ pub enum ConsumerAction {
 /// A change to the cluster; each maps to one simulation command.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Intervene {
-    Broker { broker: BrokerId, action: BrokerAction },
+    Broker {
+        broker: BrokerId,
+        action: BrokerAction,
+    },
     /// Cut (or cut both ways) the link between two nodes.
-    CutLink { from: NodeId, to: NodeId, both_ways: bool },
+    CutLink {
+        from: NodeId,
+        to: NodeId,
+        both_ways: bool,
+    },
     HealAll,
     CrashController,
     RestartController,
-    Consumer { consumer: u32, action: ConsumerAction },
-    Pause { node: NodeId },
-    Resume { node: NodeId },
+    Consumer {
+        consumer: u32,
+        action: ConsumerAction,
+    },
+    Pause {
+        node: NodeId,
+    },
+    Resume {
+        node: NodeId,
+    },
 }
 
 impl Intervene {

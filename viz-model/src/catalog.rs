@@ -15,3 +15,29 @@ pub fn embedded(name: &str) -> Option<&'static str> {
 pub fn names() -> impl Iterator<Item = &'static str> {
     EMBEDDED.iter().map(|(name, _)| *name)
 }
+
+/// A steady workload on a big cluster, `BROKERSxPARTITIONSxRF` (e.g. `12x100x3`), for the frame-budget measurement.
+pub fn generated(spec: &str) -> Result<String, String> {
+    let numbers: Vec<u32> = spec.split('x').map(|n| n.parse::<u32>()).collect::<Result<_, _>>().map_err(|_| {
+        format!("generated:{spec}: expected BROKERSxPARTITIONSxREPLICATION_FACTOR, e.g. generated:12x100x3")
+    })?;
+    let [brokers, partitions, replication] = numbers[..] else {
+        return Err(format!("generated:{spec}: expected three numbers, e.g. generated:12x100x3"));
+    };
+    Ok(format!(
+        r#"Scenario(
+    title: "Generated: {brokers} brokers, {partitions} partitions, replication factor {replication}",
+    seed: 1,
+    duration: "10m",
+    cluster: (brokers: {brokers}),
+    topics: [(name: "events", partitions: {partitions}, replication_factor: {replication}, config: {{ "min.insync.replicas": 2 }})],
+    producers: [
+        (name: "p1", config: {{ "acks": "all", "linger.ms": 5 }}, workload: [Steady(topic: "events", rate_per_sec: 2000, keys: Some(1000))]),
+    ],
+    timeline: [
+        (at: "20s", do: Crash(broker: 1)),
+        (at: "40s", do: Restart(broker: 1)),
+    ],
+)"#
+    ))
+}

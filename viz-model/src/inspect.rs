@@ -7,7 +7,12 @@ use kafkascope_sim::sim::Simulation;
 use kafkascope_sim::time::format_time;
 
 /// Lines describing one replica, or `None` if the broker hosts no replica of the partition.
-pub fn describe_replica(sim: &Simulation, broker: BrokerId, partition: PartitionIdx, lang: Lang) -> Option<Vec<String>> {
+pub fn describe_replica(
+    sim: &Simulation,
+    broker: BrokerId,
+    partition: PartitionIdx,
+    lang: Lang,
+) -> Option<Vec<String>> {
     let replica = sim.replica(broker, partition)?;
     let ko = lang == Lang::Ko;
     let state = &sim.controller.partitions[partition.index()];
@@ -22,13 +27,21 @@ pub fn describe_replica(sim: &Simulation, broker: BrokerId, partition: Partition
         replica.log.epochs().iter().map(|e| format!("{} → {}", e.leader_epoch, e.start_offset)).collect();
     lines.push(format!(
         "{} {}",
-        if ko { "리더 에포크 캐시 (epoch → 시작 오프셋):" } else { "leader-epoch cache (epoch → start offset):" },
+        if ko {
+            "리더 에포크 캐시 (epoch → 시작 오프셋):"
+        } else {
+            "leader-epoch cache (epoch → start offset):"
+        },
         if cache.is_empty() { "-".to_string() } else { cache.join(", ") }
     ));
     let leader = state.leader;
     if let Some(own) = replica.leader_state() {
         lines.push(if leader == Some(broker) {
-            if ko { "리더 (컨트롤러가 선출)".into() } else { "leader (elected by the controller)".into() }
+            if ko {
+                "리더 (컨트롤러가 선출)".into()
+            } else {
+                "leader (elected by the controller)".into()
+            }
         } else if ko {
             "스스로 리더라고 믿지만 컨트롤러는 다른 리더를 뽑았음 (좀비 리더): acks=all 쓰기는 HW를 넘지 못함".into()
         } else {

@@ -90,7 +90,11 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                 {
                     // The record rides in the first batch for its partition after it was produced, and in retries
                     // until it is answered.
-                    let answered = sim.history.records.get(record.index()).is_none_or(|r| !matches!(r.status, RecordStatus::Pending));
+                    let answered = sim
+                        .history
+                        .records
+                        .get(record.index())
+                        .is_none_or(|r| !matches!(r.status, RecordStatus::Pending));
                     if !answered && (offsets.iter().all(|o| o.is_none()) || *attempt > 1) {
                         steps.push(PathStep {
                             time,
@@ -122,7 +126,9 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                             committed_on[broker.0 as usize] = true;
                             steps.push(PathStep {
                                 time,
-                                what: format!("committed: high_watermark {high_watermark} on leader {broker} passed it"),
+                                what: format!(
+                                    "committed: high_watermark {high_watermark} on leader {broker} passed it"
+                                ),
                             });
                         }
                     }
@@ -143,11 +149,15 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                     if let Some(o) = offsets[broker.0 as usize] {
                         if sim.replica(*broker, partition).is_none_or(|r| r.log_end_offset() <= o) {
                             offsets[broker.0 as usize] = None;
-                            steps.push(PathStep { time, what: format!("lost from {broker}'s unflushed log at power loss") });
+                            steps.push(PathStep {
+                                time,
+                                what: format!("lost from {broker}'s unflushed log at power loss"),
+                            });
                         }
                     }
                 }
-                TraceKind::ProduceAcked { producer, partition: p, .. } | TraceKind::ProduceFailed { producer, partition: p, .. }
+                TraceKind::ProduceAcked { producer, partition: p, .. }
+                | TraceKind::ProduceFailed { producer, partition: p, .. }
                     if *producer == info.producer && *p == partition =>
                 {
                     match sim.history.records.get(record.index()).map(|r| r.status.clone()) {
@@ -158,10 +168,9 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                                 None => format!("acked to {producer_name} (acks=0: offset -1, nothing checked)"),
                             },
                         }),
-                        Some(RecordStatus::Failed { error, at }) if at == time => steps.push(PathStep {
-                            time,
-                            what: format!("failed: {producer_name} was told {error:?}"),
-                        }),
+                        Some(RecordStatus::Failed { error, at }) if at == time => {
+                            steps.push(PathStep { time, what: format!("failed: {producer_name} was told {error:?}") })
+                        }
                         _ => {}
                     }
                 }
@@ -172,7 +181,10 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                         if committed > processed.offset && !committed_groups.contains(group) {
                             committed_groups.push(*group);
                             let name = &sim.topo.groups[*group as usize];
-                            steps.push(PathStep { time, what: format!("offset committed by group {name} ({committed})") });
+                            steps.push(PathStep {
+                                time,
+                                what: format!("offset committed by group {name} ({committed})"),
+                            });
                         }
                     }
                 }

@@ -111,6 +111,8 @@ pub struct SimRun {
     markers: Vec<Marker>,
     outcome: Option<Outcome>,
     options: RunOptions,
+    /// The furthest time shown on this timeline: showing less is "in the past", where acting forks.
+    furthest_shown: Micros,
 }
 
 impl SimRun {
@@ -141,6 +143,7 @@ impl SimRun {
             outcome: None,
             options,
             sim,
+            furthest_shown: 0,
         };
         run.push_checkpoint_of_current();
         Ok(run)
@@ -208,6 +211,7 @@ impl SimRun {
             }
         }
         self.sim.run_until(target)?;
+        self.furthest_shown = self.furthest_shown.max(self.sim.now());
         Ok(true)
     }
 
@@ -218,6 +222,7 @@ impl SimRun {
         }
         let stepped = self.sim.step()?;
         self.maybe_checkpoint_current();
+        self.furthest_shown = self.furthest_shown.max(self.sim.now());
         Ok(stepped)
     }
 
@@ -258,16 +263,16 @@ impl SimRun {
         self.sim.apply(command.clone())?;
         self.interventions.push(Intervention { events, time: now, command });
         self.applied += 1;
+        self.furthest_shown = now;
         self.horizon = Some(Box::new(self.sim.clone()));
         self.outcome = None;
         Ok(())
     }
 
-    /// Whether the shown state is behind what has been computed on this timeline (acting now would fork).
+    /// Whether the shown state is behind what was already shown on this timeline, or before a recorded
+    /// intervention: acting now forks (the old future is discarded).
     pub fn is_in_past(&self) -> bool {
-        self.applied < self.interventions.len()
-            || self.checkpoints.last().is_some_and(|c| c.events > self.sim.events())
-            || self.horizon_time() > self.sim.now()
+        self.applied < self.interventions.len() || self.sim.now() < self.furthest_shown
     }
 
     /// Runs the horizon for at most `budget` events; returns true once it has reached the end.
@@ -378,7 +383,8 @@ impl SimRun {
 
     fn maybe_checkpoint_current(&mut self) {
         let last = self.checkpoints.last().expect("t = 0 is always kept");
-        if self.sim.events() >= last.events + CHECKPOINT_EVERY_EVENTS || self.sim.now() >= last.time + CHECKPOINT_EVERY_TIME
+        if self.sim.events() >= last.events + CHECKPOINT_EVERY_EVENTS
+            || self.sim.now() >= last.time + CHECKPOINT_EVERY_TIME
         {
             self.push_checkpoint_of_current();
         }
@@ -413,15 +419,17 @@ impl SimRun {
     }
 }
 
-/// A rough size of a simulation's state: its logs, delivery history and kept trace events dominate.
+/// A rough size of what a checkpoint adds: logs and the delivery history are stored in shared chunks
+/// (`kafkascope_sim::chunked`), so a clone costs a pointer per chunk plus the partly filled last chunk it will copy on
+/// the next write; the kept trace events and processed records are copied whole.
 fn estimated_bytes(sim: &Simulation) -> usize {
-    let log_entries: usize = sim
-        .brokers
-        .iter()
-        .flat_map(|b| b.replicas.iter().flatten())
-        .map(|r| r.log.entries().len())
-        .sum();
-    4096 + log_entries * 40 + sim.history.records.len() * 64 + sim.trace.events().len() * 48 + sim.processed.len() * 40
+    const CHUNK_ENTRIES: usize = 1024;
+    let logs: Vec<usize> =
+        sim.brokers.iter().flat_map(|b| b.replicas.iter().flatten()).map(|r| r.log.entries().len()).collect();
+    let log_bytes: usize = logs.iter().map(|&len| (len / CHUNK_ENTRIES) * 16 + (len % CHUNK_ENTRIES) * 40).sum();
+    let records = sim.history.records.len();
+    let history_bytes = (records / CHUNK_ENTRIES) * 16 + (records % CHUNK_ENTRIES) * 64;
+    64 * 1024 + log_bytes + history_bytes + sim.trace.events().len() * 48 + sim.processed.len() * 40
 }
 
 fn markers_of(events: &[TraceEvent]) -> Vec<Marker> {

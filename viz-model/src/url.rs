@@ -7,7 +7,8 @@ use kafkascope_sim::time::{parse_duration, Micros};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// Characters kept as they are in a query value (RFC 3986 unreserved, plus `/` and `:` for readability).
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/').remove(b':');
+const QUERY_VALUE: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/').remove(b':');
 
 /// The state a link carries.
 #[derive(Clone, Debug, Default, PartialEq)]

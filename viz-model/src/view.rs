@@ -119,6 +119,10 @@ pub struct PartitionView {
     pub offline: bool,
     /// Fewer ISR members than `min.insync.replicas`: `acks=all` produces fail.
     pub under_min_isr: bool,
+    /// The end (exclusive) of the offsets shown for every replica: the elected leader's log end offset, or the
+    /// longest log when there is no leader. Replicas' cells cover the `Filter::max_cells` offsets before it, so
+    /// that the replicas of a partition line up offset by offset.
+    pub window_end: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -184,8 +188,17 @@ pub fn message_family(kind: MessageKind) -> MessageFamily {
         MetadataPush | AlterPartition | AlterPartitionResponse | MetadataRequest | MetadataResponse => {
             MessageFamily::Metadata
         }
-        FindCoordinator | FindCoordinatorResponse | JoinGroup | JoinGroupResponse | SyncGroup | SyncGroupResponse
-        | LeaveGroup | OffsetCommit | OffsetCommitResponse | OffsetFetch | OffsetFetchResponse => MessageFamily::Group,
+        FindCoordinator
+        | FindCoordinatorResponse
+        | JoinGroup
+        | JoinGroupResponse
+        | SyncGroup
+        | SyncGroupResponse
+        | LeaveGroup
+        | OffsetCommit
+        | OffsetCommitResponse
+        | OffsetFetch
+        | OffsetFetchResponse => MessageFamily::Group,
         ConsumerFetch | ConsumerFetchResponse | ListOffsets | ListOffsetsResponse => MessageFamily::ConsumerFetch,
     }
 }
@@ -213,9 +226,18 @@ impl ClusterView {
                     replicas: info.replicas.clone(),
                     min_insync_replicas: info.min_insync_replicas,
                     unclean_leader_election_enable: info.unclean_leader_election_enable,
+                    window_end: 0,
                 }
             })
             .collect();
+        let mut partitions = partitions;
+        for p in &mut partitions {
+            let log_end = |b: BrokerId| sim.replica(b, p.idx).map(|r| r.log_end_offset());
+            p.window_end = match p.leader.and_then(log_end) {
+                Some(leo) => leo,
+                None => p.replicas.iter().filter_map(|b| log_end(*b)).max().unwrap_or(0),
+            };
+        }
         let shown = |p: &PartitionView| {
             (filter.internal_topics || !p.internal)
                 && (!filter.only_troubled || p.under_replicated || p.offline || p.under_min_isr)
@@ -233,9 +255,10 @@ impl ClusterView {
                     .map(|r| {
                         let p = &partitions[r.partition.index()];
                         let entries = r.log.entries();
-                        let first = entries.len().saturating_sub(filter.max_cells);
-                        let cells = entries[first..]
-                            .iter()
+                        let end = (p.window_end as usize).min(entries.len());
+                        let first = (p.window_end as usize).saturating_sub(filter.max_cells).min(end);
+                        let cells = entries
+                            .range(first, end)
                             .enumerate()
                             .map(|(i, e)| {
                                 let offset = (first + i) as u64;
@@ -300,12 +323,7 @@ impl ClusterView {
                 processing: c.processing,
             })
             .collect();
-        let groups = topo
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(g, name)| group_view(sim, g as u32, name))
-            .collect();
+        let groups = topo.groups.iter().enumerate().map(|(g, name)| group_view(sim, g as u32, name)).collect();
         ClusterView {
             now: sim.now(),
             events: sim.events(),
@@ -346,7 +364,6 @@ impl ClusterView {
 fn broker_up(sim: &Simulation, id: BrokerId) -> bool {
     sim.net.status(id.node()) != NodeStatus::Crashed
 }
-
 
 /// The group as its coordinator (the leader of its `__consumer_offsets` partition) sees it.
 fn group_view(sim: &Simulation, group: u32, name: &str) -> GroupView {

@@ -19,7 +19,7 @@ struct Cli {
     /// Language of human-readable output: ko or en (default: from LANG).
     #[arg(long, global = true, value_parser = parse_lang)]
     lang: Option<Lang>,
-    /// Without a command, the first curriculum lesson runs (until the viz exists, this is what `cargo run` opens).
+    /// Without a command, the first curriculum lesson runs, narrated (the visualizer opens on the same lesson).
     #[command(subcommand)]
     command: Option<Commands>,
 }
