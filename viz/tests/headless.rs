@@ -1,0 +1,110 @@
+//! Headless Bevy tests: the visualizer's core plugin in an `App` without a window or GPU, driven through the same
+//! `UiAction` messages a click or a key sends, asserting on the view state the UI draws.
+
+use bevy::prelude::*;
+use bevy::time::TimeUpdateStrategy;
+use kafkascope_sim::ids::{BrokerId, PartitionIdx};
+use kafkascope_sim::time::US_PER_SEC;
+use kafkascope_viz::{LaunchOptions, Playback, Runs, UiAction, Views, VizCorePlugin};
+use kafkascope_viz_model::action::{BrokerAction, Intervene};
+use kafkascope_viz_model::run::RunSetup;
+use std::time::Duration;
+
+fn app(launch: LaunchOptions) -> App {
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(16)))
+        .add_plugins(VizCorePlugin { launch });
+    app.update();
+    app
+}
+
+fn send(app: &mut App, action: UiAction) {
+    app.world_mut().write_message(action);
+    app.update();
+}
+
+fn views(app: &App) -> &Views {
+    app.world().resource::<Views>()
+}
+
+#[test]
+fn crashing_the_leader_by_click_shows_it_down_and_marks_a_new_leader() {
+    let mut app = app(LaunchOptions::scenario("core/acks-all-min-isr-no-loss"));
+    send(&mut app, UiAction::Seek(3 * US_PER_SEC));
+    let partition = views(&app).partitions[0].clone();
+    let old = partition.leader.expect("a leader at 3 s");
+    assert!(!views(&app).broker(old).unwrap().is_down());
+    // The broker menu's "Hard crash" sends exactly this.
+    send(&mut app, UiAction::Intervene(Intervene::Broker { broker: old, action: BrokerAction::HardCrash }));
+    assert!(views(&app).broker(old).unwrap().is_down(), "the crashed broker is shown down at once");
+    send(&mut app, UiAction::Seek(15 * US_PER_SEC));
+    let view = &views(&app).a;
+    assert!(view.broker(old).unwrap().is_down());
+    let now = view.partition_by_name(&partition.name).unwrap();
+    assert!(now.leader.is_some() && now.leader != Some(old), "a new leader is marked: {now:?}");
+    let leader_row =
+        view.broker(now.leader.unwrap()).unwrap().replicas.iter().find(|r| r.partition == now.idx).unwrap();
+    assert!(leader_row.is_leader);
+}
+
+#[test]
+fn keyboard_crash_acts_on_the_selected_broker() {
+    let mut app = app(LaunchOptions::scenario("core/zombie-leader"));
+    send(&mut app, UiAction::Seek(2 * US_PER_SEC));
+    send(&mut app, UiAction::SelectBroker(Some(BrokerId(3))));
+    send(&mut app, UiAction::OnSelectedBroker(BrokerAction::HardCrash));
+    assert_eq!(views(&app).a.down_brokers(), vec![BrokerId(3)]);
+    send(&mut app, UiAction::OnSelectedBroker(BrokerAction::Restart));
+    send(&mut app, UiAction::Seek(4 * US_PER_SEC));
+    assert!(views(&app).a.down_brokers().is_empty());
+}
+
+#[test]
+fn playing_advances_time_and_scrubbing_back_re_simulates_the_same_state() {
+    let mut app = app(LaunchOptions::scenario("core/slow-follower-isr-shrink"));
+    send(&mut app, UiAction::SetSpeedExponent(2.0));
+    send(&mut app, UiAction::SetPlaying(true));
+    for _ in 0..30 {
+        app.update();
+    }
+    let shown = app.world().resource::<Playback>().display_time;
+    assert!(shown > US_PER_SEC, "30 frames of 16 ms at 100x move more than a second: {shown}");
+    send(&mut app, UiAction::SetPlaying(false));
+    let t = app.world().resource::<Playback>().display_time;
+    let hash = app.world().resource::<Runs>().a.sim().trace.hash_hex();
+    send(&mut app, UiAction::Seek(0));
+    assert_eq!(app.world().resource::<Runs>().a.now(), 0);
+    send(&mut app, UiAction::Seek(t));
+    assert_eq!(app.world().resource::<Runs>().a.sim().trace.hash_hex(), hash);
+}
+
+#[test]
+fn a_config_change_restarts_at_zero_with_the_same_seed_and_compare_mode_runs_both() {
+    let mut app = app(LaunchOptions::scenario("core/acks1-leader-crash-loses-acked"));
+    send(&mut app, UiAction::Seek(10 * US_PER_SEC));
+    let setup = app.world().resource::<Runs>().a.setup.clone();
+    let setup = RunSetup { overrides: vec!["acks=all".into()], ..setup };
+    send(&mut app, UiAction::Load { setup: setup.clone(), compare: vec!["acks=1".into()] });
+    let runs = app.world().resource::<Runs>();
+    assert_eq!(runs.a.now(), 0);
+    assert_eq!(runs.a.setup.seed, setup.seed);
+    assert!(runs.b.is_some());
+    send(&mut app, UiAction::Seek(40 * US_PER_SEC));
+    let views = views(&app);
+    assert!(views.verdict_a.acked_lost.is_empty(), "acks=all loses nothing acked");
+    assert!(!views.verdict_b.as_ref().unwrap().acked_lost.is_empty(), "acks=1 in compare mode loses acked records");
+}
+
+#[test]
+fn a_malformed_scenario_file_shows_the_cli_error_and_keeps_the_run() {
+    let mut app = app(LaunchOptions::scenario("core/zombie-leader"));
+    let bad = "Scenario(title: \"x\", duration: \"10s\", cluster: (brokers: 2), topics: [(name: \"t\", partitions: 1, replication_factor: 3)])";
+    send(&mut app, UiAction::LoadFile { name: "mine.ron".into(), text: bad.into() });
+    let runs = app.world().resource::<Runs>();
+    let error = runs.error.as_deref().expect("an error is shown");
+    assert!(error.contains("mine.ron:1:"), "file and line: {error}");
+    assert!(error.contains("replication_factor"), "{error}");
+    assert_eq!(runs.a.setup.name, "core/zombie-leader");
+    let _ = PartitionIdx(0);
+}
