@@ -109,6 +109,8 @@ pub struct SimRun {
     /// A clone running ahead to the scenario's end; `None` once finished.
     horizon: Option<Box<Simulation>>,
     markers: Vec<Marker>,
+    /// How many of the horizon's trace events the markers cover.
+    markers_scanned: usize,
     outcome: Option<Outcome>,
     options: RunOptions,
     /// The furthest time shown on this timeline: showing less is "in the past", where acting forks.
@@ -140,6 +142,7 @@ impl SimRun {
             interventions: Vec::new(),
             horizon: Some(Box::new(sim.clone())),
             markers: Vec::new(),
+            markers_scanned: 0,
             outcome: None,
             options,
             sim,
@@ -266,6 +269,8 @@ impl SimRun {
         self.furthest_shown = now;
         self.horizon = Some(Box::new(self.sim.clone()));
         self.outcome = None;
+        self.markers.clear();
+        self.markers_scanned = 0;
         Ok(())
     }
 
@@ -297,7 +302,9 @@ impl SimRun {
             }
         }
         let finished = failure.is_some() || horizon.next_event_time().is_none_or(|t| t > horizon.duration());
-        self.markers = markers_of(horizon.trace.events());
+        let events = horizon.trace.events();
+        self.markers.extend(markers_of(&events[self.markers_scanned.min(events.len())..]));
+        self.markers_scanned = events.len();
         if !finished {
             self.horizon = Some(horizon);
             return false;

@@ -233,3 +233,21 @@ fn consumer_actions_map_to_their_commands() {
         Command::ControlledShutdown { broker: BrokerId(2) }
     );
 }
+
+#[test]
+fn the_horizon_marks_faults_elections_and_isr_changes_and_restarts_after_an_intervention() {
+    let mut r = run("core/acks1-leader-crash-loses-acked");
+    r.finish_horizon();
+    let kinds: Vec<_> = r.markers().iter().map(|m| m.kind).collect();
+    use kafkascope_viz_model::run::MarkerKind;
+    assert!(kinds.contains(&MarkerKind::Fault) && kinds.contains(&MarkerKind::Election), "{kinds:?}");
+    assert!(kinds.contains(&MarkerKind::Isr), "{kinds:?}");
+    assert!(r.markers().windows(2).all(|w| w[0].time <= w[1].time));
+    let before = r.markers().len();
+    r.seek(2 * US_PER_SEC).unwrap();
+    r.act(Command::Crash { broker: BrokerId(3), lose_unflushed: false }).unwrap();
+    assert!(r.outcome().is_none(), "the old outcome belongs to the discarded future");
+    r.finish_horizon();
+    assert_ne!(r.markers().len(), before, "the new future has its own markers");
+    assert!(r.markers().iter().any(|m| m.time == 2 * US_PER_SEC && m.kind == MarkerKind::Fault));
+}

@@ -157,7 +157,7 @@ pub fn draw_cluster(
     }
     // The controller.
     let controller_down = view.controller_status != Some(NodeStatus::Up);
-    let response = ui.interact(controller_rect, ui.id().with((id_salt, "controller")), Sense::click());
+    let response = ui.interact(controller_rect, ui.id().with((id_salt, "controller")), Sense::CLICK);
     let painter = ui.painter();
     painter.rect_filled(
         controller_rect,
@@ -234,7 +234,7 @@ fn draw_client(
     status: NodeStatus,
     lang: Lang,
 ) -> egui::Response {
-    let response = ui.interact(rect, ui.id().with(("client", name)), Sense::click());
+    let response = ui.interact(rect, ui.id().with(("client", name)), Sense::CLICK);
     let painter = ui.painter();
     let down = status != NodeStatus::Up;
     painter.rect_filled(
@@ -280,10 +280,10 @@ fn draw_broker(
     actions: &mut Vec<UiAction>,
 ) {
     let header = Rect::from_min_size(rect.min, Vec2::new(rect.width(), HEADER_HEIGHT));
-    let response = ui.interact(header, ui.id().with((id_salt, "broker", broker.id.0)), Sense::click());
+    let response = ui.interact(header, ui.id().with((id_salt, "broker", broker.id.0)), Sense::CLICK);
     let selected = selection.broker == Some(broker.id);
     let (fill, status_text, status_colour) = match broker.status {
-        NodeStatus::Crashed => (Color32::from_gray(40), tr(lang, "× DOWN", "× 다운"), DANGER_RED),
+        NodeStatus::Crashed => (Color32::from_gray(58), tr(lang, "× DOWN", "× 다운"), DANGER_RED),
         NodeStatus::Paused => (Color32::from_rgb(62, 54, 24), tr(lang, "PAUSED (GC)", "일시정지 (GC)"), WARN_ORANGE),
         NodeStatus::Up if broker.fenced => (Color32::from_rgb(44, 36, 36), tr(lang, "fenced", "펜싱됨"), WARN_ORANGE),
         NodeStatus::Up => (Color32::from_rgb(28, 40, 60), "", Color32::WHITE),
@@ -398,7 +398,7 @@ fn draw_replica_row(
     }
     let partition = view.partitions.iter().find(|p| p.idx == replica.partition);
     let response =
-        ui.interact(row, ui.id().with((id_salt, "replica", replica.broker.0, replica.partition.0)), Sense::click());
+        ui.interact(row, ui.id().with((id_salt, "replica", replica.broker.0, replica.partition.0)), Sense::CLICK);
     if response.clicked() {
         actions.push(UiAction::SelectReplica(replica.broker, replica.partition));
     }
@@ -499,7 +499,7 @@ fn draw_replica_row(
         if cell.epoch_boundary {
             painter.vline(cell_rect.left() - 0.5, row.y_range(), Stroke::new(2.0, Color32::from_rgb(200, 120, 255)));
         }
-        let cell_response = ui.interact(cell_rect, response.id.with(cell.offset), Sense::click());
+        let cell_response = ui.interact(cell_rect, response.id.with(cell.offset), Sense::CLICK);
         if cell_response.clicked() {
             actions.push(UiAction::SelectRecord(cell.record));
         }

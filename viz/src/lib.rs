@@ -30,9 +30,9 @@ pub use launch::LaunchOptions;
 /// Simulated time per real second is `10^speed_exponent`: from 0.01x to 100x.
 pub const SPEED_EXPONENT_RANGE: (f64, f64) = (-2.0, 2.0);
 /// CPU time per frame the simulation may use before playback slows down instead of the UI stuttering.
-pub const SIM_BUDGET_PER_FRAME_MS: f64 = 3.0;
+pub const SIM_BUDGET_PER_FRAME_MS: f64 = 2.0;
 /// The horizon (background run to the end) gets this much per frame.
-pub const HORIZON_BUDGET_PER_FRAME_MS: f64 = 2.0;
+pub const HORIZON_BUDGET_PER_FRAME_MS: f64 = 1.0;
 
 /// Everything a user (or a test) can do. Clicks, keys, the web page and tests all send these.
 #[derive(Message, Clone, Debug, PartialEq)]
@@ -401,7 +401,7 @@ pub fn advance_playback(
     let budget_ms = SIM_BUDGET_PER_FRAME_MS;
     let mut all_caught_up = true;
     runs.each(|run| loop {
-        match run.advance_to(target, 2_000) {
+        match run.advance_to(target, 300) {
             Ok(true) => break,
             Ok(false) if elapsed_ms(started) < budget_ms => continue,
             _ => {
@@ -415,7 +415,7 @@ pub fn advance_playback(
         playback.display_time = shown;
     }
     let horizon_started = Instant::now();
-    runs.each(|run| while !run.pump_horizon(2_000) && elapsed_ms(horizon_started) < HORIZON_BUDGET_PER_FRAME_MS {});
+    runs.each(|run| while !run.pump_horizon(300) && elapsed_ms(horizon_started) < HORIZON_BUDGET_PER_FRAME_MS {});
     FrameCost::push(&mut cost.advance_ms, elapsed_ms(started));
 }
 
@@ -423,8 +423,8 @@ pub fn elapsed_ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
-/// Rebuilds the view model when a run moved, and the checker's verdict at most four times a second (it reads
-/// every log), or at once when paused.
+/// Rebuilds the view model when a run moved, and the checker's verdict at most once a second while playing (it
+/// reads every log), or at once when paused.
 pub fn rebuild_views(
     runs: Res<Runs>,
     playback: Res<Playback>,
@@ -441,7 +441,7 @@ pub fn rebuild_views(
     let stamp = |run: &SimRun| (run.sim().events(), run.now(), run.interventions().len());
     let stamps: Vec<_> = std::iter::once(&runs.a).chain(runs.b.as_ref()).map(stamp).collect();
     let verdict_due = views.verdict_stamp != stamps
-        && (!playback.playing || views.last_verdict_at.is_none_or(|at| elapsed_ms(at) > 250.0));
+        && (!playback.playing || views.last_verdict_at.is_none_or(|at| elapsed_ms(at) > 1000.0));
     if verdict_due {
         views.verdict_a = runs.a.sim().verdict();
         views.verdict_b = runs.b.as_ref().map(|b| b.sim().verdict());

@@ -53,8 +53,10 @@ fn spawn_camera(mut commands: Commands) {
 mod desktop {
     use super::*;
     use clap::Parser;
+    use kafkascope_sim::ids::{BrokerId, PartitionIdx, RecordId};
     use kafkascope_sim::scenario::Lang;
     use kafkascope_sim::time::parse_duration;
+    use kafkascope_viz::ui::SideTab;
     use kafkascope_viz::{FrameCost, UiAction};
 
     /// KafkaScope: see what Kafka does (desktop visualizer).
@@ -94,6 +96,18 @@ mod desktop {
         /// Playback speed for --bench-frames (simulated seconds per real second).
         #[arg(long, default_value_t = 1.0)]
         bench_speed: f64,
+        /// Open this side tab: story, inspector, events, checker, groups or config.
+        #[arg(long)]
+        tab: Option<String>,
+        /// Select a broker (`2`), or a replica (`2:0`, broker and partition index), as a click does.
+        #[arg(long)]
+        select: Option<String>,
+        /// Select a record by its index in the delivery history, as a click on its cell does.
+        #[arg(long)]
+        record: Option<u32>,
+        /// Show the keyboard-shortcut overlay.
+        #[arg(long)]
+        help_overlay: bool,
         /// Window size, `WIDTHxHEIGHT`.
         #[arg(long, default_value = "1280x720")]
         window: String,
@@ -127,13 +141,56 @@ mod desktop {
         let size = args.window.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)));
         let mut app = base_app(launch, size);
         app.add_systems(Update, dropped_files);
+        let mut startup_actions = Vec::new();
+        if let Some(select) = &args.select {
+            let mut parts = select.split(':').map(|n| n.parse::<u32>());
+            match (parts.next(), parts.next()) {
+                (Some(Ok(broker)), None) => startup_actions.push(UiAction::SelectBroker(Some(BrokerId(broker)))),
+                (Some(Ok(broker)), Some(Ok(partition))) => {
+                    startup_actions.push(UiAction::SelectReplica(BrokerId(broker), PartitionIdx(partition)))
+                }
+                _ => {
+                    eprintln!("--select {select}: expected BROKER or BROKER:PARTITION_INDEX");
+                    return AppExit::error();
+                }
+            }
+        }
+        if let Some(record) = args.record {
+            startup_actions.push(UiAction::SelectRecord(RecordId(record)));
+        }
+        if args.help_overlay {
+            startup_actions.push(UiAction::ToggleHelp);
+        }
+        let tab = match args.tab.as_deref() {
+            None | Some("story") => SideTab::Story,
+            Some("inspector") => SideTab::Inspector,
+            Some("events") => SideTab::Events,
+            Some("checker") => SideTab::Checker,
+            Some("groups") => SideTab::Groups,
+            Some("config") => SideTab::Config,
+            Some(other) => {
+                eprintln!("--tab {other}: expected story, inspector, events, checker, groups or config");
+                return AppExit::error();
+            }
+        };
+        app.insert_resource(tab);
+        app.add_systems(Startup, move |mut actions: MessageWriter<UiAction>| {
+            for action in &startup_actions {
+                actions.write(action.clone());
+            }
+        });
         if let Some(path) = args.screenshot {
             app.add_plugins(kafkascope_viz::screenshot::ScreenshotPlugin { path });
         }
         if let Some(frames) = args.bench_frames {
             let exponent = args.bench_speed.max(0.01).log10();
-            app.insert_resource(BenchFrames { left: frames, total: frames, exponent })
-                .add_systems(Update, bench_frames.after(kafkascope_viz::VizCoreSet));
+            // Measure at a 60 Hz display's pace: each frame advances 1/60 s of real time, whatever Xvfb's software
+            // rendering costs (the budget is the CPU of our systems, not the GPU's).
+            app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(std::time::Duration::from_micros(
+                16_667,
+            )))
+            .insert_resource(BenchFrames { left: frames, total: frames, exponent })
+            .add_systems(Update, bench_frames.after(kafkascope_viz::VizCoreSet));
         }
         app.run()
     }

@@ -10,7 +10,6 @@ use bevy::input::keyboard::KeyCode;
 use bevy::platform::time::Instant;
 use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, CornerRadius, FontId, Pos2, Rect, RichText, Sense, Stroke, Vec2};
-use bevy_egui::input::egui_wants_any_keyboard_input;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
 use kafkascope_sim::explain::explain;
 use kafkascope_sim::explain_ko::explain_ko;
@@ -60,12 +59,18 @@ impl Plugin for VizUiPlugin {
         app.init_resource::<SideTab>()
             .init_resource::<ConfigDraft>()
             .init_resource::<DrawnLayout>()
-            .add_systems(
-                Update,
-                keyboard_shortcuts.run_if(not(egui_wants_any_keyboard_input)).before(crate::VizCoreSet),
-            )
+            .init_resource::<TextInputFocused>()
+            .add_systems(Update, keyboard_shortcuts.run_if(shortcuts_allowed).before(crate::VizCoreSet))
             .add_systems(EguiPrimaryContextPass, (install_fonts, ui_root).chain());
     }
+}
+
+/// Whether a text field has the keyboard (then keys type into it instead of acting as shortcuts).
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TextInputFocused(pub bool);
+
+fn shortcuts_allowed(focus: Res<TextInputFocused>) -> bool {
+    !focus.0
 }
 
 /// Adds the Korean font as the last fallback of both families: Latin keeps egui's own fonts.
@@ -147,6 +152,7 @@ fn ui_root(
     mut draft: ResMut<ConfigDraft>,
     mut drawn: ResMut<DrawnLayout>,
     mut cost: ResMut<FrameCost>,
+    mut text_focus: ResMut<TextInputFocused>,
     mut writer: MessageWriter<UiAction>,
 ) -> Result {
     let started = Instant::now();
@@ -217,6 +223,14 @@ fn ui_root(
             ui.label(RichText::new(error).monospace().color(Color32::from_rgb(255, 140, 140)));
         });
     }
+    // Only text fields keep the keyboard: a clicked button or broker gives it back at once, so that space and the
+    // letter shortcuts act on the app (and space does not press the last button clicked again).
+    let focused = ctx.memory(|m| m.focused());
+    let typing = focused.is_some_and(|id| egui::text_edit::TextEditState::load(&ctx, id).is_some());
+    if let (Some(id), false) = (focused, typing) {
+        ctx.memory_mut(|m| m.surrender_focus(id));
+    }
+    text_focus.0 = typing;
     drawn.frames += 1;
     for action in actions {
         writer.write(action);

@@ -101,6 +101,10 @@ pub mod page {
         lang: Res<UiLang>,
         mut written: Local<Vec<(&'static str, String)>>,
     ) {
+        if drawn.frames == 0 {
+            return;
+        }
+        let first_frame = !written.iter().any(|(n, _)| *n == "data-first-frame-ms");
         let mut set = |name: &'static str, value: String| {
             if let Some(slot) = written.iter_mut().find(|(n, _)| *n == name) {
                 if slot.1 == value {
@@ -112,10 +116,7 @@ pub mod page {
             }
             set_app_attr(name, &value);
         };
-        if drawn.frames == 0 {
-            return;
-        }
-        if drawn.frames == 1 || !written.iter().any(|(n, _)| *n == "data-first-frame-ms") {
+        if first_frame {
             set("data-first-frame-ms", format!("{:.0}", now_ms()));
         }
         let down: Vec<String> = views.a.down_brokers().iter().map(|b| b.0.to_string()).collect();

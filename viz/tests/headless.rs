@@ -7,6 +7,7 @@ use kafkascope_sim::ids::{BrokerId, PartitionIdx};
 use kafkascope_sim::time::US_PER_SEC;
 use kafkascope_viz::{LaunchOptions, Playback, Runs, UiAction, Views, VizCorePlugin};
 use kafkascope_viz_model::action::{BrokerAction, Intervene};
+
 use kafkascope_viz_model::run::RunSetup;
 use std::time::Duration;
 
@@ -32,12 +33,12 @@ fn views(app: &App) -> &Views {
 fn crashing_the_leader_by_click_shows_it_down_and_marks_a_new_leader() {
     let mut app = app(LaunchOptions::scenario("core/acks-all-min-isr-no-loss"));
     send(&mut app, UiAction::Seek(3 * US_PER_SEC));
-    let partition = views(&app).partitions[0].clone();
+    let partition = views(&app).a.partitions[0].clone();
     let old = partition.leader.expect("a leader at 3 s");
-    assert!(!views(&app).broker(old).unwrap().is_down());
+    assert!(!views(&app).a.broker(old).unwrap().is_down());
     // The broker menu's "Hard crash" sends exactly this.
     send(&mut app, UiAction::Intervene(Intervene::Broker { broker: old, action: BrokerAction::HardCrash }));
-    assert!(views(&app).broker(old).unwrap().is_down(), "the crashed broker is shown down at once");
+    assert!(views(&app).a.broker(old).unwrap().is_down(), "the crashed broker is shown down at once");
     send(&mut app, UiAction::Seek(15 * US_PER_SEC));
     let view = &views(&app).a;
     assert!(view.broker(old).unwrap().is_down());
@@ -48,14 +49,30 @@ fn crashing_the_leader_by_click_shows_it_down_and_marks_a_new_leader() {
     assert!(leader_row.is_leader);
 }
 
+fn press(app: &mut App, key: KeyCode) {
+    app.world_mut().resource_mut::<ButtonInput<KeyCode>>().press(key);
+    app.update();
+    let mut keys = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
+    keys.release(key);
+    keys.clear();
+    app.update();
+}
+
 #[test]
-fn keyboard_crash_acts_on_the_selected_broker() {
+fn keys_c_and_r_crash_and_restart_the_selected_broker() {
     let mut app = app(LaunchOptions::scenario("core/zombie-leader"));
+    app.init_resource::<ButtonInput<KeyCode>>()
+        .add_systems(Update, kafkascope_viz::ui::keyboard_shortcuts.before(kafkascope_viz::VizCoreSet));
     send(&mut app, UiAction::Seek(2 * US_PER_SEC));
+    press(&mut app, KeyCode::KeyC);
+    assert!(views(&app).a.down_brokers().is_empty(), "no broker is selected: the key does nothing");
     send(&mut app, UiAction::SelectBroker(Some(BrokerId(3))));
-    send(&mut app, UiAction::OnSelectedBroker(BrokerAction::HardCrash));
+    press(&mut app, KeyCode::KeyC);
     assert_eq!(views(&app).a.down_brokers(), vec![BrokerId(3)]);
-    send(&mut app, UiAction::OnSelectedBroker(BrokerAction::Restart));
+    press(&mut app, KeyCode::Space);
+    assert!(app.world().resource::<Playback>().playing, "space plays");
+    press(&mut app, KeyCode::Space);
+    press(&mut app, KeyCode::KeyR);
     send(&mut app, UiAction::Seek(4 * US_PER_SEC));
     assert!(views(&app).a.down_brokers().is_empty());
 }
@@ -107,4 +124,40 @@ fn a_malformed_scenario_file_shows_the_cli_error_and_keeps_the_run() {
     assert!(error.contains("replication_factor"), "{error}");
     assert_eq!(runs.a.setup.name, "core/zombie-leader");
     let _ = PartitionIdx(0);
+}
+
+#[test]
+fn a_lesson_stops_at_its_prediction_and_continues_after_the_reveal() {
+    let mut app = app(LaunchOptions::scenario("curriculum/07-acks-0-1-all"));
+    let first_question = app
+        .world()
+        .resource::<Runs>()
+        .a
+        .sim()
+        .scenario
+        .timeline
+        .iter()
+        .find(|s| matches!(s.action, Some(kafkascope_sim::scenario::Action::Predict { .. })))
+        .map(|s| s.at.0)
+        .expect("lesson 07 asks a question");
+    send(&mut app, UiAction::SetSpeedExponent(2.0));
+    send(&mut app, UiAction::SetPlaying(true));
+    let mut frames = 0;
+    while app.world().resource::<kafkascope_viz::Narration>().open.is_none() && frames < 5_000 {
+        app.update();
+        frames += 1;
+    }
+    let playback = app.world().resource::<Playback>().clone();
+    assert!(!playback.playing, "playback stops at the question");
+    assert_eq!(playback.display_time, first_question, "exactly at the question's time");
+    send(&mut app, UiAction::AnswerPrediction(Some(0)));
+    let open = app.world().resource::<kafkascope_viz::Narration>().open;
+    assert!(matches!(open, Some((_, Some(Some(0))))), "the answer is recorded: {open:?}");
+    send(&mut app, UiAction::DismissPrediction);
+    assert!(app.world().resource::<kafkascope_viz::Narration>().open.is_none());
+    assert!(app.world().resource::<Playback>().playing, "continue plays on");
+    for _ in 0..10 {
+        app.update();
+    }
+    assert!(app.world().resource::<Playback>().display_time > first_question);
 }

@@ -129,6 +129,7 @@ try {
   if (!box) fail("#kafkascope-canvas has no bounding box");
   const [x, y, w, h] = r;
   await page.mouse.click(box.x + x + w / 2, box.y + y + h / 2);   // select broker 1
+  await page.waitForTimeout(300);                                  // a frame or two: the click selects the broker
   await page.keyboard.press("c");                                  // crash the selection
   try {
     await page.waitForFunction(
