@@ -111,12 +111,12 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                         });
                     }
                 }
-                TraceKind::Replicated { broker, partition: p, base_offset, records } if *p == partition => {
-                    if offsets[broker.0 as usize].is_none() {
-                        if let Some(o) = offset_in(sim, *broker, *base_offset, *records as u64) {
-                            offsets[broker.0 as usize] = Some(o);
-                            steps.push(PathStep { time, what: format!("fetched by follower {broker} (offset {o})") });
-                        }
+                TraceKind::Replicated { broker, partition: p, base_offset, records }
+                    if *p == partition && offsets[broker.0 as usize].is_none() =>
+                {
+                    if let Some(o) = offset_in(sim, *broker, *base_offset, *records as u64) {
+                        offsets[broker.0 as usize] = Some(o);
+                        steps.push(PathStep { time, what: format!("fetched by follower {broker} (offset {o})") });
                     }
                 }
                 TraceKind::HighWatermark { broker, partition: p, high_watermark } if *p == partition => {
@@ -160,7 +160,7 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                 | TraceKind::ProduceFailed { producer, partition: p, .. }
                     if *producer == info.producer && *p == partition =>
                 {
-                    match sim.history.records.get(record.index()).map(|r| r.status.clone()) {
+                    match sim.history.records.get(record.index()).map(|r| r.status) {
                         Some(RecordStatus::Acked { offset, at }) if at == time => steps.push(PathStep {
                             time,
                             what: match offset {
