@@ -7,7 +7,7 @@ use kafkascope_sim::history::{RecordStatus, Verdict};
 use kafkascope_sim::ids::{BrokerId, RecordId};
 use kafkascope_sim::scenario::Lang;
 use kafkascope_sim::sim::{SimError, Simulation};
-use kafkascope_sim::time::{format_time, Micros};
+use kafkascope_sim::time::Micros;
 use kafkascope_sim::trace::TraceKind;
 
 /// One moment of the path.
@@ -223,9 +223,4 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
         }
     };
     Ok(RecordPath { record, title, steps, fate })
-}
-
-/// `12.345s`, as the feed writes times.
-pub fn time_label(time: Micros) -> String {
-    format_time(time)
 }

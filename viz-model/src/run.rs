@@ -274,6 +274,33 @@ impl SimRun {
         Ok(())
     }
 
+    /// Replays a recorded story (a shared link's clicks) exactly, from t = 0, through the same mechanism as scrubbing;
+    /// the run then stands at the last click. A click that does not fit this run (a hand-edited link) is an error.
+    pub fn replay_interventions(&mut self, interventions: Vec<Intervention>) -> Result<(), String> {
+        let Some(last) = interventions.last().cloned() else { return Ok(()) };
+        if interventions.len() > MAX_INTERVENTIONS || interventions.windows(2).any(|w| w[0].events > w[1].events) {
+            return Err("the link's interventions are too many or out of order".into());
+        }
+        self.restore(|c| c.events == 0);
+        self.checkpoints.truncate(1);
+        self.interventions = interventions;
+        self.advance_to(last.time, u64::MAX).map_err(|e| e.to_string())?;
+        if self.applied < self.interventions.len() {
+            let stray = &self.interventions[self.applied];
+            return Err(format!(
+                "the link's intervention #{} (at event {}, {}) does not fit this scenario and seed",
+                self.applied + 1,
+                stray.events,
+                kafkascope_sim::time::format_time(stray.time)
+            ));
+        }
+        self.horizon = Some(Box::new(self.sim.clone()));
+        self.outcome = None;
+        self.markers.clear();
+        self.markers_scanned = 0;
+        Ok(())
+    }
+
     /// Whether the shown state is behind what was already shown on this timeline, or before a recorded
     /// intervention: acting now forks (the old future is discarded).
     pub fn is_in_past(&self) -> bool {
@@ -370,9 +397,14 @@ impl SimRun {
         if iv.events != self.sim.events() || iv.time > target {
             return Ok(false);
         }
+        // Every event due by `iv.time` had run when the user clicked, so reaching its time only moves the clock; an
+        // intervention for which that is not so does not belong to this run and is never applied.
+        let clock_only = self.sim.now() == iv.time || self.sim.next_event_time().is_none_or(|next| next > iv.time);
+        if !clock_only {
+            return Ok(false);
+        }
         let iv = iv.clone();
         if self.sim.now() < iv.time {
-            // Every event due by `iv.time` had run when the user clicked: this only moves the clock.
             self.sim.run_until(iv.time)?;
         }
         self.sim.apply(iv.command)?;

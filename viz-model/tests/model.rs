@@ -138,12 +138,13 @@ fn links_round_trip_and_reproduce_the_run() {
     assert!(LinkState::parse("?t=3parsecs").is_err());
     // Replaying the link's interventions reaches the same state.
     let mut replay = run("core/zombie-leader");
-    replay.seek(5 * US_PER_SEC).unwrap();
-    for iv in &parsed.interventions {
-        replay.act(iv.command.clone()).unwrap();
-    }
+    replay.replay_interventions(parsed.interventions.clone()).unwrap();
     replay.seek(parsed.time.unwrap()).unwrap();
     assert_eq!(fingerprint(&replay), fingerprint(&r));
+    // A link whose click cannot happen in this run says so.
+    let mut stray = parsed.interventions.clone();
+    stray[0].events = 1;
+    assert!(run("core/zombie-leader").replay_interventions(stray).unwrap_err().contains("does not fit"));
 }
 
 #[test]

@@ -92,14 +92,9 @@ impl LaunchOptions {
             };
             let setup = RunSetup { name: self.scenario.clone(), source, seed, overrides: self.set.clone() };
             let mut runs = Self::make_runs(setup, self.compare.clone())?;
-            runs.a.seek(self.interventions.first().map_or(0, |iv| iv.time)).map_err(|e| e.to_string())?;
-            for iv in &self.interventions {
-                runs.a.seek(iv.time).map_err(|e| e.to_string())?;
-                runs.a.act(iv.command.clone()).map_err(|e| e.to_string())?;
-                if let Some(b) = runs.b.as_mut() {
-                    b.seek(iv.time).map_err(|e| e.to_string())?;
-                    b.act(iv.command.clone()).map_err(|e| e.to_string())?;
-                }
+            runs.a.replay_interventions(self.interventions.clone())?;
+            if let Some(b) = runs.b.as_mut() {
+                b.replay_interventions(self.interventions.clone())?;
             }
             Ok(runs)
         });

@@ -240,20 +240,12 @@ pub fn apply_ui_actions(
             }
             UiAction::TogglePlay => playback.playing = !playback.playing,
             UiAction::SetPlaying(playing) => playback.playing = playing,
-            UiAction::StepForward => {
+            UiAction::StepForward | UiAction::StepBack => {
+                // Steps follow run a's events; run b (compare mode) is shown at the same time.
                 playback.playing = false;
                 catch_up(&mut runs, &playback);
-                let _ = runs.a.step_event();
-                playback.display_time = runs.a.now();
-                let t = playback.display_time;
-                if let Some(b) = runs.b.as_mut() {
-                    let _ = b.seek(t);
-                }
-            }
-            UiAction::StepBack => {
-                playback.playing = false;
-                catch_up(&mut runs, &playback);
-                let _ = runs.a.step_back();
+                let _ =
+                    if action == &UiAction::StepForward { runs.a.step_event().map(|_| ()) } else { runs.a.step_back() };
                 playback.display_time = runs.a.now();
                 let t = playback.display_time;
                 if let Some(b) = runs.b.as_mut() {

@@ -14,7 +14,9 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
 use kafkascope_sim::explain::explain;
 use kafkascope_sim::explain_ko::explain_ko;
 use kafkascope_sim::scenario::{Action, Lang};
-use kafkascope_sim::time::{format_time, Micros, US_PER_SEC};
+use kafkascope_sim::sim::Simulation;
+use kafkascope_sim::time::{format_time, Micros};
+use kafkascope_sim::trace::TraceEvent;
 use kafkascope_viz_model::action::BrokerAction;
 use kafkascope_viz_model::catalog;
 use kafkascope_viz_model::inspect::describe_replica;
@@ -41,11 +43,8 @@ pub enum SideTab {
 pub struct ConfigDraft {
     pub scenario: String,
     pub seed: u64,
-    pub acks: String,
-    pub min_insync_replicas: String,
-    pub unclean: Option<bool>,
-    pub replication_factor: String,
-    pub linger_ms: String,
+    /// The key configs as edited, `(Kafka's key, value)`, in `KEY_CONFIGS` order.
+    pub configs: Vec<(&'static str, String)>,
     pub compare: String,
     pub path: String,
     /// The setup the draft was filled from (refilled when the run changes).
@@ -239,16 +238,11 @@ fn ui_root(
     Ok(())
 }
 
+/// `A: acks=1, linger.ms=5`, or `A: scenario configs` when nothing is overridden.
 fn run_label(run: &SimRun, name: &str) -> String {
-    if run.setup.overrides.is_empty() {
-        format!("{name}: {}", tr_default())
-    } else {
-        format!("{name}: {}", run.setup.overrides.join(", "))
-    }
-}
-
-fn tr_default() -> &'static str {
-    "scenario configs"
+    let overrides =
+        if run.setup.overrides.is_empty() { "scenario configs".into() } else { run.setup.overrides.join(", ") };
+    format!("{name}: {overrides}")
 }
 
 fn transport(
@@ -329,14 +323,13 @@ fn timeline(ui: &mut egui::Ui, runs: &Runs, playback: &Playback, lang: Lang, act
         Color32::from_rgb(60, 70, 90),
     );
     for marker in runs.a.markers() {
-        let (colour, top) = match marker.kind {
-            MarkerKind::Fault => (Color32::from_rgb(235, 80, 80), 0.0),
-            MarkerKind::Election => (Color32::from_rgb(240, 200, 80), 9.0),
-            MarkerKind::Isr => (Color32::from_rgb(240, 150, 60), 18.0),
-            MarkerKind::Rebalance => (Color32::from_rgb(120, 200, 160), 27.0),
-        };
+        let lane = MARKER_KINDS.iter().position(|k| *k == marker.kind).unwrap_or(0) as f32 * 9.0;
         let x = x_of(marker.time);
-        painter.vline(x, (rect.top() + top + 2.0)..=(rect.top() + top + 10.0), Stroke::new(2.0, colour));
+        painter.vline(
+            x,
+            (rect.top() + lane + 2.0)..=(rect.top() + lane + 10.0),
+            Stroke::new(2.0, marker_colour(marker.kind)),
+        );
     }
     for step in &runs.a.sim().scenario.timeline {
         if matches!(step.action, Some(Action::Predict { .. })) {
@@ -358,13 +351,13 @@ fn timeline(ui: &mut egui::Ui, runs: &Runs, playback: &Playback, lang: Lang, act
         }
     }
     ui.horizontal(|ui| {
-        for (colour, en, ko) in [
-            (Color32::from_rgb(235, 80, 80), "fault", "장애"),
-            (Color32::from_rgb(240, 200, 80), "election", "선출"),
-            (Color32::from_rgb(240, 150, 60), "ISR change", "ISR 변경"),
-            (Color32::from_rgb(120, 200, 160), "rebalance", "리밸런스"),
+        for (kind, en, ko) in [
+            (MarkerKind::Fault, "fault", "장애"),
+            (MarkerKind::Election, "election", "선출"),
+            (MarkerKind::Isr, "ISR change", "ISR 변경"),
+            (MarkerKind::Rebalance, "rebalance", "리밸런스"),
         ] {
-            ui.label(RichText::new("▮").color(colour));
+            ui.label(RichText::new("▮").color(marker_colour(kind)));
             ui.label(RichText::new(tr(lang, en, ko)).small());
         }
         ui.label(RichText::new(tr(lang, "· cells: colour = producer, faded = above the HW (not committed), red frame = acked then lost · markers: green = HW, white = LEO · L leader, F follower in ISR, × out of ISR, Z zombie leader",
@@ -483,15 +476,27 @@ fn latest_events(ui: &mut egui::Ui, run: &SimRun, lang: Lang, count: usize) {
     let events = sim.trace.events();
     ui.label(RichText::new(tr(lang, "What just happened", "방금 일어난 일")).strong().color(Color32::from_gray(200)));
     for event in &events[events.len().saturating_sub(count)..] {
-        let text = if lang == Lang::Ko { explain_ko(event, &sim.topo) } else { explain(event, &sim.topo) };
-        let colour = match MarkerKind::of(event) {
-            Some(MarkerKind::Fault) => Color32::from_rgb(255, 130, 130),
-            Some(MarkerKind::Election) => Color32::from_rgb(240, 200, 80),
-            Some(MarkerKind::Isr) => Color32::from_rgb(240, 170, 90),
-            Some(MarkerKind::Rebalance) => Color32::from_rgb(140, 210, 170),
-            None => Color32::from_gray(200),
-        };
-        ui.label(RichText::new(text).size(11.5).color(colour));
+        event_line(ui, sim, event, lang, 11.5);
+    }
+}
+
+/// One trace event in plain words, coloured like its timeline marker.
+fn event_line(ui: &mut egui::Ui, sim: &Simulation, event: &TraceEvent, lang: Lang, size: f32) {
+    let text = if lang == Lang::Ko { explain_ko(event, &sim.topo) } else { explain(event, &sim.topo) };
+    let colour = MarkerKind::of(event).map_or(Color32::from_gray(205), marker_colour);
+    ui.label(RichText::new(text).size(size).color(colour));
+}
+
+/// The timeline's marker kinds, top lane first.
+const MARKER_KINDS: [MarkerKind; 4] = [MarkerKind::Fault, MarkerKind::Election, MarkerKind::Isr, MarkerKind::Rebalance];
+
+/// One colour per marker kind, for the timeline, its legend and the event lines.
+fn marker_colour(kind: MarkerKind) -> Color32 {
+    match kind {
+        MarkerKind::Fault => Color32::from_rgb(240, 100, 100),
+        MarkerKind::Election => Color32::from_rgb(240, 200, 80),
+        MarkerKind::Isr => Color32::from_rgb(240, 160, 75),
+        MarkerKind::Rebalance => Color32::from_rgb(130, 205, 165),
     }
 }
 
@@ -506,15 +511,7 @@ fn event_feed(ui: &mut egui::Ui, run: &SimRun, lang: Lang) {
         .max_height(ui.available_height())
         .show_rows(ui, row_height, events.len(), |ui, range| {
             for event in &events[range] {
-                let text = if lang == Lang::Ko { explain_ko(event, &sim.topo) } else { explain(event, &sim.topo) };
-                let colour = match MarkerKind::of(event) {
-                    Some(MarkerKind::Fault) => Color32::from_rgb(255, 130, 130),
-                    Some(MarkerKind::Election) => Color32::from_rgb(240, 200, 80),
-                    Some(MarkerKind::Isr) => Color32::from_rgb(240, 170, 90),
-                    Some(MarkerKind::Rebalance) => Color32::from_rgb(140, 210, 170),
-                    None => Color32::from_gray(210),
-                };
-                ui.label(RichText::new(text).size(11.0).color(colour));
+                event_line(ui, sim, event, lang, 11.0);
             }
         });
 }
@@ -627,6 +624,22 @@ fn groups(ui: &mut egui::Ui, view: &ClusterView, lang: Lang) {
     }
 }
 
+/// The configs the panel edits, with the run's current values (the first producer's and topic's).
+fn key_configs(sim: &Simulation) -> Vec<(&'static str, String)> {
+    let producer = sim.producers.first();
+    let topic = sim.topo.partitions.first();
+    vec![
+        ("acks", producer.map_or(String::new(), |p| p.config.acks.name().to_string())),
+        ("min.insync.replicas", topic.map_or(String::new(), |p| p.min_insync_replicas.to_string())),
+        (
+            "unclean.leader.election.enable",
+            topic.map_or(String::new(), |p| p.unclean_leader_election_enable.to_string()),
+        ),
+        ("replication.factor", topic.map_or(String::new(), |p| p.replicas.len().to_string())),
+        ("linger.ms", producer.map_or(String::new(), |p| (p.config.linger / 1000).to_string())),
+    ]
+}
+
 /// Scenario picker, seed, key configs and compare mode; Apply restarts from t = 0 with the same seed.
 fn config(ui: &mut egui::Ui, runs: &Runs, draft: &mut ConfigDraft, lang: Lang, actions: &mut Vec<UiAction>) {
     let setup = &runs.a.setup;
@@ -636,15 +649,7 @@ fn config(ui: &mut egui::Ui, runs: &Runs, draft: &mut ConfigDraft, lang: Lang, a
         *draft = ConfigDraft {
             scenario: setup.name.clone(),
             seed: setup.seed,
-            acks: sim.producers.first().map_or(String::new(), |p| p.config.acks.name().to_string()),
-            min_insync_replicas: sim
-                .topo
-                .partitions
-                .first()
-                .map_or(String::new(), |p| p.min_insync_replicas.to_string()),
-            unclean: sim.topo.partitions.first().map(|p| p.unclean_leader_election_enable),
-            replication_factor: sim.topo.partitions.first().map_or(String::new(), |p| p.replicas.len().to_string()),
-            linger_ms: sim.producers.first().map_or(String::new(), |p| (p.config.linger / 1000).to_string()),
+            configs: key_configs(sim),
             compare: runs.compare.join(" "),
             path: draft.path.clone(),
             filled_from: Some(key),
@@ -661,28 +666,28 @@ fn config(ui: &mut egui::Ui, runs: &Runs, draft: &mut ConfigDraft, lang: Lang, a
         ui.label("seed");
         ui.add(egui::DragValue::new(&mut draft.seed));
         ui.end_row();
-        ui.label("acks");
-        ui.horizontal(|ui| {
-            for value in ["0", "1", "all"] {
-                ui.selectable_value(&mut draft.acks, value.to_string(), value);
+        for (key, value) in &mut draft.configs {
+            ui.label(*key);
+            match *key {
+                "acks" => {
+                    ui.horizontal(|ui| {
+                        for choice in ["0", "1", "all"] {
+                            ui.selectable_value(value, choice.to_string(), choice);
+                        }
+                    });
+                }
+                "unclean.leader.election.enable" => {
+                    let mut enabled = value == "true";
+                    if ui.checkbox(&mut enabled, "").changed() {
+                        *value = enabled.to_string();
+                    }
+                }
+                _ => {
+                    ui.text_edit_singleline(value);
+                }
             }
-        });
-        ui.end_row();
-        ui.label("min.insync.replicas");
-        ui.text_edit_singleline(&mut draft.min_insync_replicas);
-        ui.end_row();
-        ui.label("unclean.leader.election.enable");
-        let mut unclean = draft.unclean.unwrap_or(false);
-        if ui.checkbox(&mut unclean, "").changed() {
-            draft.unclean = Some(unclean);
+            ui.end_row();
         }
-        ui.end_row();
-        ui.label("replication.factor");
-        ui.text_edit_singleline(&mut draft.replication_factor);
-        ui.end_row();
-        ui.label("linger.ms");
-        ui.text_edit_singleline(&mut draft.linger_ms);
-        ui.end_row();
         ui.label(tr(lang, "compare with", "비교 설정"));
         ui.text_edit_singleline(&mut draft.compare).on_hover_text(tr(
             lang,
@@ -708,33 +713,10 @@ fn config(ui: &mut egui::Ui, runs: &Runs, draft: &mut ConfigDraft, lang: Lang, a
         };
         let mut overrides = Vec::new();
         if !scenario_changed {
-            let sim = runs.a.sim();
-            let current = |v: &str, now: String| (v != now && !v.is_empty()).then(|| v.to_string());
-            if let Some(v) =
-                current(&draft.acks, sim.producers.first().map_or(String::new(), |p| p.config.acks.name().to_string()))
-            {
-                overrides.push(format!("acks={v}"));
-            }
-            if let Some(v) = current(
-                &draft.min_insync_replicas,
-                sim.topo.partitions.first().map_or(String::new(), |p| p.min_insync_replicas.to_string()),
-            ) {
-                overrides.push(format!("min.insync.replicas={v}"));
-            }
-            if draft.unclean != sim.topo.partitions.first().map(|p| p.unclean_leader_election_enable) {
-                overrides.push(format!("unclean.leader.election.enable={}", draft.unclean.unwrap_or(false)));
-            }
-            if let Some(v) = current(
-                &draft.replication_factor,
-                sim.topo.partitions.first().map_or(String::new(), |p| p.replicas.len().to_string()),
-            ) {
-                overrides.push(format!("replication.factor={v}"));
-            }
-            if let Some(v) = current(
-                &draft.linger_ms,
-                sim.producers.first().map_or(String::new(), |p| (p.config.linger / 1000).to_string()),
-            ) {
-                overrides.push(format!("linger.ms={v}"));
+            for ((key, edited), (_, now)) in draft.configs.iter().zip(key_configs(runs.a.sim())) {
+                if *edited != now && !edited.is_empty() {
+                    overrides.push(format!("{key}={edited}"));
+                }
             }
             // Keep earlier overrides whose key was not changed now.
             for earlier in &setup.overrides {
@@ -860,9 +842,4 @@ fn help_window(ctx: &egui::Context, narration: &Narration, lang: Lang, actions: 
             actions.push(UiAction::ToggleHelp);
         }
     });
-}
-
-/// Seconds for labels.
-pub fn seconds(t: Micros) -> f64 {
-    t as f64 / US_PER_SEC as f64
 }
