@@ -281,6 +281,8 @@ pub struct ProducerConfig {
     pub linger: Micros,
     /// `batch.size` (default 16384 bytes).
     pub batch_size: u64,
+    /// `max.request.size` (default 1048576 bytes): a produce request drains batches up to this size.
+    pub max_request_size: u64,
     /// `max.in.flight.requests.per.connection` (default 5).
     pub max_in_flight_requests_per_connection: u32,
     /// `enable.idempotence` (default true unless `acks` or `retries` conflict and it was not set explicitly).
@@ -299,6 +301,7 @@ impl ProducerConfig {
         "delivery.timeout.ms",
         "linger.ms",
         "batch.size",
+        "max.request.size",
         "max.in.flight.requests.per.connection",
         "enable.idempotence",
         "partitioner.class",
@@ -379,6 +382,7 @@ impl ProducerConfig {
             delivery_timeout: ms(delivery_timeout_ms),
             linger: ms(linger_ms),
             batch_size: r.int("batch.size", 16384, 0, INT_MAX) as u64,
+            max_request_size: r.int("max.request.size", 1_048_576, 1, INT_MAX) as u64,
             max_in_flight_requests_per_connection: max_in_flight,
             enable_idempotence,
             partitioner,

@@ -46,9 +46,9 @@ pub enum Timer {
     WorkloadTick {
         workload: usize,
     },
+    /// The earliest open batch reaches `linger.ms` (one timer per producer, re-armed for the next).
     Linger {
-        partition: PartitionIdx,
-        batch_id: u64,
+        at: Micros,
     },
     /// A batch that could not be sent reaches `delivery.timeout.ms`.
     BatchExpiry {

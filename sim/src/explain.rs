@@ -185,6 +185,7 @@ pub fn explain(event: &TraceEvent, topo: &Topology) -> String {
                 BatchTrigger::BatchSize => "batch.size reached",
                 BatchTrigger::Linger => "linger.ms expired",
                 BatchTrigger::NoLinger => "linger.ms=0",
+                BatchTrigger::Drained => "along with a ready batch for the same broker",
             },
             if *attempt > 1 { format!(", attempt {attempt}") } else { String::new() }
         ),

@@ -344,6 +344,7 @@ pub fn explain_ko(event: &TraceEvent, topo: &Topology) -> String {
                 BatchTrigger::BatchSize => "batch.size 도달",
                 BatchTrigger::Linger => "linger.ms 만료",
                 BatchTrigger::NoLinger => "linger.ms=0",
+                BatchTrigger::Drained => "같은 브로커로 가는 준비된 배치와 함께",
             },
             if *attempt > 1 { format!(", {attempt}번째 시도") } else { String::new() }
         ),

@@ -119,7 +119,16 @@ pub struct Producer {
     metadata_in_flight: Option<u64>,
     metadata_rotation: u32,
     pub accumulator: Vec<VecDeque<Batch>>,
+    /// Partitions whose front batch is ready (full, lingered, or retried), by leader: a broker with one is ready.
     ready: ReadySet,
+    /// Partitions with any batch queued, by leader (a superset, cleaned lazily): what a ready broker's request drains.
+    queued: ReadySet,
+    /// Per broker, the partition where the next drain starts (`RecordAccumulator`'s per-node drain index).
+    drain_start: Vec<PartitionIdx>,
+    /// When each open batch's `linger.ms` runs out: (deadline, partition, batch id). One timer stands for all of
+    /// them, as the sender thread sleeps until the earliest (`RecordAccumulator.ready`'s next check delay).
+    linger_deadlines: BTreeSet<(Micros, PartitionIdx, u64)>,
+    linger_timer_at: Option<Micros>,
     in_flight_per_broker: Vec<u32>,
     in_flight_per_partition: Vec<u32>,
     pub in_flight: BTreeMap<u64, InFlight>,
@@ -172,6 +181,10 @@ impl Producer {
             metadata_rotation: idx.0,
             accumulator: vec![VecDeque::new(); partitions],
             ready: ReadySet::new(topo.brokers),
+            queued: ReadySet::new(topo.brokers),
+            drain_start: vec![PartitionIdx(0); topo.brokers as usize],
+            linger_deadlines: BTreeSet::new(),
+            linger_timer_at: None,
             in_flight_per_broker: vec![0; topo.brokers as usize + 1],
             in_flight_per_partition: vec![0; partitions],
             in_flight: BTreeMap::new(),
@@ -314,6 +327,7 @@ impl Producer {
                 if last.bytes >= batch_size && !last.closed {
                     last.closed = true;
                     last.closed_by = BatchTrigger::BatchSize;
+                    self.linger_deadlines.remove(&(last.created_at + self.config.linger, partition, last.id));
                     self.ready.insert(partition, self.leaders[partition.index()].0);
                 }
                 return false;
@@ -322,11 +336,13 @@ impl Producer {
             if !last.closed {
                 last.closed = true;
                 last.closed_by = BatchTrigger::BatchSize;
+                self.linger_deadlines.remove(&(last.created_at + self.config.linger, partition, last.id));
             }
             self.ready.insert(partition, self.leaders[partition.index()].0);
         }
         self.next_batch_id += 1;
         let id = self.next_batch_id;
+        self.queued.insert(partition, self.leaders[partition.index()].0);
         let closed = self.config.linger == 0 || size >= batch_size;
         let closed_by = if size >= batch_size { BatchTrigger::BatchSize } else { BatchTrigger::NoLinger };
         deque.push_back(Batch {
@@ -345,13 +361,15 @@ impl Producer {
         if closed {
             self.ready.insert(partition, self.leaders[partition.index()].0);
         } else {
-            ctx.timer_after(self.config.linger, Timer::Linger { partition, batch_id: id });
+            self.linger_deadlines.insert((ctx.now + self.config.linger, partition, id));
+            let earliest = self.linger_deadlines.first().map(|&(at, _, _)| at);
+            ctx.arm_coalesced(&mut self.linger_timer_at, earliest, |at| Timer::Linger { at });
         }
         true
     }
 
-    /// The sender loop (`Sender.sendProducerData` / `RecordAccumulator.drain`): for every broker with room under
-    /// `max.in.flight.requests.per.connection`, one request with the first ready batch of each partition it leads.
+    /// The sender loop (`Sender.sendProducerData` / `RecordAccumulator.ready` and `drain`): every broker that leads
+    /// a ready batch and has room under `max.in.flight.requests.per.connection` gets one request.
     fn drain(&mut self, ctx: &mut Ctx, history: &mut History) {
         if self.ready.is_empty() {
             return;
@@ -370,30 +388,50 @@ impl Producer {
                 }
                 continue;
             }
+            // `RecordAccumulator.drainBatchesForOneNode`: the request takes the first batch of every partition the
+            // broker leads, ready or not (so linger.ms holds back a broker, not each partition), up to
+            // `max.request.size`, starting where the last drain stopped so that no partition starves.
             let mut batches = Vec::new();
-            let partitions: Vec<PartitionIdx> = self.ready.by_broker[b].iter().copied().collect();
+            let mut request_bytes = 0;
+            let start = self.drain_start[b];
+            let queued = &self.queued.by_broker[b];
+            let partitions: Vec<PartitionIdx> = queued.range(start..).chain(queued.range(..start)).copied().collect();
             for partition in partitions {
                 let Some(front) = self.accumulator[partition.index()].front() else {
+                    self.queued.remove(partition);
                     self.ready.remove(partition);
                     continue;
                 };
-                if !front.closed {
-                    self.ready.remove(partition);
-                    continue;
-                }
                 // With max.in.flight=1 the sender mutes the partition while a batch is out (guaranteeMessageOrder);
                 // the idempotent producer keeps order by sequence numbers, but a retried batch goes alone.
                 let retrying = front.attempts > 0;
                 let muted = (max_in_flight == 1 || (self.producer_id != 0 && retrying))
                     && self.in_flight_per_partition[partition.index()] > 0;
                 if front.retry_at > ctx.now || muted {
-                    self.arm_expiry(ctx, partition);
+                    if front.closed {
+                        self.arm_expiry(ctx, partition);
+                    }
                     continue;
                 }
-                let batch = self.accumulator[partition.index()].pop_front().expect("front exists");
+                if request_bytes + front.bytes > self.config.max_request_size && !batches.is_empty() {
+                    self.drain_start[b] = partition;
+                    break;
+                }
+                let mut batch = self.accumulator[partition.index()].pop_front().expect("front exists");
+                if !batch.closed {
+                    batch.closed = true;
+                    batch.closed_by = BatchTrigger::Drained;
+                    self.linger_deadlines.remove(&(batch.created_at + self.config.linger, partition, batch.id));
+                }
+                request_bytes += batch.bytes;
                 batches.push((partition, batch));
-                if self.accumulator[partition.index()].front().is_none_or(|b| !b.closed) {
-                    self.ready.remove(partition);
+                match self.accumulator[partition.index()].front() {
+                    None => {
+                        self.queued.remove(partition);
+                        self.ready.remove(partition);
+                    }
+                    Some(next) if !next.closed => self.ready.remove(partition),
+                    Some(_) => {}
                 }
             }
             if !batches.is_empty() {
@@ -551,16 +589,26 @@ impl Producer {
     pub fn on_timer(&mut self, ctx: &mut Ctx, history: &mut History, timer: Timer) {
         match timer {
             Timer::WorkloadTick { workload } => self.workload_tick(ctx, history, workload),
-            Timer::Linger { partition, batch_id } => {
-                if let Some(batch) =
-                    self.accumulator[partition.index()].iter_mut().find(|b| b.id == batch_id && !b.closed)
-                {
-                    batch.closed = true;
-                    batch.closed_by = BatchTrigger::Linger;
-                    self.ready.insert(partition, self.leaders[partition.index()].0);
+            Timer::Linger { at } if self.linger_timer_at == Some(at) => {
+                self.linger_timer_at = None;
+                while let Some(&(deadline, partition, batch_id)) = self.linger_deadlines.first() {
+                    if deadline > ctx.now {
+                        break;
+                    }
+                    self.linger_deadlines.pop_first();
+                    if let Some(batch) =
+                        self.accumulator[partition.index()].iter_mut().find(|b| b.id == batch_id && !b.closed)
+                    {
+                        batch.closed = true;
+                        batch.closed_by = BatchTrigger::Linger;
+                        self.ready.insert(partition, self.leaders[partition.index()].0);
+                    }
                 }
                 self.drain(ctx, history);
+                let earliest = self.linger_deadlines.first().map(|&(at, _, _)| at);
+                ctx.arm_coalesced(&mut self.linger_timer_at, earliest, |at| Timer::Linger { at });
             }
+            Timer::Linger { .. } => {}
             Timer::BatchExpiry { partition, batch_id } => {
                 let deque = &mut self.accumulator[partition.index()];
                 if let Some(index) = deque.iter().position(|b| b.id == batch_id) {
@@ -646,6 +694,7 @@ impl Producer {
                     still_unknown |= known.0.is_none();
                 }
                 self.ready.reindex(&self.leaders);
+                self.queued.reindex(&self.leaders);
                 if still_unknown && !self.ready.is_empty() {
                     self.request_metadata_later(ctx);
                 }
@@ -797,6 +846,7 @@ impl Producer {
         };
         deque.insert(position, batch);
         self.ready.insert(partition, self.leaders[partition.index()].0);
+        self.queued.insert(partition, self.leaders[partition.index()].0);
         ctx.timer_after(backoff.max(1), Timer::RetryBackoff { partition });
     }
 

@@ -851,7 +851,6 @@ fn timer_partition(timer: &Timer) -> Option<PartitionIdx> {
         Timer::FetchTimeout { partition, .. }
         | Timer::FetchBackoff { partition }
         | Timer::IsrCheck { partition, .. }
-        | Timer::Linger { partition, .. }
         | Timer::BatchExpiry { partition, .. }
         | Timer::RetryBackoff { partition } => Some(*partition),
         _ => None,

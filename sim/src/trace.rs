@@ -19,6 +19,9 @@ pub enum BatchTrigger {
     Linger,
     /// `linger.ms=0`: ready at once (records still join it while it waits for a free request slot).
     NoLinger,
+    /// Not ready itself, but another batch for the same broker was: the request takes the first batch of every
+    /// partition that broker leads (`RecordAccumulator.drain`).
+    Drained,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
