@@ -124,3 +124,44 @@ fn retries_reorder_batches_only_without_idempotence() {
     assert_eq!(safe.duplicated, 0);
     assert_eq!(plain.acked + safe.acked, 28_000);
 }
+
+/// `RecordAccumulator.drainBatchesForOneNode`: once one batch for a broker is ready, the request takes the first
+/// batch of every other partition that broker leads, even one still lingering. Here partitions 0 and 3 both have B1
+/// as leader; a record that fills `batch.size` on partition 0 makes B1 ready at 1 s, and the small record waiting on
+/// partition 3 (linger.ms=500) goes in the same request instead of half a second later.
+#[test]
+fn a_ready_broker_drains_every_partition_it_leads() {
+    let text = r#"Scenario(
+    title: "drain",
+    duration: "3s",
+    cluster: (brokers: 3),
+    topics: [(name: "t", partitions: 6, replication_factor: 3)],
+    producers: [(name: "p", config: { "linger.ms": 500, "batch.size": 200 })],
+    timeline: [
+        (at: "900ms", do: Produce(producer: "p", topic: "t", records: [(value: "small", partition: Some(3))])),
+        (at: "1s", do: Produce(producer: "p", topic: "t", records: [(value: "a value long enough to fill a batch of two hundred bytes by itself, which takes quite a few characters to reach: one hundred, one hundred and fifty, and then some more words to pass two hundred", partition: Some(0))])),
+    ],
+)"#;
+    let scenario = kafkascope_sim::Scenario::parse(text, "drain.ron").expect("valid");
+    let options = kafkascope_sim::RunOptions { retention: TraceRetention::Full, ..Default::default() };
+    let mut sim = kafkascope_sim::Simulation::new(scenario, options);
+    sim.run().expect("runs");
+    let sent: Vec<_> = sim
+        .trace
+        .events()
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::BatchSent { partition, to, trigger, .. } => Some((e.time, partition.0, to.0, trigger)),
+            _ => None,
+        })
+        .collect();
+    use kafkascope_sim::trace::BatchTrigger;
+    assert_eq!(
+        sent,
+        vec![(1_000_000, 0, 1, BatchTrigger::BatchSize), (1_000_000, 3, 1, BatchTrigger::Drained)],
+        "both batches leave at 1 s in one request to B1"
+    );
+    let report = Report::build(&sim, false);
+    assert_eq!(producer(&report, "p").requests, 1);
+    assert_eq!(producer(&report, "p").acked, 2);
+}
