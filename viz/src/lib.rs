@@ -29,10 +29,17 @@ pub use launch::LaunchOptions;
 
 /// Simulated time per real second is `10^speed_exponent`: from 0.01x to 100x.
 pub const SPEED_EXPONENT_RANGE: (f64, f64) = (-2.0, 2.0);
-/// CPU time per frame the simulation may use before playback slows down instead of the UI stuttering.
+/// CPU time per frame for all of the visualizer's systems together (issue 6: sim + UI <= 4 ms per frame, a quarter
+/// of a 60 Hz frame). The simulation gets what the UI leaves of it, so playback slows down before the UI stutters.
+pub const FRAME_BUDGET_MS: f64 = 4.0;
+/// The most CPU time per frame the simulation may use, however little the UI costs.
 pub const SIM_BUDGET_PER_FRAME_MS: f64 = 2.0;
-/// The horizon (background run to the end) gets this much per frame.
+/// The least it gets, so that playback always moves even when the UI alone takes the whole frame budget.
+pub const MIN_SIM_BUDGET_PER_FRAME_MS: f64 = 0.25;
+/// The horizon (background run to the end) gets at most this much per frame, out of what the catching-up left.
 pub const HORIZON_BUDGET_PER_FRAME_MS: f64 = 1.0;
+/// Headroom kept for the UI pass's frame-to-frame variation (its cost is estimated from recent frames).
+const UI_COST_HEADROOM_MS: f64 = 0.3;
 
 /// Everything a user (or a test) can do. Clicks, keys, the web page and tests all send these.
 #[derive(Message, Clone, Debug, PartialEq)]
@@ -140,6 +147,8 @@ pub struct Views {
 #[derive(Resource, Clone, Debug, Default)]
 pub struct DrawnLayout {
     pub brokers: Vec<(BrokerId, bevy_egui::egui::Rect)>,
+    /// The Share button (the page's browser test clicks it).
+    pub share_button: Option<bevy_egui::egui::Rect>,
     pub cells_fit: usize,
     pub frames: u64,
 }
@@ -164,6 +173,19 @@ pub struct FrameCost {
 
 impl FrameCost {
     const KEEP: usize = 600;
+
+    /// What the view-model rebuild and the UI pass will likely cost this frame: the largest of the last few
+    /// frames, so that one cheap frame does not hand the simulation time the UI needs next.
+    pub fn expected_ui_ms(&self) -> f64 {
+        let recent = |series: &[f64]| series.iter().rev().take(8).copied().fold(0.0, f64::max);
+        recent(&self.rebuild_ms) + recent(&self.ui_ms)
+    }
+
+    /// The simulation's share of this frame: what the UI is expected to leave of [`FRAME_BUDGET_MS`].
+    pub fn sim_budget_ms(&self) -> f64 {
+        (FRAME_BUDGET_MS - self.expected_ui_ms() - UI_COST_HEADROOM_MS)
+            .clamp(MIN_SIM_BUDGET_PER_FRAME_MS, SIM_BUDGET_PER_FRAME_MS)
+    }
 
     pub fn push(series: &mut Vec<f64>, value: f64) {
         if series.len() == Self::KEEP {
@@ -390,7 +412,7 @@ pub fn advance_playback(
     }
     // Catch up under the budget; if it runs out, hold the displayed time where the run is.
     let target = playback.display_time;
-    let budget_ms = SIM_BUDGET_PER_FRAME_MS;
+    let budget_ms = cost.sim_budget_ms();
     let mut all_caught_up = true;
     runs.each(|run| loop {
         match run.advance_to(target, 300) {
@@ -406,8 +428,10 @@ pub fn advance_playback(
         let shown = runs.a.now().min(runs.b.as_ref().map_or(Micros::MAX, |b| b.now()));
         playback.display_time = shown;
     }
+    // The horizon runs on what the catching-up left of the simulation's share.
+    let horizon_budget_ms = (budget_ms - elapsed_ms(started)).min(HORIZON_BUDGET_PER_FRAME_MS);
     let horizon_started = Instant::now();
-    runs.each(|run| while !run.pump_horizon(300) && elapsed_ms(horizon_started) < HORIZON_BUDGET_PER_FRAME_MS {});
+    runs.each(|run| while elapsed_ms(horizon_started) < horizon_budget_ms && !run.pump_horizon(300) {});
     FrameCost::push(&mut cost.advance_ms, elapsed_ms(started));
 }
 

@@ -1,7 +1,7 @@
 //! Opens the KafkaScope visualizer: a window on the desktop, the page's canvas on the web.
 //!
 //! Desktop: `kafkascope-viz [--scenario NAME|FILE] [--seed N] [--set key=value]... [--compare key=value]...
-//! [--at 30s] [--lang ko|en] [--play] [--link '?scenario=...'] [--screenshot FILE] [--bench-frames N]`.
+//! [--at 30s] [--lang ko|en] [--play] [--predict] [--link '?scenario=...'] [--screenshot FILE] [--bench-frames N]`.
 //! Web: the same options come from the page's URL query (`?scenario=...&seed=...&t=...`).
 
 use bevy::prelude::*;
@@ -54,8 +54,8 @@ mod desktop {
     use super::*;
     use clap::Parser;
     use kafkascope_sim::ids::{BrokerId, PartitionIdx, RecordId};
-    use kafkascope_sim::scenario::Lang;
-    use kafkascope_sim::time::parse_duration;
+    use kafkascope_sim::scenario::{Action, Lang};
+    use kafkascope_sim::time::{format_time, parse_duration};
     use kafkascope_viz::ui::SideTab;
     use kafkascope_viz::{FrameCost, UiAction};
 
@@ -108,6 +108,9 @@ mod desktop {
         /// Show the keyboard-shortcut overlay.
         #[arg(long)]
         help_overlay: bool,
+        /// Play up to the first prediction question at or after `--at`, as a study group would meet it.
+        #[arg(long)]
+        predict: bool,
         /// Window size, `WIDTHxHEIGHT`.
         #[arg(long, default_value = "1280x720")]
         window: String,
@@ -134,9 +137,29 @@ mod desktop {
         launch.at = args.at.or(launch.at);
         launch.lang = if args.lang == "ko" { Lang::Ko } else { Lang::En };
         launch.autoplay = args.play || args.bench_frames.is_some();
-        if let Err(error) = launch.source() {
-            eprintln!("{error}");
-            return AppExit::error();
+        let source = match launch.source() {
+            Ok(source) => source,
+            Err(error) => {
+                eprintln!("{error}");
+                return AppExit::error();
+            }
+        };
+        if args.predict {
+            // Start just before the question and play into it: playback stops there and asks, as it does live.
+            let from = launch.at.unwrap_or(0);
+            let question = kafkascope_sim::Scenario::parse(&source, &launch.scenario).ok().and_then(|scenario| {
+                scenario
+                    .timeline
+                    .iter()
+                    .find(|step| matches!(step.action, Some(Action::Predict { .. })) && step.at.0 >= from)
+                    .map(|step| step.at.0)
+            });
+            let Some(at) = question else {
+                eprintln!("--predict: no prediction question at or after {}", format_time(from));
+                return AppExit::error();
+            };
+            launch.at = Some(at.saturating_sub(1_000));
+            launch.autoplay = true;
         }
         let size = args.window.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)));
         let mut app = base_app(launch, size);

@@ -163,7 +163,9 @@ fn ui_root(
         "root".into(),
         egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
     );
-    egui::Panel::top("transport").show(&mut root, |ui| transport(ui, &runs, &playback, lang, &cost, &mut actions));
+    drawn.share_button = egui::Panel::top("transport")
+        .show(&mut root, |ui| transport(ui, &runs, &playback, lang, &cost, &mut actions))
+        .inner;
     egui::Panel::bottom("timeline")
         .exact_size(66.0)
         .show(&mut root, |ui| timeline(ui, &runs, &playback, lang, &mut actions));
@@ -252,7 +254,8 @@ fn transport(
     lang: Lang,
     cost: &FrameCost,
     actions: &mut Vec<UiAction>,
-) {
+) -> Option<egui::Rect> {
+    let mut share_button = None;
     ui.horizontal(|ui| {
         ui.label(RichText::new("KafkaScope").strong().size(16.0));
         ui.label(RichText::new(&runs.a.sim().scenario.title).color(Color32::from_gray(200)));
@@ -293,7 +296,9 @@ fn transport(
         if ui.button(if lang == Lang::Ko { "English" } else { "한국어" }).clicked() {
             actions.push(UiAction::SetLang(other));
         }
-        if ui.button(tr(lang, "Share", "공유")).clicked() {
+        let share = ui.button(tr(lang, "Share", "공유"));
+        share_button = Some(share.rect);
+        if share.clicked() {
             let query = LaunchOptions::link_of(runs, playback.display_time, lang).to_query();
             crate::web::share(&query, ui.ctx());
         }
@@ -304,6 +309,7 @@ fn transport(
         let (advance, _) = FrameCost::stats(&cost.advance_ms);
         ui.label(RichText::new(format!("cpu {:.1}+{:.1} ms", advance, mean)).small().color(Color32::from_gray(120)));
     });
+    share_button
 }
 
 /// The scrubbable timeline: markers for faults, elections, ISR changes and rebalances; click or drag to seek.

@@ -127,12 +127,19 @@ pub mod page {
             .map(|(b, r)| format!("\"{}\":[{:.0},{:.0},{:.0},{:.0}]", b.0, r.left(), r.top(), r.width(), 24.0))
             .collect();
         set("data-broker-rects", format!("{{{}}}", rects.join(",")));
+        if let Some(r) = drawn.share_button {
+            set(
+                "data-share-button-rect",
+                format!("[{:.0},{:.0},{:.0},{:.0}]", r.left(), r.top(), r.width(), r.height()),
+            );
+        }
+        // The scenario shown: a built-in name, or a loaded file's name.
+        set("data-scenario", runs.a.setup.name.clone());
         let query = LaunchOptions::link_of(&runs, playback.display_time, lang.0).to_query();
         set("data-share-url", url_with(&query));
         set("data-time-us", playback.display_time.to_string());
-        if let Some(error) = &runs.error {
-            set("data-error", error.clone());
-        }
+        // The last load error, with the CLI's `file:line:col: message`; empty once a scenario loads.
+        set("data-error", runs.error.clone().unwrap_or_default());
         if let Some(outcome) = runs.a.outcome() {
             set("data-trace-hash", outcome.trace_hash.clone());
             set("data-ready", "1".into());

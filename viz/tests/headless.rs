@@ -161,3 +161,21 @@ fn a_lesson_stops_at_its_prediction_and_continues_after_the_reveal() {
     }
     assert!(app.world().resource::<Playback>().display_time > first_question);
 }
+
+/// The simulation gets what the UI is expected to leave of the 4 ms frame budget, within its floor and ceiling, and
+/// the expectation follows the costliest recent frame rather than the last one.
+#[test]
+fn the_simulation_gets_what_the_ui_leaves_of_the_frame_budget() {
+    use kafkascope_viz::{FrameCost, FRAME_BUDGET_MS, MIN_SIM_BUDGET_PER_FRAME_MS, SIM_BUDGET_PER_FRAME_MS};
+    let with_ui = |rebuild: &[f64], ui: &[f64]| FrameCost {
+        advance_ms: Vec::new(),
+        rebuild_ms: rebuild.to_vec(),
+        ui_ms: ui.to_vec(),
+    };
+    assert_eq!(with_ui(&[], &[]).sim_budget_ms(), SIM_BUDGET_PER_FRAME_MS, "a cheap UI leaves the ceiling");
+    assert_eq!(with_ui(&[1.0], &[3.5]).sim_budget_ms(), MIN_SIM_BUDGET_PER_FRAME_MS, "a dear UI leaves the floor");
+    let middle = with_ui(&[0.5], &[1.5]).sim_budget_ms();
+    assert!((middle - (FRAME_BUDGET_MS - 2.0 - 0.3)).abs() < 1e-9, "2 ms of UI leaves 1.7 ms, got {middle}");
+    let spiky = with_ui(&[0.5, 0.5, 0.5], &[2.5, 1.0, 1.0]).sim_budget_ms();
+    assert!(spiky < 1.0, "one costly frame among the last eight keeps the simulation's share down: {spiky}");
+}

@@ -1,6 +1,10 @@
 // Browser test for the KafkaScope web build: serves DIST, opens it in headless Chromium (WebGL2 via SwiftShader),
 // checks the DOM contract (ready, trace hash, share URL), crashes broker 1 by click + "c", and checks the screenshot is not blank.
-// Usage: node web/test/browser-test.mjs --dist DIR --expect-hash HEX --scenario NAME --seed N --out PNG [--port P] [--verbose]
+// Then it shares the run with the Share button (the clipboard must hold the link, and the link opened in a new page
+// must replay the same run, crash included), loads a malformed file through the file picker (the app must show the
+// CLI's error) and a good one by drag-and-drop (the app must run it, with the CLI's trace hash).
+// Usage: node web/test/browser-test.mjs --dist DIR --expect-hash HEX --scenario NAME --seed N --out PNG
+//        [--load-file RON --load-hash HEX] [--bad-file RON --bad-error TEXT] [--port P] [--verbose]
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
@@ -14,12 +18,20 @@ const { values: opt } = parseArgs({
   options: {
     dist: { type: "string" }, "expect-hash": { type: "string" }, scenario: { type: "string" },
     seed: { type: "string" }, out: { type: "string" }, port: { type: "string", default: "0" },
+    "load-file": { type: "string" }, "load-hash": { type: "string" },
+    "bad-file": { type: "string" }, "bad-error": { type: "string" },
     verbose: { type: "boolean", default: false },
   },
 });
 for (const k of ["dist", "expect-hash", "scenario", "seed", "out"]) {
   if (!opt[k]) {
-    console.error("usage: node web/test/browser-test.mjs --dist DIR --expect-hash HEX --scenario NAME --seed N --out PNG [--port P] [--verbose]");
+    console.error("usage: node web/test/browser-test.mjs --dist DIR --expect-hash HEX --scenario NAME --seed N --out PNG [--load-file RON --load-hash HEX] [--bad-file RON --bad-error TEXT] [--port P] [--verbose]");
+    process.exit(2);
+  }
+}
+for (const [file, expected] of [["load-file", "load-hash"], ["bad-file", "bad-error"]]) {
+  if (Boolean(opt[file]) !== Boolean(opt[expected])) {
+    console.error(`browser-test: --${file} and --${expected} go together`);
     process.exit(2);
   }
 }
@@ -72,6 +84,18 @@ function colourStats({ width, height, bpp, px }) {
   return { distinct: counts.size, topShare: top / (width * height) };
 }
 
+// Waits until attribute `name` of #app satisfies `ok`, or fails naming `what`.
+async function waitForAttr(p, name, ok, timeout, what) {
+  const deadline = Date.now() + timeout;
+  let value = null;
+  while (Date.now() < deadline) {
+    value = await p.getAttribute("#app", name);
+    if (ok(value)) return value;
+    await p.waitForTimeout(100);
+  }
+  throw new Error(`waited ${timeout / 1000} s for ${what}; ${name}=${JSON.stringify(value)}`);
+}
+
 // ---- the test ----
 const server = await serve(opt.dist, Number(opt.port));
 const port = server.address().port;
@@ -85,16 +109,23 @@ try {
     headless: true,
     args: ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"],
   });
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  page.on("console", (m) => {
-    const text = m.text();
-    if (m.type() === "error" && !text.includes(CONTROL_FLOW)) { errors.push(text); console.error(`[page error] ${text}`); }
-    else if (opt.verbose) console.error(`[page ${m.type()}] ${text}`);
+  // The Share button writes to the clipboard, and the test reads it back.
+  const context = await browser.newContext({
+    viewport: { width: 1400, height: 900 }, permissions: ["clipboard-read", "clipboard-write"],
   });
-  page.on("pageerror", (e) => {
-    const text = String(e && e.stack || e);
-    if (!text.includes(CONTROL_FLOW)) { errors.push(text); console.error(`[page exception] ${text}`); }
-  });
+  const watch = (p, label) => {
+    p.on("console", (m) => {
+      const text = m.text();
+      if (m.type() === "error" && !text.includes(CONTROL_FLOW)) { errors.push(text); console.error(`[${label} error] ${text}`); }
+      else if (opt.verbose) console.error(`[${label} ${m.type()}] ${text}`);
+    });
+    p.on("pageerror", (e) => {
+      const text = String(e && e.stack || e);
+      if (!text.includes(CONTROL_FLOW)) { errors.push(text); console.error(`[${label} exception] ${text}`); }
+    });
+  };
+  page = await context.newPage();
+  watch(page, "page");
 
   const query = new URLSearchParams({ scenario: opt.scenario, seed: opt.seed });
   const url = `http://127.0.0.1:${port}/index.html?${query}`;
@@ -147,12 +178,71 @@ try {
   if (distinct < 16 || topShare >= 0.97) {
     fail(`screenshot ${opt.out} looks blank: ${distinct} distinct colours, most common covers ${(topShare * 100).toFixed(1)}%`);
   }
+
+  // The crash forked the run: wait for the new end-of-run hash, then share it.
+  await waitForAttr(page, "data-trace-hash", (v) => v && v !== hash, 60_000, "a new trace hash after the crash");
+  const crashedHash = await attr("data-trace-hash");
+  let shareRect;
+  try { shareRect = JSON.parse(await attr("data-share-button-rect")); } catch (e) { fail(`data-share-button-rect is not JSON: ${e.message}`); }
+  if (!Array.isArray(shareRect) || shareRect.length !== 4) fail(`data-share-button-rect is not [x,y,w,h]: ${shareRect}`);
+  await page.mouse.click(box.x + shareRect[0] + shareRect[2] / 2, box.y + shareRect[1] + shareRect[3] / 2);
+  let copied = "";
+  const clipboardDeadline = Date.now() + 10_000;
+  while (Date.now() < clipboardDeadline && !copied.includes("scenario=")) {
+    await page.waitForTimeout(200);
+    copied = await page.evaluate(() => navigator.clipboard.readText()).catch(() => "");
+  }
+  if (!copied.startsWith(`http://127.0.0.1:${port}/`) || !copied.includes("scenario=")) {
+    fail(`the Share button did not put the link on the clipboard (clipboard: ${JSON.stringify(copied)})`);
+  }
+  // Whoever opens the link sees the same run: the crash replays and the end-of-run hash is the same.
+  const shared = await context.newPage();
+  watch(shared, "shared page");
+  await shared.goto(copied);
+  await shared.waitForSelector('#app[data-ready="1"]', { state: "attached", timeout: 120_000 })
+    .catch(() => fail(`the shared link never got ready: ${copied}`));
+  const sharedHash = await shared.getAttribute("#app", "data-trace-hash");
+  const sharedDown = await shared.getAttribute("#app", "data-down-brokers");
+  if (sharedHash !== crashedHash) fail(`the shared link replays another run: hash ${sharedHash}, expected ${crashedHash}`);
+  if (!(sharedDown || "").split(",").includes("1")) fail(`the shared link does not show broker 1 down: ${sharedDown}`);
+  await shared.close();
+
+  // A malformed file through the file picker: the app shows the CLI's message, file:line:col and hint.
+  let badError = null;
+  if (opt["bad-file"]) {
+    await page.setInputFiles("#scenario-file", {
+      name: path.basename(opt["bad-file"]), mimeType: "text/plain", buffer: fs.readFileSync(opt["bad-file"]),
+    });
+    await waitForAttr(page, "data-error", (v) => v === opt["bad-error"], 20_000,
+      `the CLI's error ${JSON.stringify(opt["bad-error"])}`);
+    badError = opt["bad-error"];
+  }
+  // A good file dropped on the view: the app runs it, to the same trace hash as the CLI.
+  let loadedHash = null;
+  if (opt["load-file"]) {
+    const name = path.basename(opt["load-file"]);
+    const text = fs.readFileSync(opt["load-file"], "utf8");
+    const dataTransfer = await page.evaluateHandle(({ name, text }) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([text], name, { type: "text/plain" }));
+      return dt;
+    }, { name, text });
+    await page.dispatchEvent("#app", "dragover", { dataTransfer });
+    await page.dispatchEvent("#app", "drop", { dataTransfer });
+    await waitForAttr(page, "data-scenario", (v) => v === name, 20_000, `data-scenario=${name} after the drop`);
+    await waitForAttr(page, "data-trace-hash", (v) => v === opt["load-hash"], 120_000,
+      `the dropped file's trace hash ${opt["load-hash"]}`);
+    const error = await attr("data-error");
+    if (error) fail(`data-error is still set after a good file loaded: ${error}`);
+    loadedHash = opt["load-hash"];
+  }
   if (errors.length) fail(`${errors.length} console error(s):\n  ${errors.join("\n  ")}`);
 
   console.log(JSON.stringify({
     ok: true, scenario: opt.scenario, seed: Number(opt.seed), hash, first_frame_ms: firstFrameMs, ready_ms: readyMs,
     distinct_colours: distinct, top_colour_share: Number(topShare.toFixed(4)), image: `${img.width}x${img.height}`,
-    down_brokers: downBrokers, share_url: shareUrl, screenshot: opt.out,
+    down_brokers: downBrokers, share_url: shareUrl, screenshot: opt.out, hash_after_crash: crashedHash,
+    shared_link: copied, shared_link_hash: sharedHash, bad_file_error: badError, dropped_file_hash: loadedHash,
   }));
 } catch (e) {
   console.error(`browser-test: FAIL: ${e.message}`);
