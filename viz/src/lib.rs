@@ -263,8 +263,10 @@ pub fn apply_ui_actions(
             UiAction::TogglePlay => playback.playing = !playback.playing,
             UiAction::SetPlaying(playing) => playback.playing = playing,
             UiAction::StepForward | UiAction::StepBack => {
-                // Steps follow run a's events; run b (compare mode) is shown at the same time.
+                // Steps follow run a's events; run b (compare mode) is shown at the same time. Moving away from an
+                // open question closes it.
                 playback.playing = false;
+                narration.open = None;
                 catch_up(&mut runs, &playback);
                 let _ =
                     if action == &UiAction::StepForward { runs.a.step_event().map(|_| ()) } else { runs.a.step_back() };
@@ -275,6 +277,7 @@ pub fn apply_ui_actions(
                 }
             }
             UiAction::Seek(t) => {
+                narration.open = None;
                 let t = t.min(runs.a.duration());
                 runs.each(|run| {
                     let _ = run.seek(t);
@@ -410,8 +413,10 @@ pub fn advance_playback(
             playback.playing = false;
         }
     }
-    // Catch up under the budget; if it runs out, hold the displayed time where the run is.
-    let target = playback.display_time;
+    // Catch up under the budget; if it runs out, hold the displayed time where the run is. An open question still
+    // pulls the run to its own time, over as many frames as that takes, so the question is seen at its moment.
+    let question_time = narration.open.and_then(|(index, _)| step_time(&runs.a, index));
+    let target = question_time.map_or(playback.display_time, |at| at.max(playback.display_time));
     let budget_ms = cost.sim_budget_ms();
     let mut all_caught_up = true;
     runs.each(|run| loop {
@@ -424,10 +429,8 @@ pub fn advance_playback(
             }
         }
     });
-    if !all_caught_up {
-        let shown = runs.a.now().min(runs.b.as_ref().map_or(Micros::MAX, |b| b.now()));
-        playback.display_time = shown;
-    }
+    playback.display_time =
+        if all_caught_up { target } else { runs.a.now().min(runs.b.as_ref().map_or(Micros::MAX, |b| b.now())) };
     // The horizon runs on what the catching-up left of the simulation's share.
     let horizon_budget_ms = (budget_ms - elapsed_ms(started)).min(HORIZON_BUDGET_PER_FRAME_MS);
     let horizon_started = Instant::now();
