@@ -327,7 +327,7 @@ impl Producer {
                 if last.bytes >= batch_size && !last.closed {
                     last.closed = true;
                     last.closed_by = BatchTrigger::BatchSize;
-                    self.linger_deadlines.remove(&(last.created_at + self.config.linger, partition, last.id));
+                    self.linger_deadlines.remove(&linger_deadline(last, partition, self.config.linger));
                     self.ready.insert(partition, self.leaders[partition.index()].0);
                 }
                 return false;
@@ -336,7 +336,7 @@ impl Producer {
             if !last.closed {
                 last.closed = true;
                 last.closed_by = BatchTrigger::BatchSize;
-                self.linger_deadlines.remove(&(last.created_at + self.config.linger, partition, last.id));
+                self.linger_deadlines.remove(&linger_deadline(last, partition, self.config.linger));
             }
             self.ready.insert(partition, self.leaders[partition.index()].0);
         }
@@ -361,7 +361,8 @@ impl Producer {
         if closed {
             self.ready.insert(partition, self.leaders[partition.index()].0);
         } else {
-            self.linger_deadlines.insert((ctx.now + self.config.linger, partition, id));
+            let batch = deque.back().expect("just queued");
+            self.linger_deadlines.insert(linger_deadline(batch, partition, self.config.linger));
             let earliest = self.linger_deadlines.first().map(|&(at, _, _)| at);
             ctx.arm_coalesced(&mut self.linger_timer_at, earliest, |at| Timer::Linger { at });
         }
@@ -421,7 +422,7 @@ impl Producer {
                 if !batch.closed {
                     batch.closed = true;
                     batch.closed_by = BatchTrigger::Drained;
-                    self.linger_deadlines.remove(&(batch.created_at + self.config.linger, partition, batch.id));
+                    self.linger_deadlines.remove(&linger_deadline(&batch, partition, self.config.linger));
                 }
                 request_bytes += batch.bytes;
                 batches.push((partition, batch));
@@ -919,6 +920,11 @@ impl ReadySet {
             self.insert(p, leaders[p.index()].0);
         }
     }
+}
+
+/// An open batch's entry in the producer's linger deadlines: when `linger.ms` runs out for it.
+fn linger_deadline(batch: &Batch, partition: PartitionIdx, linger: Micros) -> (Micros, PartitionIdx, u64) {
+    (batch.created_at + linger, partition, batch.id)
 }
 
 /// A record handed to `producer.send()`: the topic, an optional key, the value (or `None` for a generated one) and
