@@ -4,10 +4,9 @@
 
 use crate::cluster::{broker_action_label, broker_menu, draw_cluster};
 use crate::{
-    elapsed_ms, DrawnLayout, FrameCost, LaunchOptions, Narration, Playback, Runs, Selection, UiAction, UiLang, Views,
+    DrawnLayout, FrameCost, LaunchOptions, Narration, Playback, Runs, Selection, Stopwatch, UiAction, UiLang, Views,
 };
 use bevy::input::keyboard::KeyCode;
-use bevy::platform::time::Instant;
 use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, CornerRadius, FontId, Pos2, Rect, RichText, Sense, Stroke, Vec2};
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
@@ -154,7 +153,7 @@ fn ui_root(
     mut text_focus: ResMut<TextInputFocused>,
     mut writer: MessageWriter<UiAction>,
 ) -> Result {
-    let started = Instant::now();
+    let started = Stopwatch::start();
     let ctx = contexts.ctx_mut()?.clone();
     let lang = lang.0;
     let mut actions: Vec<UiAction> = Vec::new();
@@ -236,7 +235,7 @@ fn ui_root(
     for action in actions {
         writer.write(action);
     }
-    FrameCost::push(&mut cost.ui_ms, elapsed_ms(started));
+    FrameCost::push(&mut cost.ui_ms, started.elapsed_ms());
     Ok(())
 }
 
