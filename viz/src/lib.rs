@@ -335,6 +335,24 @@ pub fn apply_ui_actions(
     }
 }
 
+/// A `.ron` file dropped on the desktop window is loaded like the CLI loads it (the web page reads dropped files
+/// itself and hands them to `web::page::load_scenario`).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn load_dropped_files(
+    mut drops: MessageReader<bevy::window::FileDragAndDrop>,
+    mut actions: MessageWriter<UiAction>,
+) {
+    for drop in drops.read() {
+        if let bevy::window::FileDragAndDrop::DroppedFile { path_buf, .. } = drop {
+            let name = path_buf.display().to_string();
+            match std::fs::read_to_string(path_buf) {
+                Ok(text) => actions.write(UiAction::LoadFile { name, text }),
+                Err(error) => actions.write(UiAction::LoadFile { name, text: format!("// {error}") }),
+            };
+        }
+    }
+}
+
 /// Makes the runs stand exactly at the displayed time before a step (playback may have been held back).
 fn catch_up(runs: &mut Runs, playback: &Playback) {
     let t = playback.display_time;

@@ -163,7 +163,7 @@ mod desktop {
         }
         let size = args.window.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)));
         let mut app = base_app(launch, size);
-        app.add_systems(Update, dropped_files);
+        app.add_systems(Update, kafkascope_viz::load_dropped_files.before(kafkascope_viz::VizCoreSet));
         let mut startup_actions = Vec::new();
         if let Some(select) = &args.select {
             let mut parts = select.split(':').map(|n| n.parse::<u32>());
@@ -216,19 +216,6 @@ mod desktop {
             .add_systems(Update, bench_frames.after(kafkascope_viz::VizCoreSet));
         }
         app.run()
-    }
-
-    /// A `.ron` file dropped on the window is loaded like the CLI loads it.
-    fn dropped_files(mut drops: MessageReader<bevy::window::FileDragAndDrop>, mut actions: MessageWriter<UiAction>) {
-        for drop in drops.read() {
-            if let bevy::window::FileDragAndDrop::DroppedFile { path_buf, .. } = drop {
-                let name = path_buf.display().to_string();
-                match std::fs::read_to_string(path_buf) {
-                    Ok(text) => actions.write(UiAction::LoadFile { name, text }),
-                    Err(error) => actions.write(UiAction::LoadFile { name, text: format!("// {error}") }),
-                };
-            }
-        }
     }
 
     #[derive(Resource)]

@@ -187,3 +187,59 @@ fn the_simulation_gets_what_the_ui_leaves_of_the_frame_budget() {
     let spiky = with_ui(&[0.5, 0.5, 0.5], &[2.5, 1.0, 1.0]).sim_budget_ms();
     assert!(spiky < 1.0, "one costly frame among the last eight keeps the simulation's share down: {spiky}");
 }
+
+/// A file dropped on the desktop window goes through the same loader as the CLI: a good one replaces the run (same
+/// trace hash as the CLI's for that file), one with a typo shows the CLI's message and keeps the run.
+#[test]
+fn a_file_dropped_on_the_window_loads_like_the_cli() {
+    use bevy::window::FileDragAndDrop;
+    let mut app = app(LaunchOptions::scenario("curriculum/01-pubsub-vs-queue"));
+    app.add_message::<FileDragAndDrop>()
+        .add_systems(Update, kafkascope_viz::load_dropped_files.before(kafkascope_viz::VizCoreSet));
+    let dir = std::env::temp_dir().join(format!("kafkascope-drop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/core/zombie-leader.ron"),
+    )
+    .unwrap();
+    let good = dir.join("zombie.ron");
+    let typo = dir.join("typo.ron");
+    std::fs::write(&good, &source).unwrap();
+    std::fs::write(&typo, source.replacen("\"acks\"", "\"akcs\"", 1)).unwrap();
+    let drop =
+        |path: &std::path::Path| FileDragAndDrop::DroppedFile { window: Entity::PLACEHOLDER, path_buf: path.into() };
+
+    app.world_mut().write_message(drop(&typo));
+    app.update();
+    let runs = app.world().resource::<Runs>();
+    let error = runs.error.clone().expect("the typo is reported");
+    let expected =
+        kafkascope_sim::Scenario::parse(&std::fs::read_to_string(&typo).unwrap(), &typo.display().to_string())
+            .expect_err("the typo does not load")
+            .to_string();
+    assert_eq!(error, expected, "the CLI's message, word for word");
+    assert!(error.contains("did you mean `acks`?"), "{error}");
+    assert_eq!(runs.a.setup.name, "curriculum/01-pubsub-vs-queue", "the run shown stays");
+
+    app.world_mut().write_message(drop(&good));
+    app.update();
+    let runs = app.world_mut().resource_mut::<Runs>().into_inner();
+    assert!(runs.error.is_none());
+    assert_eq!(runs.a.setup.name, good.display().to_string());
+    let scenario = kafkascope_sim::Scenario::parse(&source, "zombie.ron").unwrap();
+    let expected_hash = kafkascope_tests_hash(scenario);
+    assert_eq!(runs.a.finish_horizon().trace_hash, expected_hash, "the CLI's trace hash for the file");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The end-of-run trace hash, as `kafkascope run --json` computes it.
+fn kafkascope_tests_hash(scenario: kafkascope_sim::Scenario) -> String {
+    let options = kafkascope_sim::RunOptions {
+        retention: kafkascope_sim::trace::TraceRetention::HashOnly,
+        check_invariants: false,
+        ..Default::default()
+    };
+    let mut sim = kafkascope_sim::Simulation::new(scenario, options);
+    sim.run().expect("runs");
+    sim.trace.hash_hex()
+}
