@@ -58,8 +58,12 @@ impl Plugin for VizUiPlugin {
             .init_resource::<ConfigDraft>()
             .init_resource::<DrawnLayout>()
             .init_resource::<TextInputFocused>()
-            .add_systems(Update, keyboard_shortcuts.run_if(shortcuts_allowed).before(crate::VizCoreSet))
-            .add_systems(EguiPrimaryContextPass, (install_fonts, ui_root).chain());
+            // Keys are read after the UI pass of the same frame, so that a click and a key of one frame reach
+            // `apply_ui_actions` in that order (a broker clicked and crashed with `c` at once is crashed).
+            .add_systems(
+                EguiPrimaryContextPass,
+                (install_fonts, ui_root, keyboard_shortcuts.run_if(shortcuts_allowed)).chain(),
+            );
     }
 }
 

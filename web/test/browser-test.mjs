@@ -159,9 +159,9 @@ try {
   const box = await page.locator("#kafkascope-canvas").boundingBox();
   if (!box) fail("#kafkascope-canvas has no bounding box");
   const [x, y, w, h] = r;
-  await page.mouse.click(box.x + x + w / 2, box.y + y + h / 2);   // select broker 1
-  await page.waitForTimeout(300);                                  // a frame or two: the click selects the broker
-  await page.keyboard.press("c");                                  // crash the selection
+  // Select broker 1 and crash it with "c" at once: the app applies a click and a key of one frame in that order.
+  await page.mouse.click(box.x + x + w / 2, box.y + y + h / 2);
+  await page.keyboard.press("c");
   try {
     await page.waitForFunction(
       () => (document.querySelector("#app").dataset.downBrokers || "").split(",").map((s) => s.trim()).includes("1"),
