@@ -1,10 +1,11 @@
 //! An append-mostly vector stored in shared chunks, so that cloning a whole simulation (the visualizer's
-//! checkpoints, every few seconds of a run) copies pointers, not logs: clones share every full chunk, and the first
-//! write to a shared chunk copies only that chunk.
+//! checkpoints, every few seconds of a run) copies pointers, not logs: clones share every full chunk and copy only
+//! the open tail (fewer than 1,024 entries), and the first write to a shared chunk copies only that chunk.
 //!
 //! A persistent vector crate (`imbl`) would also share structure, but through a tree with a lookup per level; logs
 //! here are appended at the end and read by offset in the event loop's hot path, where two array lookups are
-//! cheaper. This is the minimal structure for that one access pattern.
+//! cheaper. This is the minimal structure for that one access pattern. The tail is owned rather than shared so that
+//! an append touches no reference count (`Arc::make_mut`'s atomic compare-and-swap cost 5-6% of a record-bound run).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::sync::Arc;
@@ -15,13 +16,15 @@ const CHUNK: usize = 1 << CHUNK_BITS;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Chunked<T: Clone> {
-    chunks: Vec<Arc<Vec<T>>>,
-    len: usize,
+    /// Full chunks of exactly `CHUNK` entries, shared between clones.
+    full: Vec<Arc<Vec<T>>>,
+    /// The entries after the full chunks: always fewer than `CHUNK`.
+    tail: Vec<T>,
 }
 
 impl<T: Clone> Default for Chunked<T> {
     fn default() -> Self {
-        Chunked { chunks: Vec::new(), len: 0 }
+        Chunked { full: Vec::new(), tail: Vec::new() }
     }
 }
 
@@ -30,66 +33,78 @@ impl<T: Clone> Chunked<T> {
         Self::default()
     }
 
+    fn full_len(&self) -> usize {
+        self.full.len() * CHUNK
+    }
+
     pub fn len(&self) -> usize {
-        self.len
+        self.full_len() + self.tail.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.full.is_empty() && self.tail.is_empty()
     }
 
     pub fn push(&mut self, value: T) {
-        if self.len % CHUNK == 0 {
-            self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
+        self.tail.push(value);
+        if self.tail.len() == CHUNK {
+            // A first tail grows as a Vec does (small logs stay small); later ones start at full size.
+            let full = std::mem::replace(&mut self.tail, Vec::with_capacity(CHUNK));
+            self.full.push(Arc::new(full));
         }
-        let last = self.chunks.last_mut().expect("a chunk with room");
-        Arc::make_mut(last).push(value);
-        self.len += 1;
     }
 
     pub fn get(&self, index: usize) -> Option<&T> {
-        if index >= self.len {
-            return None;
+        match index.checked_sub(self.full_len()) {
+            Some(in_tail) => self.tail.get(in_tail),
+            None => Some(&self.full[index >> CHUNK_BITS][index & (CHUNK - 1)]),
         }
-        Some(&self.chunks[index >> CHUNK_BITS][index & (CHUNK - 1)])
     }
 
     /// A mutable reference; copies the chunk first if a clone shares it.
     pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
-        if index >= self.len {
-            return None;
+        match index.checked_sub(self.full_len()) {
+            Some(in_tail) => self.tail.get_mut(in_tail),
+            None => Some(&mut Arc::make_mut(&mut self.full[index >> CHUNK_BITS])[index & (CHUNK - 1)]),
         }
-        Some(&mut Arc::make_mut(&mut self.chunks[index >> CHUNK_BITS])[index & (CHUNK - 1)])
     }
 
     pub fn last(&self) -> Option<&T> {
-        self.len.checked_sub(1).and_then(|i| self.get(i))
+        self.len().checked_sub(1).and_then(|i| self.get(i))
     }
 
     /// Keeps the first `len` entries.
     pub fn truncate(&mut self, len: usize) {
-        if len >= self.len {
+        if let Some(in_tail) = len.checked_sub(self.full_len()) {
+            self.tail.truncate(in_tail);
             return;
         }
-        self.chunks.truncate(len.div_ceil(CHUNK));
-        if len % CHUNK != 0 {
-            let last = self.chunks.last_mut().expect("len > 0 keeps a chunk");
-            Arc::make_mut(last).truncate(len % CHUNK);
+        self.full.truncate(len.div_ceil(CHUNK));
+        let in_last = len % CHUNK;
+        self.tail = Vec::with_capacity(CHUNK);
+        if in_last != 0 {
+            // The last kept chunk becomes the tail again; a shared one is copied only up to `len`.
+            let last = self.full.pop().expect("len > 0 keeps a chunk");
+            self.tail.extend_from_slice(&last[..in_last]);
         }
-        self.len = len;
     }
 
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + '_ {
-        self.chunks.iter().flat_map(|chunk| chunk.iter())
+        self.full.iter().flat_map(|chunk| chunk.iter()).chain(self.tail.iter())
     }
 
     /// The entries in `start..end` (clamped to the length).
     pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = &T> + '_ {
-        let end = end.min(self.len);
+        let end = end.min(self.len());
         let start = start.min(end);
-        let first_chunk = start >> CHUNK_BITS;
-        let skip = start & (CHUNK - 1);
-        self.chunks[first_chunk..].iter().flat_map(|chunk| chunk.iter()).skip(skip).take(end - start)
+        let first_chunk = (start >> CHUNK_BITS).min(self.full.len());
+        let skip = start - first_chunk * CHUNK;
+        self.full[first_chunk..]
+            .iter()
+            .flat_map(|chunk| chunk.iter())
+            .chain(self.tail.iter())
+            .skip(skip)
+            .take(end - start)
     }
 
     /// A copy of the entries in `start..end` (clamped to the length).
@@ -102,7 +117,7 @@ impl<T: Clone> std::ops::Index<usize> for Chunked<T> {
     type Output = T;
 
     fn index(&self, index: usize) -> &T {
-        self.get(index).unwrap_or_else(|| panic!("index {index} out of range for length {}", self.len))
+        self.get(index).unwrap_or_else(|| panic!("index {index} out of range for length {}", self.len()))
     }
 }
 
@@ -164,7 +179,7 @@ mod tests {
     fn clones_share_chunks_and_writes_do_not_leak_between_them() {
         let mut a: Chunked<u32> = (0..(2 * CHUNK as u32 + 5)).collect();
         let b = a.clone();
-        assert!(Arc::ptr_eq(&a.chunks[0], &b.chunks[0]), "a clone copies no entries");
+        assert!(Arc::ptr_eq(&a.full[0], &b.full[0]), "a clone shares the full chunks");
         *a.get_mut(3).unwrap() = 99;
         a.truncate(CHUNK + 1);
         a.push(42);
@@ -172,7 +187,7 @@ mod tests {
         assert_eq!(b.len(), 2 * CHUNK + 5);
         assert_eq!(a[3], 99);
         assert_eq!(a[CHUNK + 1], 42);
-        assert!(Arc::ptr_eq(&a.chunks[1], &a.chunks[1]));
-        assert!(!Arc::ptr_eq(&a.chunks[0], &b.chunks[0]), "the written chunk was copied");
+        assert_eq!(a.len(), CHUNK + 2);
+        assert!(!Arc::ptr_eq(&a.full[0], &b.full[0]), "the written chunk was copied");
     }
 }
