@@ -6,13 +6,14 @@
 
 use crate::config::Acks;
 use crate::ctx::{Ctx, Timer};
+use crate::deadlines::DeadlineSet;
 use crate::ids::{BrokerId, NodeId, PartitionIdx, CONTROLLER};
 use crate::log::{Log, LogEntry};
 use crate::message::{BrokerSet, FetchResult, KafkaError, Message, MetadataUpdate, PartitionState, ProduceBatch};
 use crate::time::Micros;
 use crate::trace::TraceKind;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// Kafka keeps the metadata of the last 5 batches per producer (`ProducerStateEntry.NUM_BATCHES_TO_RETAIN`).
 const BATCHES_TO_RETAIN: usize = 5;
@@ -189,13 +190,13 @@ pub struct Broker {
     next_fetch_id: u64,
     /// acks=all requests waiting for the high watermark, and their deadlines.
     delayed_produces: BTreeMap<RequestKey, DelayedProduce>,
-    produce_deadlines: BTreeSet<(Micros, RequestKey)>,
+    produce_deadlines: DeadlineSet<RequestKey>,
     produce_timer_at: Option<Micros>,
     /// Fetches held for `replica.fetch.wait.max.ms`, by deadline.
-    fetch_deadlines: BTreeSet<(Micros, PartitionIdx, u64)>,
+    fetch_deadlines: DeadlineSet<(PartitionIdx, u64)>,
     fetch_timer_at: Option<Micros>,
     /// Held consumer fetches, by deadline.
-    consumer_fetch_deadlines: BTreeSet<(Micros, PartitionIdx, u64)>,
+    consumer_fetch_deadlines: DeadlineSet<(PartitionIdx, u64)>,
     consumer_fetch_timer_at: Option<Micros>,
     /// The groups this broker coordinates (it leads their offsets partitions).
     pub groups: BTreeMap<u32, crate::group::Group>,
@@ -233,11 +234,11 @@ impl Broker {
             registered: true,
             next_fetch_id: 0,
             delayed_produces: BTreeMap::new(),
-            produce_deadlines: BTreeSet::new(),
+            produce_deadlines: DeadlineSet::new(),
             produce_timer_at: None,
-            fetch_deadlines: BTreeSet::new(),
+            fetch_deadlines: DeadlineSet::new(),
             fetch_timer_at: None,
-            consumer_fetch_deadlines: BTreeSet::new(),
+            consumer_fetch_deadlines: DeadlineSet::new(),
             consumer_fetch_timer_at: None,
             groups: BTreeMap::new(),
         }
@@ -333,7 +334,7 @@ impl Broker {
             Timer::FetchBackoff { partition } => self.send_fetch(ctx, partition),
             Timer::FetchWaitExpired { at } if self.fetch_timer_at == Some(at) => {
                 self.fetch_timer_at = None;
-                while let Some(&(deadline, partition, fetch_id)) = self.fetch_deadlines.first() {
+                while let Some((deadline, (partition, fetch_id))) = self.fetch_deadlines.first() {
                     if deadline > ctx.now {
                         break;
                     }
@@ -343,7 +344,7 @@ impl Broker {
             }
             Timer::ProduceTimeout { at } if self.produce_timer_at == Some(at) => {
                 self.produce_timer_at = None;
-                while let Some(&(deadline, key)) = self.produce_deadlines.first() {
+                while let Some((deadline, key)) = self.produce_deadlines.first() {
                     if deadline > ctx.now {
                         break;
                     }
@@ -360,7 +361,7 @@ impl Broker {
             }
             Timer::ConsumerFetchWait { at } if self.consumer_fetch_timer_at == Some(at) => {
                 self.consumer_fetch_timer_at = None;
-                while let Some(&(deadline, partition, fetch_id)) = self.consumer_fetch_deadlines.first() {
+                while let Some((deadline, (partition, fetch_id))) = self.consumer_fetch_deadlines.first() {
                     if deadline > ctx.now {
                         break;
                     }
@@ -588,12 +589,12 @@ impl Broker {
                 ctx.send(commit.node, Message::OffsetCommitResponse { request_id: commit.request_id, result });
             }
             for parked in leader.parked_consumer_fetches {
-                self.consumer_fetch_deadlines.remove(&(parked.deadline, partition, parked.fetch_id));
+                self.consumer_fetch_deadlines.remove(parked.deadline, (partition, parked.fetch_id));
                 let result = FetchResult::Error(KafkaError::NotLeaderOrFollower);
                 ctx.send(parked.node, Message::ConsumerFetchResponse { fetch_id: parked.fetch_id, partition, result });
             }
             for parked in leader.parked_fetches {
-                self.fetch_deadlines.remove(&(parked.deadline, partition, parked.fetch_id));
+                self.fetch_deadlines.remove(parked.deadline, (partition, parked.fetch_id));
                 ctx.send(
                     parked.follower.node(),
                     Message::FetchResponse {
@@ -763,10 +764,10 @@ impl Broker {
             let deadline = now + ctx.config().replica_fetch_wait_max;
             if let Some(index) = state.parked_fetches.iter().position(|p| p.follower == follower) {
                 let old = state.parked_fetches.swap_remove(index);
-                self.fetch_deadlines.remove(&(old.deadline, partition, old.fetch_id));
+                self.fetch_deadlines.remove(old.deadline, (partition, old.fetch_id));
             }
             state.parked_fetches.push(ParkedFetch { follower, fetch_id, fetch_offset, deadline });
-            self.fetch_deadlines.insert((deadline, partition, fetch_id));
+            self.fetch_deadlines.insert(deadline, (partition, fetch_id));
             self.arm_fetch_timer(ctx);
         }
     }
@@ -793,7 +794,7 @@ impl Broker {
         };
         if let Some(index) = state.parked_fetches.iter().position(|p| p.fetch_id == fetch_id) {
             let parked = state.parked_fetches.swap_remove(index);
-            self.fetch_deadlines.remove(&(parked.deadline, partition, fetch_id));
+            self.fetch_deadlines.remove(parked.deadline, (partition, fetch_id));
             ctx.send(
                 parked.follower.node(),
                 Message::FetchResponse {
@@ -815,7 +816,7 @@ impl Broker {
             return;
         }
         for parked in std::mem::take(&mut state.parked_fetches) {
-            self.fetch_deadlines.remove(&(parked.deadline, partition, parked.fetch_id));
+            self.fetch_deadlines.remove(parked.deadline, (partition, parked.fetch_id));
             let entries = read_entries(&replica.log, parked.fetch_offset, ctx.config().replica_fetch_max_bytes);
             ctx.send(
                 parked.follower.node(),
@@ -931,7 +932,7 @@ impl Broker {
         }
         let deadline = ctx.now + max_wait;
         state.parked_consumer_fetches.push(ParkedConsumerFetch { node: from, fetch_id, offset, deadline });
-        self.consumer_fetch_deadlines.insert((deadline, partition, fetch_id));
+        self.consumer_fetch_deadlines.insert(deadline, (partition, fetch_id));
         self.arm_consumer_fetch_timer(ctx);
     }
 
@@ -954,7 +955,7 @@ impl Broker {
             !take
         });
         for parked in answered {
-            self.consumer_fetch_deadlines.remove(&(parked.deadline, partition, parked.fetch_id));
+            self.consumer_fetch_deadlines.remove(parked.deadline, (partition, parked.fetch_id));
             let entries = committed_entries(&replica.log, parked.offset, high_watermark);
             ctx.send(
                 parked.node,
@@ -984,7 +985,7 @@ impl Broker {
         }
         if delayed.remaining == 0 {
             let delayed = self.delayed_produces.remove(&waiting.request).expect("present");
-            self.produce_deadlines.remove(&(delayed.deadline, waiting.request));
+            self.produce_deadlines.remove(delayed.deadline, waiting.request);
             send_produce_response(ctx, waiting.request, delayed);
         }
     }
@@ -1146,7 +1147,7 @@ impl Broker {
         }
         let deadline = ctx.now + timeout;
         self.delayed_produces.insert(request, DelayedProduce { deadline, remaining: waits.len(), results });
-        self.produce_deadlines.insert((deadline, request));
+        self.produce_deadlines.insert(deadline, request);
         self.arm_produce_timer(ctx);
     }
 

@@ -12,6 +12,7 @@ pub mod config;
 pub mod consumer;
 pub mod controller;
 pub mod ctx;
+pub mod deadlines;
 pub mod expect;
 pub mod explain;
 pub mod explain_ko;

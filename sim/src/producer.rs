@@ -6,6 +6,7 @@
 
 use crate::config::{Acks, Partitioner, ProducerConfig};
 use crate::ctx::{Ctx, Timer};
+use crate::deadlines::DeadlineSet;
 use crate::history::{History, KeyRef, RecordInfo, RecordStatus};
 use crate::ids::{BrokerId, NodeId, PartitionIdx, ProducerIdx, RecordId};
 use crate::message::{KafkaError, Message, ProduceBatch};
@@ -127,7 +128,7 @@ pub struct Producer {
     drain_start: Vec<PartitionIdx>,
     /// When each open batch's `linger.ms` runs out: (deadline, partition, batch id). One timer stands for all of
     /// them, as the sender thread sleeps until the earliest (`RecordAccumulator.ready`'s next check delay).
-    linger_deadlines: BTreeSet<(Micros, PartitionIdx, u64)>,
+    linger_deadlines: DeadlineSet<(PartitionIdx, u64)>,
     linger_timer_at: Option<Micros>,
     in_flight_per_broker: Vec<u32>,
     in_flight_per_partition: Vec<u32>,
@@ -183,7 +184,7 @@ impl Producer {
             ready: ReadySet::new(topo.brokers),
             queued: ReadySet::new(topo.brokers),
             drain_start: vec![PartitionIdx(0); topo.brokers as usize],
-            linger_deadlines: BTreeSet::new(),
+            linger_deadlines: DeadlineSet::new(),
             linger_timer_at: None,
             in_flight_per_broker: vec![0; topo.brokers as usize + 1],
             in_flight_per_partition: vec![0; partitions],
@@ -327,7 +328,8 @@ impl Producer {
                 if last.bytes >= batch_size && !last.closed {
                     last.closed = true;
                     last.closed_by = BatchTrigger::BatchSize;
-                    self.linger_deadlines.remove(&linger_deadline(last, partition, self.config.linger));
+                    let (at, key) = linger_deadline(last, partition, self.config.linger);
+                    self.linger_deadlines.remove(at, key);
                     self.ready.insert(partition, self.leaders[partition.index()].0);
                 }
                 return false;
@@ -336,7 +338,8 @@ impl Producer {
             if !last.closed {
                 last.closed = true;
                 last.closed_by = BatchTrigger::BatchSize;
-                self.linger_deadlines.remove(&linger_deadline(last, partition, self.config.linger));
+                let (at, key) = linger_deadline(last, partition, self.config.linger);
+                self.linger_deadlines.remove(at, key);
             }
             self.ready.insert(partition, self.leaders[partition.index()].0);
         }
@@ -362,8 +365,9 @@ impl Producer {
             self.ready.insert(partition, self.leaders[partition.index()].0);
         } else {
             let batch = deque.back().expect("just queued");
-            self.linger_deadlines.insert(linger_deadline(batch, partition, self.config.linger));
-            let earliest = self.linger_deadlines.first().map(|&(at, _, _)| at);
+            let (at, key) = linger_deadline(batch, partition, self.config.linger);
+            self.linger_deadlines.insert(at, key);
+            let earliest = self.linger_deadlines.first().map(|(at, _)| at);
             ctx.arm_coalesced(&mut self.linger_timer_at, earliest, |at| Timer::Linger { at });
         }
         true
@@ -422,7 +426,8 @@ impl Producer {
                 if !batch.closed {
                     batch.closed = true;
                     batch.closed_by = BatchTrigger::Drained;
-                    self.linger_deadlines.remove(&linger_deadline(&batch, partition, self.config.linger));
+                    let (at, key) = linger_deadline(&batch, partition, self.config.linger);
+                    self.linger_deadlines.remove(at, key);
                 }
                 request_bytes += batch.bytes;
                 batches.push((partition, batch));
@@ -592,7 +597,7 @@ impl Producer {
             Timer::WorkloadTick { workload } => self.workload_tick(ctx, history, workload),
             Timer::Linger { at } if self.linger_timer_at == Some(at) => {
                 self.linger_timer_at = None;
-                while let Some(&(deadline, partition, batch_id)) = self.linger_deadlines.first() {
+                while let Some((deadline, (partition, batch_id))) = self.linger_deadlines.first() {
                     if deadline > ctx.now {
                         break;
                     }
@@ -606,7 +611,7 @@ impl Producer {
                     }
                 }
                 self.drain(ctx, history);
-                let earliest = self.linger_deadlines.first().map(|&(at, _, _)| at);
+                let earliest = self.linger_deadlines.first().map(|(at, _)| at);
                 ctx.arm_coalesced(&mut self.linger_timer_at, earliest, |at| Timer::Linger { at });
             }
             Timer::Linger { .. } => {}
@@ -923,8 +928,8 @@ impl ReadySet {
 }
 
 /// An open batch's entry in the producer's linger deadlines: when `linger.ms` runs out for it.
-fn linger_deadline(batch: &Batch, partition: PartitionIdx, linger: Micros) -> (Micros, PartitionIdx, u64) {
-    (batch.created_at + linger, partition, batch.id)
+fn linger_deadline(batch: &Batch, partition: PartitionIdx, linger: Micros) -> (Micros, (PartitionIdx, u64)) {
+    (batch.created_at + linger, (partition, batch.id))
 }
 
 /// A record handed to `producer.send()`: the topic, an optional key, the value (or `None` for a generated one) and
