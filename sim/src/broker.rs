@@ -870,22 +870,19 @@ impl Broker {
         // checkEnoughReplicasReachOffset: done once the HW passed the batch; NOT_ENOUGH_REPLICAS_AFTER_APPEND if
         // the ISR fell below min.insync.replicas meanwhile.
         let min_isr = effective_min_isr;
-        let mut done = Vec::new();
-        while let Some(waiting) = state.waiting_produces.front() {
-            if waiting.required_offset > replica.high_watermark {
-                break;
-            }
-            let waiting = state.waiting_produces.pop_front().expect("front exists");
-            let result = if maximal_isr.len() >= min_isr {
-                Ok(waiting.base_offset)
-            } else {
-                Err(KafkaError::NotEnoughReplicasAfterAppend)
-            };
-            done.push((waiting, result));
-        }
+        let enough_replicas = maximal_isr.len() >= min_isr;
+        let high_watermark = replica.high_watermark;
+        let done = state.waiting_produces.iter().take_while(|w| w.required_offset <= high_watermark).count();
         let consumers_waiting = !state.parked_consumer_fetches.is_empty();
         let commits_waiting = !state.waiting_commits.is_empty();
-        for (waiting, result) in done {
+        // Completed one at a time, oldest first, without collecting them (this runs on nearly every fetch).
+        for _ in 0..done {
+            let Some(Replica { role: Role::Leader(state), .. }) = self.replicas[partition.index()].as_mut() else {
+                break;
+            };
+            let waiting = state.waiting_produces.pop_front().expect("counted above");
+            let result =
+                if enough_replicas { Ok(waiting.base_offset) } else { Err(KafkaError::NotEnoughReplicasAfterAppend) };
             self.complete_waiting(ctx, &waiting, partition, result);
         }
         if hw_moved && commits_waiting {
@@ -1117,7 +1114,8 @@ impl Broker {
         batches: Vec<(PartitionIdx, ProduceBatch)>,
     ) {
         let mut results: Vec<(PartitionIdx, Option<Result<u64, KafkaError>>)> = Vec::with_capacity(batches.len());
-        let mut waits: Vec<(usize, u64, u64)> = Vec::new();
+        let mut waits: Vec<(usize, u64, u64)> =
+            if acks == Acks::All { Vec::with_capacity(batches.len()) } else { Vec::new() };
         for (slot, (partition, batch)) in batches.into_iter().enumerate() {
             match self.append_batch(ctx, partition, acks, batch) {
                 Ok((base_offset, required_offset)) => {

@@ -107,9 +107,22 @@ impl<T: Clone> Chunked<T> {
             .take(end - start)
     }
 
-    /// A copy of the entries in `start..end` (clamped to the length).
+    /// A copy of the entries in `start..end` (clamped to the length), one slice copy per chunk.
     pub fn to_vec(&self, start: usize, end: usize) -> Vec<T> {
-        self.range(start, end).cloned().collect()
+        let end = end.min(self.len());
+        let mut at = start.min(end);
+        let mut out = Vec::with_capacity(end - at);
+        let full_len = self.full_len();
+        while at < end {
+            let (slice, offset) = match at.checked_sub(full_len) {
+                Some(in_tail) => (&self.tail[..], in_tail),
+                None => (&self.full[at >> CHUNK_BITS][..], at & (CHUNK - 1)),
+            };
+            let take = (slice.len() - offset).min(end - at);
+            out.extend_from_slice(&slice[offset..offset + take]);
+            at += take;
+        }
+        out
     }
 }
 

@@ -181,8 +181,8 @@ impl Producer {
             metadata_in_flight: None,
             metadata_rotation: idx.0,
             accumulator: vec![VecDeque::new(); partitions],
-            ready: ReadySet::new(topo.brokers),
-            queued: ReadySet::new(topo.brokers),
+            ready: ReadySet::new(topo.brokers, partitions),
+            queued: ReadySet::new(topo.brokers, partitions),
             drain_start: vec![PartitionIdx(0); topo.brokers as usize],
             linger_deadlines: DeadlineSet::new(),
             linger_timer_at: None,
@@ -877,21 +877,24 @@ impl Producer {
 pub struct ReadySet {
     by_broker: Vec<BTreeSet<PartitionIdx>>,
     no_leader: BTreeSet<PartitionIdx>,
-    /// Where each partition is filed: under `Some(broker)`, or under no leader.
-    filed: BTreeMap<PartitionIdx, Option<BrokerId>>,
+    /// Where each partition is filed, indexed by partition: `None` when it is not in the set, else under
+    /// `Some(broker)` or under no leader.
+    filed: Vec<Option<Option<BrokerId>>>,
+    len: usize,
 }
 
 impl ReadySet {
-    fn new(brokers: u32) -> Self {
+    fn new(brokers: u32, partitions: usize) -> Self {
         ReadySet {
             by_broker: vec![BTreeSet::new(); brokers as usize],
             no_leader: BTreeSet::new(),
-            filed: BTreeMap::new(),
+            filed: vec![None; partitions],
+            len: 0,
         }
     }
 
     fn insert(&mut self, partition: PartitionIdx, leader: Option<BrokerId>) {
-        if self.filed.get(&partition) == Some(&leader) {
+        if self.filed[partition.index()] == Some(leader) {
             return;
         }
         self.remove(partition);
@@ -899,30 +902,34 @@ impl ReadySet {
             Some(b) => self.by_broker[b.0 as usize - 1].insert(partition),
             None => self.no_leader.insert(partition),
         };
-        self.filed.insert(partition, leader);
+        self.filed[partition.index()] = Some(leader);
+        self.len += 1;
     }
 
     fn remove(&mut self, partition: PartitionIdx) {
-        match self.filed.remove(&partition) {
+        match self.filed[partition.index()].take() {
             Some(Some(b)) => self.by_broker[b.0 as usize - 1].remove(&partition),
             Some(None) => self.no_leader.remove(&partition),
-            None => false,
+            None => return,
         };
+        self.len -= 1;
     }
 
     fn is_empty(&self) -> bool {
-        self.filed.is_empty()
+        self.len == 0
     }
 
+    /// The lowest partition in the set.
     fn any(&self) -> Option<PartitionIdx> {
-        self.filed.keys().next().copied()
+        self.by_broker.iter().chain([&self.no_leader]).filter_map(|set| set.first().copied()).min()
     }
 
     /// Files every partition again after the leaders changed.
     fn reindex(&mut self, leaders: &[(Option<BrokerId>, u32)]) {
-        let partitions: Vec<PartitionIdx> = self.filed.keys().copied().collect();
-        for p in partitions {
-            self.insert(p, leaders[p.index()].0);
+        for (index, &(leader, _)) in leaders.iter().enumerate() {
+            if self.filed[index].is_some() {
+                self.insert(PartitionIdx(index as u32), leader);
+            }
         }
     }
 }
