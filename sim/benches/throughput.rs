@@ -41,6 +41,17 @@ fn scenario(case: &Case) -> Scenario {
     Scenario::parse(&text, case.name).expect("bench scenario is valid")
 }
 
+/// This process's user and system CPU seconds so far, from `/proc/self/stat` (in clock ticks of 1/100 s, Linux's
+/// `USER_HZ`); `None` where there is no procfs. System time is almost all the kernel zeroing fresh pages for the
+/// logs: on a virtual machine whose memory the host has not touched yet, that alone can take most of a large run.
+fn cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which is in parentheses and may contain spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok().map(|t| t / 100.0);
+    Some((ticks(11)?, ticks(12)?))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -78,23 +89,28 @@ fn main() {
         ),
     ];
     println!(
-        "{:<52} {:>12} {:>12} {:>14} {:>14} {:>12} {:>10}",
-        "case", "events", "records", "events/s", "records/s", "ns/record", "wall"
+        "{:<52} {:>12} {:>12} {:>14} {:>14} {:>12} {:>10} {:>8} {:>8}",
+        "case", "events", "records", "events/s", "records/s", "ns/record", "wall", "user", "sys"
     );
     for case in cases.iter().filter(|c| only.as_ref().is_none_or(|o| c.name.contains(o.as_str()))) {
         let scenario = scenario(case);
         let options =
             RunOptions { retention: TraceRetention::HashOnly, check_invariants: false, ..RunOptions::default() };
+        let cpu_before = cpu_seconds();
         let started = Instant::now();
         let mut sim = Simulation::new(scenario, options);
         sim.run().expect("bench run succeeds");
         let wall = started.elapsed().as_secs_f64();
+        let (user, sys) = match (cpu_before, cpu_seconds()) {
+            (Some((u0, s0)), Some((u1, s1))) => (format!("{:.2}s", u1 - u0), format!("{:.2}s", s1 - s0)),
+            _ => ("-".to_string(), "-".to_string()),
+        };
         // The checker runs after the clock stops: it is not part of simulating.
         let clean = sim.verdict().is_clean();
         let records: u64 = sim.producers.iter().map(|p| p.stats.acked).sum();
         let batches: u64 = sim.producers.iter().map(|p| p.stats.batches).sum();
         println!(
-            "{:<52} {:>12} {:>12} {:>14.0} {:>14.0} {:>12.0} {:>9.3}s   ({:.0} records/batch, verdict clean: {})",
+            "{:<52} {:>12} {:>12} {:>14.0} {:>14.0} {:>12.0} {:>9.3}s {:>8} {:>8}   ({:.0} records/batch, verdict clean: {})",
             case.name,
             sim.events(),
             records,
@@ -102,6 +118,8 @@ fn main() {
             records as f64 / wall,
             wall * 1e9 / records.max(1) as f64,
             wall,
+            user,
+            sys,
             records as f64 / batches.max(1) as f64,
             clean,
         );
