@@ -12,7 +12,9 @@ pub enum KeyRef {
     None,
     /// `key-{n}` from a steady workload.
     Numbered(u32),
-    Text(Box<str>),
+    /// A scripted record's key. Boxed twice so the variant is one pointer wide: every record's history entry holds a
+    /// `KeyRef`, and most are `Numbered` or `None`.
+    Text(Box<String>),
 }
 
 impl KeyRef {
@@ -53,8 +55,8 @@ pub struct RecordInfo {
     pub producer: ProducerIdx,
     pub partition: PartitionIdx,
     pub key: KeyRef,
-    /// The value, or `None` for a generated `{producer}-{n}` value.
-    pub value: Option<Box<str>>,
+    /// The value, or `None` for a generated `{producer}-{n}` value (one pointer wide, as `KeyRef::Text`).
+    pub value: Option<Box<String>>,
     /// The n-th record of its producer.
     pub producer_seq: u32,
     pub created_at: Micros,
@@ -139,9 +141,17 @@ mod tests {
             KeyRef::Numbered(0),
             KeyRef::Numbered(9),
             KeyRef::Numbered(10),
-            KeyRef::Text("order-1".into()),
+            KeyRef::Text(Box::new("order-1".into())),
         ] {
             assert_eq!(key.len(), key.render().map(|k| k.len()).unwrap_or(0), "{key:?}");
         }
+    }
+
+    /// The history keeps one entry per record produced, so its size is most of a large run's memory (with the
+    /// three replicas' log entries): keep it from growing unnoticed.
+    #[test]
+    fn a_history_entry_stays_small() {
+        assert_eq!(std::mem::size_of::<KeyRef>(), 16);
+        assert!(std::mem::size_of::<RecordInfo>() <= 72, "RecordInfo is {} bytes", std::mem::size_of::<RecordInfo>());
     }
 }

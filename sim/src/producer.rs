@@ -944,7 +944,7 @@ fn linger_deadline(batch: &Batch, partition: PartitionIdx, linger: Micros) -> (M
 pub struct OutgoingRecord {
     pub topic: usize,
     pub key: KeyRef,
-    pub value: Option<Box<str>>,
+    pub value: Option<Box<String>>,
     pub partition: Option<u32>,
 }
 

@@ -786,13 +786,13 @@ impl Simulation {
                 self.as_node(node, |sim, ctx| {
                     for record in records {
                         let key = match record.key {
-                            Some(k) => KeyRef::Text(k.into_boxed_str()),
+                            Some(k) => KeyRef::Text(Box::new(k)),
                             None => KeyRef::None,
                         };
                         let outgoing = OutgoingRecord {
                             topic,
                             key,
-                            value: Some(record.value.into_boxed_str()),
+                            value: Some(Box::new(record.value)),
                             partition: record.partition,
                         };
                         sim.producers[producer.index()].send(ctx, &mut sim.history, outgoing);
