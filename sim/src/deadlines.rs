@@ -128,6 +128,8 @@ impl<'de, K: Ord + Copy + Deserialize<'de>> Deserialize<'de> for DeadlineSet<K> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::{RngCore, SeedableRng};
     use std::collections::BTreeSet;
 
     /// Random inserts (mostly at the back, some earlier), removals of present and absent entries and pops, checked
@@ -136,13 +138,8 @@ mod tests {
     fn behaves_like_a_btree_set() {
         let mut set = DeadlineSet::new();
         let mut reference: BTreeSet<(Micros, u32)> = BTreeSet::new();
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |bound: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % bound
-        };
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut next = |bound: u64| rng.next_u64() % bound;
         let mut now = 0;
         for step in 0..50_000u32 {
             now += next(3);

@@ -107,6 +107,8 @@ impl<E> EventQueue<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::{RngCore, SeedableRng};
 
     #[test]
     fn pops_by_time_then_insertion_order() {
@@ -126,13 +128,8 @@ mod tests {
     fn interleaved_pushes_and_pops_keep_time_then_insertion_order() {
         let mut queue = EventQueue::default();
         let mut reference: Vec<(Micros, u32)> = Vec::new();
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |bound: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % bound
-        };
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut next = |bound: u64| rng.next_u64() % bound;
         let mut now = 0;
         for n in 0..20_000u32 {
             if next(3) == 0 && !reference.is_empty() {
