@@ -9,7 +9,9 @@ use crate::ctx::{Ctx, Timer};
 use crate::deadlines::DeadlineSet;
 use crate::ids::{BrokerId, NodeId, PartitionIdx, CONTROLLER};
 use crate::log::{Log, LogEntry};
-use crate::message::{BrokerSet, FetchResult, KafkaError, Message, MetadataUpdate, PartitionState, ProduceBatch};
+use crate::message::{
+    BrokerSet, FetchPartition, FetchResult, KafkaError, Message, MetadataUpdate, PartitionState, ProduceBatch,
+};
 use crate::time::Micros;
 use crate::trace::TraceKind;
 use serde::{Deserialize, Serialize};
@@ -30,6 +32,96 @@ pub struct FollowerState {
     pub last_caught_up_time: Micros,
     pub last_fetch_time: Micros,
     pub last_fetch_leader_log_end_offset: u64,
+    /// The id of the follower's fetch session this partition is in (`FetchSession.id`); 0 when in none.
+    pub session_id: u64,
+    /// The high watermark last sent to this follower: an incremental response leaves out a partition whose high
+    /// watermark did not change and that has no new records (KIP-227).
+    pub sent_high_watermark: u64,
+    /// Queued in the session's `pending` list.
+    pub pending: bool,
+    /// Queued in the session's `isr_candidates` list.
+    pub isr_candidate: bool,
+    /// While one fetch request is handled: the high watermark read before that fetch moved it
+    /// (`Partition.readRecords`' `initialHighWatermark`).
+    #[serde(skip)]
+    pub read_high_watermark: Option<u64>,
+}
+
+impl FollowerState {
+    /// Brings `lastCaughtUpTime` and the previous-fetch fields up to date with the session's latest fetch, which
+    /// counted as a fetch of this partition at the same offset (`updateFollowerFetchState` runs for every partition
+    /// of the session on every fetch). The leader's log has not grown since that fetch, or this is called from the
+    /// append that grows it, with the log end offset from before it: so `leader_log_end_offset` is the leader's log
+    /// end offset as of that fetch.
+    fn catch_up_with_session(&mut self, session_fetch_time: Option<Micros>, leader_log_end_offset: u64) {
+        let Some(fetch_time) = session_fetch_time else { return };
+        if fetch_time <= self.last_fetch_time {
+            return;
+        }
+        if self.log_end_offset.unwrap_or(0) >= leader_log_end_offset {
+            self.last_caught_up_time = self.last_caught_up_time.max(fetch_time);
+        }
+        self.last_fetch_time = fetch_time;
+        self.last_fetch_leader_log_end_offset = leader_log_end_offset;
+    }
+
+    /// `lastCaughtUpTime` as Kafka has it now, counting the session's fetches that did not name this partition.
+    pub fn effective_last_caught_up_time(
+        &self,
+        session_fetch_time: Option<Micros>,
+        leader_log_end_offset: u64,
+    ) -> Micros {
+        match session_fetch_time {
+            Some(fetch_time)
+                if fetch_time > self.last_fetch_time && self.log_end_offset.unwrap_or(0) >= leader_log_end_offset =>
+            {
+                self.last_caught_up_time.max(fetch_time)
+            }
+            _ => self.last_caught_up_time,
+        }
+    }
+}
+
+/// The leader's side of one follower's fetch session (`FetchSession` in the `FetchSessionCache`, KIP-227).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FetchSession {
+    pub id: u64,
+    /// The epoch the follower's next request must carry.
+    pub epoch: u32,
+    /// When the follower last fetched in this session: each of the session's partitions counts as fetched then.
+    pub last_fetch_time: Micros,
+    /// Partitions with something the follower has not seen (records or a new high watermark), each once.
+    pub pending: Vec<PartitionIdx>,
+    /// Partitions this broker stopped leading, to be answered NOT_LEADER_OR_FOLLOWER.
+    pub errors: Vec<PartitionIdx>,
+    /// Partitions of the session whose follower is outside the ISR: every fetch of the session checks whether it
+    /// may rejoin and whether the HW moves, as `updateFollowerFetchState` does for each partition of the session.
+    pub isr_candidates: Vec<PartitionIdx>,
+    /// A request with nothing to return yet, held until records arrive or `replica.fetch.wait.max.ms` passes:
+    /// its fetch id and deadline (`DelayedFetch`).
+    pub parked: Option<(u64, Micros)>,
+    /// Records arrived for one of the session's partitions since the last response.
+    pub has_new_records: bool,
+}
+
+/// The follower's side of its fetch session with one leader (`ReplicaFetcherThread` and `FetchSessionHandler`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Fetcher {
+    /// The request in flight.
+    pub in_flight: Option<u64>,
+    /// When the request in flight gives up (`replica.socket.timeout.ms`), and whether a timer watches for it.
+    pub deadline: Micros,
+    pub timer_armed: bool,
+    /// The epoch of the next request; 0 opens a new session with a full request.
+    pub session_epoch: u32,
+    /// How many partitions the session holds, as this side last told the leader.
+    pub session_size: u32,
+    /// Partitions whose fetch position may have changed: named in the next request if it did.
+    pub dirty: Vec<PartitionIdx>,
+    /// Partitions that left this session, to be forgotten in the next request.
+    pub forgotten: Vec<PartitionIdx>,
+    /// Waiting out `replica.fetch.backoff.ms` after the connection failed.
+    pub backing_off: bool,
 }
 
 /// A proposed ISR change sent to the controller and not answered yet (`PendingExpandIsr` / `PendingShrinkIsr`).
@@ -37,14 +129,6 @@ pub struct FollowerState {
 pub struct PendingIsr {
     pub proposed: BrokerSet,
     pub sent_at: Micros,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ParkedFetch {
-    pub follower: BrokerId,
-    pub fetch_id: u64,
-    pub fetch_offset: u64,
-    pub deadline: Micros,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -83,7 +167,6 @@ pub struct LeaderState {
     pub followers: Vec<FollowerState>,
     /// The log end offset when this replica became leader: a follower must reach it to join the ISR.
     pub epoch_start_offset: u64,
-    pub parked_fetches: Vec<ParkedFetch>,
     pub waiting_produces: VecDeque<WaitingProduce>,
     pub producers: BTreeMap<u32, ProducerBatches>,
     /// Offset commits appended here (an offsets partition) and waiting for the high watermark.
@@ -135,7 +218,6 @@ pub enum Role {
     Leader(Box<LeaderState>),
     Follower {
         leader: Option<BrokerId>,
-        fetch_in_flight: Option<u64>,
     },
 }
 
@@ -149,9 +231,12 @@ pub struct Replica {
     pub role: Role,
     /// The high watermark last written to `replication-offset-checkpoint`; a restart starts from it.
     pub checkpointed_high_watermark: u64,
-    /// When the fetch in flight gives up (`replica.socket.timeout.ms`), and whether a timer watches for it.
-    pub fetch_deadline: Micros,
-    pub fetch_timer_armed: bool,
+    /// The leader and fetch position this follower last named for the partition in its fetch session.
+    pub session_position: Option<(BrokerId, FetchPartition)>,
+    /// Sitting out `replica.fetch.backoff.ms` after an error for this partition: left out of fetch requests.
+    pub fetch_delayed: bool,
+    /// The fetcher whose `dirty` list holds this partition.
+    pub fetch_dirty: Option<BrokerId>,
 }
 
 impl Replica {
@@ -192,8 +277,15 @@ pub struct Broker {
     delayed_produces: BTreeMap<RequestKey, DelayedProduce>,
     produce_deadlines: DeadlineSet<RequestKey>,
     produce_timer_at: Option<Micros>,
-    /// Fetches held for `replica.fetch.wait.max.ms`, by deadline.
-    fetch_deadlines: DeadlineSet<(PartitionIdx, u64)>,
+    /// Follower side: one fetcher per leader broker, by broker id.
+    pub fetchers: Vec<Fetcher>,
+    /// Leader side: one fetch session per follower broker, by broker id.
+    pub sessions: Vec<Option<FetchSession>>,
+    next_session_id: u64,
+    /// Leaders whose fetchers got partitions from the metadata being applied: they send once it is all applied.
+    fetchers_to_start: BrokerSet,
+    /// Session fetches held for `replica.fetch.wait.max.ms`: (deadline, (follower, fetch id)).
+    fetch_deadlines: DeadlineSet<(BrokerId, u64)>,
     fetch_timer_at: Option<Micros>,
     /// Held consumer fetches, by deadline.
     consumer_fetch_deadlines: DeadlineSet<(PartitionIdx, u64)>,
@@ -216,8 +308,9 @@ impl Broker {
                     partition_epoch: 0,
                     role: Role::None,
                     checkpointed_high_watermark: 0,
-                    fetch_deadline: 0,
-                    fetch_timer_armed: false,
+                    session_position: None,
+                    fetch_delayed: false,
+                    fetch_dirty: None,
                 })
             })
             .collect();
@@ -236,6 +329,10 @@ impl Broker {
             delayed_produces: BTreeMap::new(),
             produce_deadlines: DeadlineSet::new(),
             produce_timer_at: None,
+            fetchers: Vec::new(),
+            sessions: Vec::new(),
+            next_session_id: 0,
+            fetchers_to_start: BrokerSet::default(),
             fetch_deadlines: DeadlineSet::new(),
             fetch_timer_at: None,
             consumer_fetch_deadlines: DeadlineSet::new(),
@@ -252,12 +349,17 @@ impl Broker {
         self.produce_timer_at = None;
         self.fetch_deadlines.clear();
         self.fetch_timer_at = None;
+        // Fetch sessions live in memory (FetchSessionCache), on both sides: a restart loses them.
+        self.fetchers.clear();
+        self.sessions.clear();
         self.consumer_fetch_deadlines.clear();
         self.consumer_fetch_timer_at = None;
         self.groups.clear();
         for replica in self.replicas.iter_mut().flatten() {
             replica.role = Role::None;
-            replica.fetch_timer_armed = false;
+            replica.session_position = None;
+            replica.fetch_delayed = false;
+            replica.fetch_dirty = None;
             if !fresh_metadata {
                 // The in-memory HW died with the process; the checkpoint file may be a few seconds older.
                 replica.high_watermark = replica.checkpointed_high_watermark;
@@ -317,28 +419,43 @@ impl Broker {
                     Timer::HighWatermarkCheckpoint,
                 );
             }
-            Timer::FetchTimeout { partition } => {
-                let Some(replica) = self.replicas[partition.index()].as_mut() else { return };
-                replica.fetch_timer_armed = false;
-                let deadline = replica.fetch_deadline;
-                if let Role::Follower { fetch_in_flight: fetch_in_flight @ Some(_), .. } = &mut replica.role {
-                    if ctx.now >= deadline {
-                        *fetch_in_flight = None;
-                        self.send_fetch(ctx, partition);
+            Timer::FetchTimeout { leader } => {
+                let now = ctx.now;
+                let fetcher = self.fetcher_mut(leader);
+                fetcher.timer_armed = false;
+                if fetcher.in_flight.is_some() {
+                    if now >= fetcher.deadline {
+                        // The request is given up, and with it the session: the next request is a full one
+                        // (FetchSessionHandler.handleError).
+                        fetcher.in_flight = None;
+                        fetcher.session_epoch = 0;
+                        self.send_fetch(ctx, leader);
                     } else {
-                        replica.fetch_timer_armed = true;
-                        ctx.out.timers.push((deadline, Timer::FetchTimeout { partition }));
+                        fetcher.timer_armed = true;
+                        let deadline = fetcher.deadline;
+                        ctx.out.timers.push((deadline, Timer::FetchTimeout { leader }));
                     }
                 }
             }
-            Timer::FetchBackoff { partition } => self.send_fetch(ctx, partition),
+            Timer::FetchBackoff { partition } => {
+                let Some(replica) = self.replicas[partition.index()].as_mut() else { return };
+                replica.fetch_delayed = false;
+                if let Some(leader) = self.mark_fetch_dirty(partition) {
+                    self.send_fetch(ctx, leader);
+                }
+            }
+            Timer::FetcherBackoff { leader } => {
+                self.fetcher_mut(leader).backing_off = false;
+                self.send_fetch(ctx, leader);
+            }
             Timer::FetchWaitExpired { at } if self.fetch_timer_at == Some(at) => {
                 self.fetch_timer_at = None;
-                while let Some((deadline, (partition, fetch_id))) = self.fetch_deadlines.first() {
+                while let Some((deadline, (follower, fetch_id))) = self.fetch_deadlines.pop_first() {
                     if deadline > ctx.now {
+                        self.fetch_deadlines.insert(deadline, (follower, fetch_id));
                         break;
                     }
-                    self.expire_parked_fetch(ctx, partition, fetch_id);
+                    self.expire_parked_fetch(ctx, follower, fetch_id);
                 }
                 self.arm_fetch_timer(ctx);
             }
@@ -382,19 +499,11 @@ impl Broker {
             Message::Produce { request_id, acks, timeout, batches } => {
                 self.handle_produce(ctx, (from, request_id), acks, timeout, batches)
             }
-            Message::Fetch { fetch_id, partition, replica, fetch_offset, last_fetched_epoch, current_leader_epoch } => {
-                self.handle_fetch(
-                    ctx,
-                    fetch_id,
-                    partition,
-                    replica,
-                    fetch_offset,
-                    last_fetched_epoch,
-                    current_leader_epoch,
-                )
+            Message::Fetch { fetch_id, replica, session_epoch, partitions, forgotten } => {
+                self.handle_fetch(ctx, replica, fetch_id, session_epoch, partitions, forgotten)
             }
-            Message::FetchResponse { fetch_id, partition, result } => {
-                self.handle_fetch_response(ctx, fetch_id, partition, result)
+            Message::FetchResponse { fetch_id, error, partitions } => {
+                self.handle_fetch_response(ctx, BrokerId(from.0), fetch_id, error, partitions)
             }
             Message::BrokerHeartbeatResponse { registered, fenced: _, update, shutdown_ok } => {
                 if !registered {
@@ -455,18 +564,10 @@ impl Broker {
 
     /// A peer's process died: fetches in flight to it fail at once, as a broken connection does.
     pub fn on_peer_disconnected(&mut self, ctx: &mut Ctx, peer: BrokerId) {
-        for index in 0..self.replicas.len() {
-            if let Some(Replica { role: Role::Follower { leader: Some(leader), fetch_in_flight }, .. }) =
-                self.replicas[index].as_mut()
-            {
-                if *leader == peer && fetch_in_flight.is_some() {
-                    *fetch_in_flight = None;
-                    ctx.timer_after(
-                        ctx.config().replica_fetch_backoff,
-                        Timer::FetchBackoff { partition: PartitionIdx(index as u32) },
-                    );
-                }
-            }
+        let fetcher = self.fetcher_mut(peer);
+        if fetcher.in_flight.is_some() {
+            fetcher.in_flight = None;
+            self.fetcher_failed(ctx, peer);
         }
     }
 
@@ -500,6 +601,7 @@ impl Broker {
                 }
             }
         }
+        self.start_fetchers(ctx);
     }
 
     fn apply_partition_state(&mut self, ctx: &mut Ctx, partition: PartitionIdx, state: PartitionState, initial: bool) {
@@ -518,6 +620,7 @@ impl Broker {
                         leader.isr = state.isr;
                         leader.pending_isr = None;
                     }
+                    self.queue_isr_candidates(partition);
                     self.maybe_increment_high_watermark(ctx, partition);
                 }
                 _ => self.become_leader(ctx, partition, state),
@@ -536,6 +639,7 @@ impl Broker {
     fn become_leader(&mut self, ctx: &mut Ctx, partition: PartitionIdx, state: PartitionState) {
         let me = self.id;
         let now = ctx.now;
+        self.leave_fetch_session(partition);
         let replicas = &ctx.topo.partition(partition).replicas;
         let replica = self.replicas[partition.index()].as_mut().expect("hosted");
         replica.leader_epoch = state.leader_epoch;
@@ -552,20 +656,32 @@ impl Broker {
                 last_caught_up_time: if state.isr.contains(b) { now } else { 0 },
                 last_fetch_time: 0,
                 last_fetch_leader_log_end_offset: 0,
+                session_id: 0,
+                sent_high_watermark: 0,
+                pending: false,
+                isr_candidate: false,
+                read_high_watermark: None,
             })
             .collect();
         let producers = rebuild_producer_state(&replica.log);
-        replica.role = Role::Leader(Box::new(LeaderState {
-            isr: state.isr,
-            pending_isr: None,
-            followers,
-            epoch_start_offset: log_end_offset,
-            parked_fetches: Vec::new(),
-            waiting_produces: VecDeque::new(),
-            producers,
-            waiting_commits: VecDeque::new(),
-            parked_consumer_fetches: Vec::new(),
-        }));
+        let old = std::mem::replace(
+            &mut replica.role,
+            Role::Leader(Box::new(LeaderState {
+                isr: state.isr,
+                pending_isr: None,
+                followers,
+                epoch_start_offset: log_end_offset,
+                waiting_produces: VecDeque::new(),
+                producers,
+                waiting_commits: VecDeque::new(),
+                parked_consumer_fetches: Vec::new(),
+            })),
+        );
+        if let Role::Leader(old) = old {
+            // Re-elected with a new epoch: the sessions hold the partition under the old epoch, and their fetches
+            // of it are fenced (FENCED_LEADER_EPOCH) until the followers name it again.
+            self.fail_in_fetch_sessions(ctx, partition, &old);
+        }
         ctx.trace(TraceKind::BecameLeader { broker: me, partition, leader_epoch: state.leader_epoch });
         self.load_groups(ctx, partition);
         let interval = (ctx.config().replica_lag_time_max / 2).max(1);
@@ -579,31 +695,26 @@ impl Broker {
         let me = self.id;
         let replica = self.replicas[partition.index()].as_mut().expect("hosted");
         replica.leader_epoch = state.leader_epoch;
-        let old = std::mem::replace(&mut replica.role, Role::Follower { leader: state.leader, fetch_in_flight: None });
+        // ReplicaManager.makeFollowers re-adds the partition to a fetcher with a fresh fetch state: no backoff.
+        replica.fetch_delayed = false;
+        let old = std::mem::replace(&mut replica.role, Role::Follower { leader: state.leader });
+        if replica.session_position.is_some_and(|(leader, _)| Some(leader) != state.leader) {
+            self.leave_fetch_session(partition);
+        }
         if let Role::Leader(leader) = old {
-            for waiting in leader.waiting_produces {
-                self.complete_waiting(ctx, &waiting, partition, Err(KafkaError::NotLeaderOrFollower));
+            for waiting in &leader.waiting_produces {
+                self.complete_waiting(ctx, waiting, partition, Err(KafkaError::NotLeaderOrFollower));
             }
-            for commit in leader.waiting_commits {
+            for commit in &leader.waiting_commits {
                 let result = Err(KafkaError::NotCoordinator);
                 ctx.send(commit.node, Message::OffsetCommitResponse { request_id: commit.request_id, result });
             }
-            for parked in leader.parked_consumer_fetches {
+            for parked in &leader.parked_consumer_fetches {
                 self.consumer_fetch_deadlines.remove(parked.deadline, (partition, parked.fetch_id));
                 let result = FetchResult::Error(KafkaError::NotLeaderOrFollower);
                 ctx.send(parked.node, Message::ConsumerFetchResponse { fetch_id: parked.fetch_id, partition, result });
             }
-            for parked in leader.parked_fetches {
-                self.fetch_deadlines.remove(parked.deadline, (partition, parked.fetch_id));
-                ctx.send(
-                    parked.follower.node(),
-                    Message::FetchResponse {
-                        fetch_id: parked.fetch_id,
-                        partition,
-                        result: FetchResult::Error(KafkaError::NotLeaderOrFollower),
-                    },
-                );
-            }
+            self.fail_in_fetch_sessions(ctx, partition, &leader);
         }
         self.unload_groups(ctx, partition);
         ctx.trace(TraceKind::BecameFollower {
@@ -612,164 +723,530 @@ impl Broker {
             leader: state.leader,
             leader_epoch: state.leader_epoch,
         });
-        self.send_fetch(ctx, partition);
+        // ReplicaManager.applyDelta adds every partition of one metadata update to the fetchers at once, so the
+        // request sent for it names them all.
+        if let Some(leader) = self.mark_fetch_dirty(partition) {
+            self.fetchers_to_start.insert(leader);
+        }
     }
 
-    // ----- Follower side -----
+    /// Sends a request from every fetcher that got partitions in the metadata update just applied.
+    fn start_fetchers(&mut self, ctx: &mut Ctx) {
+        let leaders = std::mem::take(&mut self.fetchers_to_start);
+        for leader in (1..64).map(BrokerId).filter(|&b| leaders.contains(b)) {
+            self.send_fetch(ctx, leader);
+        }
+    }
 
-    fn send_fetch(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
+    /// This broker stopped leading `partition` (or leads it in a new epoch): every fetch session holding it answers
+    /// NOT_LEADER_OR_FOLLOWER for it, at once if a request waits (`DelayedFetch` case A).
+    fn fail_in_fetch_sessions(&mut self, ctx: &mut Ctx, partition: PartitionIdx, old: &LeaderState) {
+        for f in &old.followers {
+            let slot = f.broker.0 as usize;
+            let Some(session) = self.sessions.get_mut(slot).and_then(Option::as_mut) else { continue };
+            if session.id != f.session_id {
+                continue;
+            }
+            session.errors.push(partition);
+            if let Some((fetch_id, deadline)) = session.parked.take() {
+                self.fetch_deadlines.remove(deadline, (f.broker, fetch_id));
+                self.answer_session_fetch(ctx, f.broker, fetch_id, Vec::new());
+            }
+        }
+    }
+
+    /// The leader's `lastCaughtUpTime` for `follower` on `partition` as Kafka has it now: every fetch of the
+    /// follower's session counts, also those that did not name the partition.
+    pub fn last_caught_up_time(&self, partition: PartitionIdx, follower: BrokerId) -> Option<Micros> {
+        let replica = self.replicas.get(partition.index())?.as_ref()?;
+        let state = replica.leader_state()?;
+        let f = state.followers.iter().find(|f| f.broker == follower)?;
+        Some(f.effective_last_caught_up_time(session_fetch_time(&self.sessions, f), replica.log_end_offset()))
+    }
+
+    // ----- Follower side: one fetcher and one fetch session per leader (KIP-227) -----
+
+    fn fetcher_mut(&mut self, leader: BrokerId) -> &mut Fetcher {
+        let slot = leader.0 as usize;
+        if self.fetchers.len() <= slot {
+            self.fetchers.resize_with(slot + 1, Fetcher::default);
+        }
+        &mut self.fetchers[slot]
+    }
+
+    /// Queues a partition in its leader's fetcher, to be named in the next request if its fetch position changed.
+    /// Returns the leader to fetch from, if there is one.
+    fn mark_fetch_dirty(&mut self, partition: PartitionIdx) -> Option<BrokerId> {
         let me = self.id;
-        let Some(replica) = self.replicas[partition.index()].as_mut() else {
+        let replica = self.replicas[partition.index()].as_mut()?;
+        let Role::Follower { leader: Some(leader) } = replica.role else { return None };
+        if leader == me {
+            return None;
+        }
+        if replica.fetch_dirty != Some(leader) {
+            replica.fetch_dirty = Some(leader);
+            self.fetcher_mut(leader).dirty.push(partition);
+        }
+        Some(leader)
+    }
+
+    /// Takes a partition out of the fetch session it is in: the next request to that leader forgets it.
+    fn leave_fetch_session(&mut self, partition: PartitionIdx) {
+        let Some(replica) = self.replicas[partition.index()].as_mut() else { return };
+        if let Some((leader, _)) = replica.session_position.take() {
+            let fetcher = self.fetcher_mut(leader);
+            fetcher.forgotten.push(partition);
+            fetcher.session_size = fetcher.session_size.saturating_sub(1);
+        }
+    }
+
+    /// The request failed as a whole (the connection broke): wait `replica.fetch.backoff.ms`, then open a new
+    /// session (AbstractFetcherThread backs off; FetchSessionHandler.handleError makes the next request full).
+    fn fetcher_failed(&mut self, ctx: &mut Ctx, leader: BrokerId) {
+        let backoff = ctx.config().replica_fetch_backoff;
+        let fetcher = self.fetcher_mut(leader);
+        fetcher.session_epoch = 0;
+        if !fetcher.backing_off {
+            fetcher.backing_off = true;
+            ctx.timer_after(backoff, Timer::FetcherBackoff { leader });
+        }
+    }
+
+    /// `AbstractFetcherThread.maybeFetch` with `FetchSessionHandler.Builder`: one request to `leader` for every
+    /// partition this broker follows there. A full request (session epoch 0) names them all; an incremental one
+    /// names those added or whose position moved, and forgets those that left. Partitions backing off after an
+    /// error are left out (and so forgotten) until their backoff ends.
+    fn send_fetch(&mut self, ctx: &mut Ctx, leader: BrokerId) {
+        let me = self.id;
+        if leader == me {
             return;
-        };
-        let Role::Follower { leader: Some(leader), fetch_in_flight } = &mut replica.role else {
+        }
+        let fetcher = self.fetcher_mut(leader);
+        if fetcher.in_flight.is_some() || fetcher.backing_off {
             return;
-        };
-        if fetch_in_flight.is_some() || *leader == me {
+        }
+        let session_epoch = fetcher.session_epoch;
+        let mut partitions = Vec::new();
+        let mut forgotten = Vec::new();
+        if session_epoch == 0 {
+            fetcher.dirty.clear();
+            fetcher.forgotten.clear();
+            for replica in self.replicas.iter_mut().flatten() {
+                if replica.fetch_dirty == Some(leader) {
+                    replica.fetch_dirty = None;
+                }
+                if replica.session_position.is_some_and(|(l, _)| l == leader) {
+                    replica.session_position = None;
+                }
+                if let Some(position) = wanted_fetch_position(replica, leader) {
+                    replica.session_position = Some((leader, position));
+                    partitions.push(position);
+                }
+            }
+            self.fetchers[leader.0 as usize].session_size = partitions.len() as u32;
+        } else {
+            let mut dirty = std::mem::take(&mut fetcher.dirty);
+            let mut added = 0;
+            for &partition in &dirty {
+                let Some(replica) = self.replicas[partition.index()].as_mut() else { continue };
+                if replica.fetch_dirty != Some(leader) {
+                    continue; // Queued here before it moved to another leader's fetcher.
+                }
+                replica.fetch_dirty = None;
+                let Some(position) = wanted_fetch_position(replica, leader) else { continue };
+                match replica.session_position {
+                    Some((l, sent)) if l == leader && sent == position => {}
+                    previous => {
+                        if previous.is_none() {
+                            added += 1;
+                        }
+                        replica.session_position = Some((leader, position));
+                        partitions.push(position);
+                    }
+                }
+            }
+            dirty.clear();
+            let fetcher = &mut self.fetchers[leader.0 as usize];
+            fetcher.dirty = dirty;
+            fetcher.session_size += added;
+            for partition in fetcher.forgotten.drain(..) {
+                let rejoined = self.replicas[partition.index()]
+                    .as_ref()
+                    .is_some_and(|r| r.session_position.is_some_and(|(l, _)| l == leader));
+                if !rejoined {
+                    forgotten.push(partition);
+                }
+            }
+        }
+        let now = ctx.now;
+        let timeout = ctx.config().replica_socket_timeout;
+        let fetcher = &mut self.fetchers[leader.0 as usize];
+        if fetcher.session_size == 0 {
+            // Nothing to fetch from this leader: no request; the next partition opens a new session.
+            fetcher.session_epoch = 0;
             return;
         }
         self.next_fetch_id += 1;
         let fetch_id = self.next_fetch_id;
-        *fetch_in_flight = Some(fetch_id);
-        let leader = *leader;
-        ctx.send(
-            leader.node(),
-            Message::Fetch {
-                fetch_id,
-                partition,
-                replica: me,
-                fetch_offset: replica.log.log_end_offset(),
-                last_fetched_epoch: replica.log.latest_epoch(),
-                current_leader_epoch: replica.leader_epoch,
-            },
-        );
-        // One timeout timer per partition at a time: most fetches are answered long before it fires.
-        replica.fetch_deadline = ctx.now + ctx.config().replica_socket_timeout;
-        if !replica.fetch_timer_armed {
-            replica.fetch_timer_armed = true;
-            ctx.out.timers.push((replica.fetch_deadline, Timer::FetchTimeout { partition }));
+        fetcher.in_flight = Some(fetch_id);
+        // One timeout timer per fetcher at a time: most requests are answered long before it fires.
+        fetcher.deadline = now + timeout;
+        if !fetcher.timer_armed {
+            fetcher.timer_armed = true;
+            ctx.out.timers.push((fetcher.deadline, Timer::FetchTimeout { leader }));
         }
+        ctx.send(leader.node(), Message::Fetch { fetch_id, replica: me, session_epoch, partitions, forgotten });
     }
 
-    fn handle_fetch_response(&mut self, ctx: &mut Ctx, fetch_id: u64, partition: PartitionIdx, result: FetchResult) {
+    fn handle_fetch_response(
+        &mut self,
+        ctx: &mut Ctx,
+        leader: BrokerId,
+        fetch_id: u64,
+        error: Option<KafkaError>,
+        partitions: Vec<(PartitionIdx, FetchResult)>,
+    ) {
         let me = self.id;
-        let Some(replica) = self.replicas[partition.index()].as_mut() else {
-            return;
-        };
-        match &mut replica.role {
-            Role::Follower { fetch_in_flight, .. } if *fetch_in_flight == Some(fetch_id) => *fetch_in_flight = None,
-            _ => return, // A stale answer: we fetch elsewhere now, or lead.
+        let fetcher = self.fetcher_mut(leader);
+        if fetcher.in_flight != Some(fetch_id) {
+            return; // A stale answer: that request was given up.
         }
-        match result {
-            FetchResult::Records { entries, high_watermark } => {
-                let base_offset = replica.log.log_end_offset();
-                let count = entries.len() as u32;
-                let flush_messages = ctx.topo.partition(partition).flush_messages;
-                for entry in entries {
-                    replica.log.append(entry);
-                }
-                replica.log.maybe_flush(flush_messages);
-                if count > 0 {
-                    ctx.trace(TraceKind::Replicated { broker: me, partition, base_offset, records: count });
-                }
-                // Follower HW = min(leader's HW in the response, own LEO) (Partition.scala, KIP-101).
-                let new_hw = high_watermark.min(replica.log.log_end_offset());
-                if new_hw != replica.high_watermark {
-                    replica.high_watermark = new_hw;
-                    ctx.trace(TraceKind::HighWatermark { broker: me, partition, high_watermark: new_hw });
-                }
-                self.send_fetch(ctx, partition);
+        fetcher.in_flight = None;
+        match error {
+            Some(KafkaError::NetworkException) => return self.fetcher_failed(ctx, leader),
+            Some(_) => {
+                // FETCH_SESSION_ID_NOT_FOUND or INVALID_FETCH_SESSION_EPOCH: open a new session at once.
+                fetcher.session_epoch = 0;
+                return self.send_fetch(ctx, leader);
             }
-            FetchResult::Diverging { leader_epoch, end_offset, high_watermark } => {
-                // KIP-320: truncate to the end of the largest epoch both logs share; if this log lacks that exact
-                // epoch, the next fetch (with the new last epoch) narrows it down further.
-                let own_end = replica.log.end_offset_for_epoch(leader_epoch).map(|(_, end)| end).unwrap_or(0);
-                let target = end_offset.min(own_end).min(replica.log.log_end_offset());
-                let from_offset = replica.log.log_end_offset();
-                replica.log.truncate_to(target);
-                if target < from_offset {
-                    ctx.trace(TraceKind::Truncated { broker: me, partition, from_offset, to_offset: target });
-                }
-                // A diverging response's HW is not applied (the follower's HW only comes down with its log).
-                let _ = high_watermark;
-                replica.high_watermark = replica.high_watermark.min(replica.log.log_end_offset());
-                self.send_fetch(ctx, partition);
+            None => fetcher.session_epoch += 1,
+        }
+        for (partition, result) in partitions {
+            let Some(replica) = self.replicas[partition.index()].as_mut() else { continue };
+            // AbstractFetcherThread.processFetchRequest: use the data only if the partition still fetches from this
+            // leader, at the offset the session asked for.
+            let current = matches!(replica.role, Role::Follower { leader: Some(l) } if l == leader)
+                && replica
+                    .session_position
+                    .is_some_and(|(l, position)| l == leader && position.fetch_offset == replica.log.log_end_offset());
+            if !current {
+                continue;
             }
-            FetchResult::Error(_) => {
-                ctx.timer_after(ctx.config().replica_fetch_backoff, Timer::FetchBackoff { partition });
+            match result {
+                FetchResult::Records { entries, high_watermark } => {
+                    let base_offset = replica.log.log_end_offset();
+                    let count = entries.len() as u32;
+                    let flush_messages = ctx.topo.partition(partition).flush_messages;
+                    for entry in entries {
+                        replica.log.append(entry);
+                    }
+                    replica.log.maybe_flush(flush_messages);
+                    if count > 0 {
+                        ctx.trace(TraceKind::Replicated { broker: me, partition, base_offset, records: count });
+                    }
+                    // Follower HW = min(leader's HW in the response, own LEO) (Partition.scala, KIP-101).
+                    let new_hw = high_watermark.min(replica.log.log_end_offset());
+                    if new_hw != replica.high_watermark {
+                        replica.high_watermark = new_hw;
+                        ctx.trace(TraceKind::HighWatermark { broker: me, partition, high_watermark: new_hw });
+                    }
+                    if count > 0 {
+                        self.mark_fetch_dirty(partition);
+                    }
+                }
+                FetchResult::Diverging { leader_epoch, end_offset, high_watermark } => {
+                    // KIP-320: truncate to the end of the largest epoch both logs share; if this log lacks that
+                    // exact epoch, the next fetch (with the new last epoch) narrows it down further.
+                    let own_end = replica.log.end_offset_for_epoch(leader_epoch).map(|(_, end)| end).unwrap_or(0);
+                    let target = end_offset.min(own_end).min(replica.log.log_end_offset());
+                    let from_offset = replica.log.log_end_offset();
+                    replica.log.truncate_to(target);
+                    if target < from_offset {
+                        ctx.trace(TraceKind::Truncated { broker: me, partition, from_offset, to_offset: target });
+                    }
+                    // A diverging response's HW is not applied (the follower's HW only comes down with its log).
+                    let _ = high_watermark;
+                    replica.high_watermark = replica.high_watermark.min(replica.log.log_end_offset());
+                    // Name the partition again in the next request, even where the truncation left the offset and
+                    // epoch as they were (no real position has this offset).
+                    replica.session_position = replica.session_position.map(|(l, mut position)| {
+                        position.fetch_offset = u64::MAX;
+                        (l, position)
+                    });
+                    self.mark_fetch_dirty(partition);
+                }
+                FetchResult::Error(_) => {
+                    // AbstractFetcherThread.delayPartitions: the partition sits out replica.fetch.backoff.ms.
+                    replica.fetch_delayed = true;
+                    self.leave_fetch_session(partition);
+                    self.mark_fetch_dirty(partition);
+                    ctx.timer_after(ctx.config().replica_fetch_backoff, Timer::FetchBackoff { partition });
+                }
             }
         }
+        self.send_fetch(ctx, leader);
     }
 
-    // ----- Leader side: fetches -----
+    // ----- Leader side: fetch sessions -----
 
-    #[allow(clippy::too_many_arguments)]
+    /// `KafkaApis.handleFetch` for a follower with `FetchManager.newContext`: resolves the session, applies the
+    /// named partitions (`Partition.fetchRecords`: fencing, divergence, `updateFollowerFetchState`), and answers at
+    /// once if any of the session's partitions has records or an error; otherwise holds the request
+    /// (`DelayedFetch`) until records arrive or `replica.fetch.wait.max.ms` passes.
     fn handle_fetch(
         &mut self,
         ctx: &mut Ctx,
-        fetch_id: u64,
-        partition: PartitionIdx,
         follower: BrokerId,
-        fetch_offset: u64,
-        last_fetched_epoch: Option<u32>,
-        current_leader_epoch: u32,
+        fetch_id: u64,
+        session_epoch: u32,
+        partitions: Vec<FetchPartition>,
+        forgotten: Vec<PartitionIdx>,
     ) {
         let now = ctx.now;
-        let reply = |ctx: &mut Ctx, result: FetchResult| {
-            ctx.send(follower.node(), Message::FetchResponse { fetch_id, partition, result });
-        };
+        let slot = follower.0 as usize;
+        if self.sessions.len() <= slot {
+            self.sessions.resize_with(slot + 1, || None);
+        }
+        if session_epoch == 0 {
+            self.close_fetch_session(follower);
+            self.next_session_id += 1;
+            self.sessions[slot] = Some(FetchSession {
+                id: self.next_session_id,
+                epoch: 1,
+                last_fetch_time: now,
+                pending: Vec::new(),
+                errors: Vec::new(),
+                isr_candidates: Vec::new(),
+                parked: None,
+                has_new_records: false,
+            });
+        } else {
+            let error = match &mut self.sessions[slot] {
+                None => Some(KafkaError::FetchSessionIdNotFound),
+                Some(session) if session.epoch != session_epoch => Some(KafkaError::InvalidFetchSessionEpoch),
+                Some(session) => {
+                    session.epoch += 1;
+                    None
+                }
+            };
+            if let Some(error) = error {
+                let response = Message::FetchResponse { fetch_id, error: Some(error), partitions: Vec::new() };
+                return ctx.send(follower.node(), response);
+            }
+        }
+        let session = self.sessions[slot].as_mut().expect("opened above");
+        let (session_id, previous_fetch_time) = (session.id, session.last_fetch_time);
+        if let Some((old_id, deadline)) = session.parked.take() {
+            // The follower gave that request up (it timed out there) and sent this one.
+            self.fetch_deadlines.remove(deadline, (follower, old_id));
+        }
+        for partition in forgotten {
+            if let Some(Replica { role: Role::Leader(state), .. }) = self.replicas[partition.index()].as_mut() {
+                if let Some(f) = state.follower_mut(follower).filter(|f| f.session_id == session_id) {
+                    f.session_id = 0;
+                }
+            }
+        }
+        let mut answers = Vec::new();
+        for named in &partitions {
+            if let Some(answer) = self.fetch_partition(ctx, follower, session_id, previous_fetch_time, named) {
+                answers.push((named.partition, answer));
+            }
+        }
+        self.check_isr_candidates(ctx, follower, session_id);
+        let session = self.sessions[slot].as_mut().expect("opened above");
+        session.last_fetch_time = now;
+        let mut answer_now = !answers.is_empty() || !session.errors.is_empty();
+        if !answer_now {
+            answer_now = session.pending.iter().any(|p| match &self.replicas[p.index()] {
+                Some(Replica { role: Role::Leader(state), log, .. }) => state.followers.iter().any(|f| {
+                    f.broker == follower && f.session_id == session_id && f.log_end_offset < Some(log.log_end_offset())
+                }),
+                _ => false,
+            });
+        }
+        if answer_now {
+            return self.answer_session_fetch(ctx, follower, fetch_id, answers);
+        }
+        // Held: when it completes it reads the high watermarks of that moment (DelayedFetch.onComplete).
+        for named in &partitions {
+            if let Some(Replica { role: Role::Leader(state), .. }) = self.replicas[named.partition.index()].as_mut() {
+                if let Some(f) = state.follower_mut(follower) {
+                    f.read_high_watermark = None;
+                }
+            }
+        }
+        let deadline = now + ctx.config().replica_fetch_wait_max;
+        let session = self.sessions[slot].as_mut().expect("opened above");
+        session.parked = Some((fetch_id, deadline));
+        session.has_new_records = false;
+        self.fetch_deadlines.insert(deadline, (follower, fetch_id));
+        self.arm_fetch_timer(ctx);
+    }
+
+    /// One partition named in a follower's fetch. Returns an answer that must go out at once (an error or a
+    /// diverging epoch); otherwise the partition is in the session, queued to report its records and high watermark.
+    fn fetch_partition(
+        &mut self,
+        ctx: &mut Ctx,
+        follower: BrokerId,
+        session_id: u64,
+        previous_fetch_time: Micros,
+        named: &FetchPartition,
+    ) -> Option<FetchResult> {
+        let now = ctx.now;
+        let partition = named.partition;
+        let fetch_offset = named.fetch_offset;
         let Some(replica) = self.replicas[partition.index()].as_mut() else {
-            return reply(ctx, FetchResult::Error(KafkaError::NotLeaderOrFollower));
+            return Some(FetchResult::Error(KafkaError::NotLeaderOrFollower));
         };
-        if let Err(error) = fence_leader_epoch(current_leader_epoch, replica.leader_epoch) {
-            return reply(ctx, FetchResult::Error(error));
+        if let Err(error) = fence_leader_epoch(named.current_leader_epoch, replica.leader_epoch) {
+            return Some(FetchResult::Error(error));
         }
         let leader_epoch = replica.leader_epoch;
         let log_end_offset = replica.log.log_end_offset();
         let high_watermark = replica.high_watermark;
         let Role::Leader(state) = &mut replica.role else {
-            return reply(ctx, FetchResult::Error(KafkaError::NotLeaderOrFollower));
+            return Some(FetchResult::Error(KafkaError::NotLeaderOrFollower));
         };
+        let in_isr = state.isr.contains(follower);
+        let Some(f) = state.follower_mut(follower) else {
+            return Some(FetchResult::Error(KafkaError::NotLeaderOrFollower));
+        };
+        let was_member = f.session_id == session_id;
+        f.session_id = session_id;
         // Divergence (Partition.fetchRecords -> validateFetchOffsetAndMaybeGetDivergingEpoch): the follower's last
         // epoch must end, in the leader's log, at or after the fetch offset. An empty log cannot diverge.
-        if let Some((epoch, end_offset)) = diverging_epoch(&replica.log, last_fetched_epoch, fetch_offset) {
-            return reply(ctx, FetchResult::Diverging { leader_epoch: epoch, end_offset, high_watermark });
+        if let Some((epoch, end_offset)) = diverging_epoch(&replica.log, named.last_fetched_epoch, fetch_offset) {
+            return Some(FetchResult::Diverging { leader_epoch: epoch, end_offset, high_watermark });
         }
         if fetch_offset > log_end_offset {
             // OFFSET_OUT_OF_RANGE in Kafka; the follower resolves it by truncating to the leader's end.
-            return reply(ctx, FetchResult::Diverging { leader_epoch, end_offset: log_end_offset, high_watermark });
+            return Some(FetchResult::Diverging { leader_epoch, end_offset: log_end_offset, high_watermark });
         }
         // updateFollowerFetchState: the fetch offset is the follower's LEO; lastCaughtUpTime moves when the follower
-        // reached the leader's LEO now, or the LEO the leader had at its previous fetch.
-        if let Some(f) = state.follower_mut(follower) {
-            if fetch_offset >= log_end_offset {
-                f.last_caught_up_time = f.last_caught_up_time.max(now);
-            } else if fetch_offset >= f.last_fetch_leader_log_end_offset {
-                f.last_caught_up_time = f.last_caught_up_time.max(f.last_fetch_time);
-            }
-            f.log_end_offset = Some(fetch_offset);
-            f.last_fetch_leader_log_end_offset = log_end_offset;
-            f.last_fetch_time = now;
+        // reached the leader's LEO now, or the LEO the leader had at its previous fetch. That previous fetch may be
+        // one of the session's that did not name this partition.
+        f.catch_up_with_session(was_member.then_some(previous_fetch_time), log_end_offset);
+        if fetch_offset >= log_end_offset {
+            f.last_caught_up_time = f.last_caught_up_time.max(now);
+        } else if fetch_offset >= f.last_fetch_leader_log_end_offset {
+            f.last_caught_up_time = f.last_caught_up_time.max(f.last_fetch_time);
+        }
+        f.log_end_offset = Some(fetch_offset);
+        f.last_fetch_leader_log_end_offset = log_end_offset;
+        f.last_fetch_time = now;
+        // Partition.readRecords answers with the HW read before this fetch updated the follower's state
+        // (initialHighWatermark): a follower learns the advance its own fetch caused one round later.
+        f.read_high_watermark = Some(high_watermark);
+        let session = self.sessions[follower.0 as usize].as_mut().expect("the fetch opened it");
+        if !f.pending {
+            f.pending = true;
+            session.pending.push(partition);
+        }
+        if !in_isr && !f.isr_candidate {
+            f.isr_candidate = true;
+            session.isr_candidates.push(partition);
         }
         self.maybe_expand_isr(ctx, partition, follower);
         self.maybe_increment_high_watermark(ctx, partition);
-        let replica = self.replicas[partition.index()].as_mut().expect("hosted");
-        // Partition.readRecords answers with the HW read before this fetch updated the follower's state
-        // (initialHighWatermark): a follower learns the advance its own fetch caused one round later.
-        if fetch_offset < log_end_offset {
-            let entries = read_entries(&replica.log, fetch_offset, ctx.config().replica_fetch_max_bytes);
-            reply(ctx, FetchResult::Records { entries, high_watermark });
-        } else if let Role::Leader(state) = &mut replica.role {
-            // Nothing new: hold the fetch until data arrives or replica.fetch.wait.max.ms passes (DelayedFetch).
-            let deadline = now + ctx.config().replica_fetch_wait_max;
-            if let Some(index) = state.parked_fetches.iter().position(|p| p.follower == follower) {
-                let old = state.parked_fetches.swap_remove(index);
-                self.fetch_deadlines.remove(old.deadline, (partition, old.fetch_id));
+        None
+    }
+
+    /// Each fetch of a session counts for all of its partitions: those whose follower is outside the ISR may rejoin
+    /// now (it became eligible again, or an earlier proposal was settled), and their HW may move.
+    fn check_isr_candidates(&mut self, ctx: &mut Ctx, follower: BrokerId, session_id: u64) {
+        let slot = follower.0 as usize;
+        let mut candidates = std::mem::take(&mut self.sessions[slot].as_mut().expect("open").isr_candidates);
+        candidates.retain(|&partition| {
+            let Some(Replica { role: Role::Leader(state), .. }) = self.replicas[partition.index()].as_mut() else {
+                return false;
+            };
+            let in_isr = state.isr.contains(follower);
+            let Some(f) = state.follower_mut(follower) else { return false };
+            if f.session_id != session_id || in_isr {
+                f.isr_candidate = false;
+                return false;
             }
-            state.parked_fetches.push(ParkedFetch { follower, fetch_id, fetch_offset, deadline });
-            self.fetch_deadlines.insert(deadline, (partition, fetch_id));
-            self.arm_fetch_timer(ctx);
+            self.maybe_expand_isr(ctx, partition, follower);
+            self.maybe_increment_high_watermark(ctx, partition);
+            ctx.out.touched.push(partition);
+            true
+        });
+        self.sessions[slot].as_mut().expect("open").isr_candidates = candidates;
+    }
+
+    /// Drops a follower's session (a full request replaces it). Its partitions keep what its last fetch taught.
+    fn close_fetch_session(&mut self, follower: BrokerId) {
+        let Some(Some(old)) = self.sessions.get_mut(follower.0 as usize).map(Option::take) else { return };
+        if let Some((fetch_id, deadline)) = old.parked {
+            self.fetch_deadlines.remove(deadline, (follower, fetch_id));
         }
+        for replica in self.replicas.iter_mut().flatten() {
+            let log_end_offset = replica.log.log_end_offset();
+            if let Role::Leader(state) = &mut replica.role {
+                if let Some(f) = state.follower_mut(follower) {
+                    if f.session_id == old.id {
+                        f.catch_up_with_session(Some(old.last_fetch_time), log_end_offset);
+                        f.session_id = 0;
+                    }
+                    f.pending = false;
+                    f.isr_candidate = false;
+                }
+            }
+        }
+    }
+
+    /// Answers a session's request: `answers` first, then partitions this broker stopped leading, then every
+    /// pending partition with records or a high watermark the follower has not seen (`updateAndGenerateResponseData`).
+    fn answer_session_fetch(
+        &mut self,
+        ctx: &mut Ctx,
+        follower: BrokerId,
+        fetch_id: u64,
+        mut answers: Vec<(PartitionIdx, FetchResult)>,
+    ) {
+        let max_bytes = ctx.config().replica_fetch_max_bytes;
+        let Some(session) = self.sessions.get_mut(follower.0 as usize).and_then(Option::as_mut) else { return };
+        let session_id = session.id;
+        answers.extend(session.errors.drain(..).map(|p| (p, FetchResult::Error(KafkaError::NotLeaderOrFollower))));
+        let mut pending = std::mem::take(&mut session.pending);
+        let mut still_pending = Vec::new();
+        for &partition in &pending {
+            let Some(Replica { role: Role::Leader(state), log, high_watermark, .. }) =
+                self.replicas[partition.index()].as_mut()
+            else {
+                continue;
+            };
+            let Some(f) = state.follower_mut(follower) else { continue };
+            f.pending = false;
+            let read_high_watermark = f.read_high_watermark.take();
+            if f.session_id != session_id {
+                continue;
+            }
+            let fetch_offset = f.log_end_offset.unwrap_or(0);
+            let entries = if fetch_offset < log.log_end_offset() {
+                read_entries(log, fetch_offset, max_bytes)
+            } else {
+                Vec::new()
+            };
+            let sent = read_high_watermark.unwrap_or(*high_watermark);
+            if !entries.is_empty() || sent != f.sent_high_watermark {
+                f.sent_high_watermark = sent;
+                answers.push((partition, FetchResult::Records { entries, high_watermark: sent }));
+            }
+            if *high_watermark != f.sent_high_watermark {
+                // This fetch moved the high watermark past what it reports: the next response carries it.
+                f.pending = true;
+                still_pending.push(partition);
+            }
+        }
+        pending.clear();
+        pending.append(&mut still_pending);
+        let session = self.sessions[follower.0 as usize].as_mut().expect("checked above");
+        session.pending = pending;
+        session.has_new_records = false;
+        ctx.send(follower.node(), Message::FetchResponse { fetch_id, error: None, partitions: answers });
     }
 
     /// One timer per broker for all held fetches, set for the earliest deadline.
@@ -784,48 +1261,28 @@ impl Broker {
         ctx.arm_coalesced(&mut self.produce_timer_at, earliest, |at| Timer::ProduceTimeout { at });
     }
 
-    fn expire_parked_fetch(&mut self, ctx: &mut Ctx, partition: PartitionIdx, fetch_id: u64) {
-        let Some(replica) = self.replicas[partition.index()].as_mut() else {
-            return;
-        };
-        let high_watermark = replica.high_watermark;
-        let Role::Leader(state) = &mut replica.role else {
-            return;
-        };
-        if let Some(index) = state.parked_fetches.iter().position(|p| p.fetch_id == fetch_id) {
-            let parked = state.parked_fetches.swap_remove(index);
-            self.fetch_deadlines.remove(parked.deadline, (partition, fetch_id));
-            ctx.send(
-                parked.follower.node(),
-                Message::FetchResponse {
-                    fetch_id,
-                    partition,
-                    result: FetchResult::Records { entries: Vec::new(), high_watermark },
-                },
-            );
+    /// A held request reached `replica.fetch.wait.max.ms`: answer with whatever high watermarks moved meanwhile.
+    fn expire_parked_fetch(&mut self, ctx: &mut Ctx, follower: BrokerId, fetch_id: u64) {
+        let Some(session) = self.sessions.get_mut(follower.0 as usize).and_then(Option::as_mut) else { return };
+        if session.parked.is_some_and(|(id, _)| id == fetch_id) {
+            session.parked = None;
+            self.answer_session_fetch(ctx, follower, fetch_id, Vec::new());
         }
     }
 
-    /// New data at the leader completes every held fetch (DelayedFetch.tryComplete).
-    fn complete_parked_fetches(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
-        let replica = self.replicas[partition.index()].as_mut().expect("hosted");
-        let Role::Leader(state) = &mut replica.role else {
-            return;
-        };
-        if state.parked_fetches.is_empty() {
-            return;
-        }
-        for parked in std::mem::take(&mut state.parked_fetches) {
-            self.fetch_deadlines.remove(parked.deadline, (partition, parked.fetch_id));
-            let entries = read_entries(&replica.log, parked.fetch_offset, ctx.config().replica_fetch_max_bytes);
-            ctx.send(
-                parked.follower.node(),
-                Message::FetchResponse {
-                    fetch_id: parked.fetch_id,
-                    partition,
-                    result: FetchResult::Records { entries, high_watermark: replica.high_watermark },
-                },
-            );
+    /// Records were appended here (a produce request or an offset commit, all its partitions): held requests of
+    /// the sessions they belong to complete now (`DelayedFetch.tryComplete`, run after the whole request).
+    pub(crate) fn complete_fetches_with_new_records(&mut self, ctx: &mut Ctx) {
+        for slot in 0..self.sessions.len() {
+            let Some(session) = self.sessions[slot].as_mut() else { continue };
+            if !session.has_new_records {
+                continue;
+            }
+            if let Some((fetch_id, deadline)) = session.parked.take() {
+                let follower = BrokerId(slot as u32);
+                self.fetch_deadlines.remove(deadline, (follower, fetch_id));
+                self.answer_session_fetch(ctx, follower, fetch_id, Vec::new());
+            }
         }
     }
 
@@ -843,6 +1300,7 @@ impl Broker {
         let Role::Leader(state) = &mut replica.role else {
             return;
         };
+        let sessions = &mut self.sessions;
         let maximal_isr = state.maximal_isr();
         let info = ctx.topo.partition(partition);
         // KAFKA-15583 (Kafka 3.7+): while the ISR is smaller than min.insync.replicas (capped at the replica count),
@@ -854,7 +1312,8 @@ impl Broker {
         }
         for f in &state.followers {
             let follower_leo = f.log_end_offset.unwrap_or(0);
-            let caught_up = follower_leo == log_end_offset || now.saturating_sub(f.last_caught_up_time) <= lag_max;
+            let last_caught_up_time = f.effective_last_caught_up_time(session_fetch_time(sessions, f), log_end_offset);
+            let caught_up = follower_leo == log_end_offset || now.saturating_sub(last_caught_up_time) <= lag_max;
             let eligible = !fenced.contains(f.broker);
             if follower_leo < new_hw
                 && (maximal_isr.contains(f.broker) || (caught_up && eligible && f.log_end_offset.is_some()))
@@ -866,6 +1325,13 @@ impl Broker {
         if hw_moved {
             replica.high_watermark = new_hw;
             ctx.trace(TraceKind::HighWatermark { broker: me, partition, high_watermark: new_hw });
+            // The sessions' next responses carry the new high watermark (they do not answer for it alone).
+            for f in state.followers.iter_mut().filter(|f| !f.pending) {
+                if let Some(session) = member_session(sessions, f) {
+                    f.pending = true;
+                    session.pending.push(partition);
+                }
+            }
         }
         // checkEnoughReplicasReachOffset: done once the HW passed the batch; NOT_ENOUGH_REPLICAS_AFTER_APPEND if
         // the ISR fell below min.insync.replicas meanwhile.
@@ -893,9 +1359,23 @@ impl Broker {
         }
     }
 
-    /// New records at the leader: answer held follower fetches and see whether the HW moves.
-    pub(crate) fn after_leader_append(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
-        self.complete_parked_fetches(ctx, partition);
+    /// New records at the leader, appended at `previous_log_end_offset`: the sessions holding the partition queue
+    /// them (their held requests complete once the whole request is appended, in
+    /// `complete_fetches_with_new_records`), and the HW may move.
+    pub(crate) fn after_leader_append(&mut self, ctx: &mut Ctx, partition: PartitionIdx, previous_log_end_offset: u64) {
+        if let Some(Replica { role: Role::Leader(state), .. }) = self.replicas[partition.index()].as_mut() {
+            for f in state.followers.iter_mut() {
+                let Some(session) = member_session(&mut self.sessions, f) else { continue };
+                // The session's last fetch counted for this partition too: settle what it taught before the log
+                // grows past the follower's offset.
+                f.catch_up_with_session(Some(session.last_fetch_time), previous_log_end_offset);
+                if !f.pending {
+                    f.pending = true;
+                    session.pending.push(partition);
+                }
+                session.has_new_records = true;
+            }
+        }
         self.maybe_increment_high_watermark(ctx, partition);
     }
 
@@ -1033,6 +1513,7 @@ impl Broker {
         let Role::Leader(state) = &mut replica.role else {
             return;
         };
+        let sessions = &mut self.sessions;
         ctx.timer_after((lag_max / 2).max(1), Timer::IsrCheck { partition, leader_epoch });
         if let Some(pending) = state.pending_isr {
             // No answer from the controller yet: AlterPartitionManager keeps retrying the same proposal.
@@ -1052,9 +1533,10 @@ impl Broker {
         }
         let mut out_of_sync = BrokerSet::default();
         for f in &state.followers {
+            let last_caught_up_time = f.effective_last_caught_up_time(session_fetch_time(sessions, f), log_end_offset);
             if state.isr.contains(f.broker)
                 && f.log_end_offset != Some(log_end_offset)
-                && now.saturating_sub(f.last_caught_up_time) > lag_max
+                && now.saturating_sub(last_caught_up_time) > lag_max
             {
                 out_of_sync.insert(f.broker);
             }
@@ -1098,7 +1580,23 @@ impl Broker {
             Err(KafkaError::IneligibleReplica) => state.pending_isr = None,
             Err(_) => {}
         }
+        self.queue_isr_candidates(partition);
         self.maybe_increment_high_watermark(ctx, partition);
+    }
+
+    /// After an ISR change: followers now outside the ISR are checked on each fetch of their session, whether or
+    /// not the fetch names the partition, so that they can rejoin (as `updateFollowerFetchState` does).
+    fn queue_isr_candidates(&mut self, partition: PartitionIdx) {
+        let Some(Replica { role: Role::Leader(state), .. }) = self.replicas[partition.index()].as_mut() else {
+            return;
+        };
+        let isr = state.isr;
+        for f in state.followers.iter_mut().filter(|f| !f.isr_candidate && !isr.contains(f.broker)) {
+            if let Some(session) = member_session(&mut self.sessions, f) {
+                f.isr_candidate = true;
+                session.isr_candidates.push(partition);
+            }
+        }
     }
 
     // ----- Leader side: produce -----
@@ -1130,6 +1628,7 @@ impl Broker {
                 Err(error) => results.push((partition, Some(Err(error)))),
             }
         }
+        self.complete_fetches_with_new_records(ctx);
         if acks == Acks::None {
             return;
         }
@@ -1240,8 +1739,36 @@ impl Broker {
             }
         }
         ctx.trace(TraceKind::Appended { broker: me, partition, base_offset, records: count as u32, leader_epoch });
-        self.after_leader_append(ctx, partition);
+        self.after_leader_append(ctx, partition, base_offset);
         Ok((base_offset, base_offset + count as u64))
+    }
+}
+
+/// The session a follower's partition state belongs to, if it is still that follower's current one.
+fn member_session<'a>(sessions: &'a mut [Option<FetchSession>], f: &FollowerState) -> Option<&'a mut FetchSession> {
+    sessions.get_mut(f.broker.0 as usize).and_then(Option::as_mut).filter(|s| f.session_id != 0 && s.id == f.session_id)
+}
+
+/// When the session a follower's partition belongs to last fetched (`None` when it is in no current session).
+fn session_fetch_time(sessions: &[Option<FetchSession>], f: &FollowerState) -> Option<Micros> {
+    sessions
+        .get(f.broker.0 as usize)
+        .and_then(Option::as_ref)
+        .filter(|s| f.session_id != 0 && s.id == f.session_id)
+        .map(|s| s.last_fetch_time)
+}
+
+/// What a follower names for `replica` in a request to `leader`: its fetch position, if it fetches the partition
+/// from that leader and is not backing off.
+fn wanted_fetch_position(replica: &Replica, leader: BrokerId) -> Option<FetchPartition> {
+    match replica.role {
+        Role::Follower { leader: Some(l) } if l == leader && !replica.fetch_delayed => Some(FetchPartition {
+            partition: replica.partition,
+            fetch_offset: replica.log.log_end_offset(),
+            last_fetched_epoch: replica.log.latest_epoch(),
+            current_leader_epoch: replica.leader_epoch,
+        }),
+        _ => None,
     }
 }
 

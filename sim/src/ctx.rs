@@ -14,13 +14,17 @@ use serde::{Deserialize, Serialize};
 pub enum Timer {
     // Broker timers.
     BrokerHeartbeat,
-    /// A follower's fetch got no answer within `replica.socket.timeout.ms`.
+    /// A follower's fetch to `leader` got no answer within `replica.socket.timeout.ms`.
     FetchTimeout {
-        partition: PartitionIdx,
+        leader: BrokerId,
     },
-    /// A follower waits `replica.fetch.backoff.ms` after a fetch error.
+    /// A partition that got an error in a fetch response sits out `replica.fetch.backoff.ms` (`delayPartitions`).
     FetchBackoff {
         partition: PartitionIdx,
+    },
+    /// The connection to `leader` failed: its fetcher waits `replica.fetch.backoff.ms` before trying again.
+    FetcherBackoff {
+        leader: BrokerId,
     },
     /// The earliest held fetch reaches `replica.fetch.wait.max.ms` (one timer per broker, re-armed for the next).
     FetchWaitExpired {
@@ -151,6 +155,8 @@ pub struct Outbox {
     pub trace: Vec<TraceKind>,
     /// The broker asks to stop its own process (after a controlled shutdown).
     pub stop_self: bool,
+    /// Partitions the handler changed beyond those its message names, for the invariant checks.
+    pub touched: Vec<PartitionIdx>,
 }
 
 impl Outbox {
@@ -159,6 +165,7 @@ impl Outbox {
         self.timers.clear();
         self.trace.clear();
         self.stop_self = false;
+        self.touched.clear();
     }
 }
 

@@ -554,7 +554,8 @@ impl Broker {
             });
         }
         ctx.trace(TraceKind::Appended { broker: me, partition, base_offset, records: count, leader_epoch });
-        self.after_leader_append(ctx, partition);
+        self.after_leader_append(ctx, partition, base_offset);
+        self.complete_fetches_with_new_records(ctx);
         Some(base_offset + count as u64)
     }
 

@@ -28,6 +28,10 @@ pub enum KafkaError {
     RebalanceInProgress,
     IllegalGeneration,
     UnknownMemberId,
+    /// The leader has no fetch session for this follower (it restarted, or the session was replaced); KIP-227.
+    FetchSessionIdNotFound,
+    /// An incremental fetch request carried the wrong session epoch (KIP-227 `INVALID_FETCH_SESSION_EPOCH`).
+    InvalidFetchSessionEpoch,
 }
 
 impl KafkaError {
@@ -51,6 +55,8 @@ impl KafkaError {
             KafkaError::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
             KafkaError::IllegalGeneration => "ILLEGAL_GENERATION",
             KafkaError::UnknownMemberId => "UNKNOWN_MEMBER_ID",
+            KafkaError::FetchSessionIdNotFound => "FETCH_SESSION_ID_NOT_FOUND",
+            KafkaError::InvalidFetchSessionEpoch => "INVALID_FETCH_SESSION_EPOCH",
         }
     }
 
@@ -162,6 +168,15 @@ pub struct ProduceBatch {
     pub base_sequence: i32,
 }
 
+/// One partition of a follower's fetch request: where its log ends and the epoch of its last record.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FetchPartition {
+    pub partition: PartitionIdx,
+    pub fetch_offset: u64,
+    pub last_fetched_epoch: Option<u32>,
+    pub current_leader_epoch: u32,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum FetchResult {
     /// Records from the fetch offset (maybe none), and the leader's high watermark.
@@ -196,18 +211,22 @@ pub enum Message {
         request_id: u64,
         results: Vec<(PartitionIdx, Result<u64, KafkaError>)>,
     },
+    /// A follower's fetch from one leader, for every partition it follows there, in a fetch session (KIP-227):
+    /// `session_epoch` 0 opens a new session and names every partition (a full request); later requests carry the
+    /// session's next epoch and name only partitions added or whose fetch position moved, plus those forgotten.
     Fetch {
         fetch_id: u64,
-        partition: PartitionIdx,
         replica: BrokerId,
-        fetch_offset: u64,
-        last_fetched_epoch: Option<u32>,
-        current_leader_epoch: u32,
+        session_epoch: u32,
+        partitions: Vec<FetchPartition>,
+        forgotten: Vec<PartitionIdx>,
     },
+    /// Only the session's partitions with records, a high watermark the follower has not seen, or an error (an
+    /// incremental response); `error` is a session-level failure, after which the follower opens a new session.
     FetchResponse {
         fetch_id: u64,
-        partition: PartitionIdx,
-        result: FetchResult,
+        error: Option<KafkaError>,
+        partitions: Vec<(PartitionIdx, FetchResult)>,
     },
     BrokerHeartbeat {
         broker: BrokerId,
@@ -410,9 +429,11 @@ impl Message {
         match self {
             Message::Produce { batches, .. } => batches.iter().map(|(p, _)| *p).collect(),
             Message::ProduceResponse { results, .. } => results.iter().map(|(p, _)| *p).collect(),
-            Message::Fetch { partition, .. }
-            | Message::FetchResponse { partition, .. }
-            | Message::ConsumerFetch { partition, .. }
+            Message::Fetch { partitions, forgotten, .. } => {
+                partitions.iter().map(|p| p.partition).chain(forgotten.iter().copied()).collect()
+            }
+            Message::FetchResponse { partitions, .. } => partitions.iter().map(|(p, _)| *p).collect(),
+            Message::ConsumerFetch { partition, .. }
             | Message::ConsumerFetchResponse { partition, .. }
             | Message::AlterPartition { partition, .. }
             | Message::AlterPartitionResponse { partition, .. } => vec![*partition],
@@ -431,10 +452,10 @@ impl Message {
                     results: batches.iter().map(|(p, _)| (*p, Err(KafkaError::NetworkException))).collect(),
                 })
             }
-            Message::Fetch { fetch_id, partition, .. } => Some(Message::FetchResponse {
+            Message::Fetch { fetch_id, .. } => Some(Message::FetchResponse {
                 fetch_id: *fetch_id,
-                partition: *partition,
-                result: FetchResult::Error(KafkaError::NetworkException),
+                error: Some(KafkaError::NetworkException),
+                partitions: Vec::new(),
             }),
             Message::ConsumerFetch { fetch_id, partition, .. } => Some(Message::ConsumerFetchResponse {
                 fetch_id: *fetch_id,

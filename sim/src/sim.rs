@@ -392,6 +392,17 @@ impl Simulation {
         out
     }
 
+    /// The messages on the wire now, in the queue's order: (from, to, message).
+    pub fn messages_in_flight(&self) -> Vec<(NodeId, NodeId, &Message)> {
+        self.queue
+            .iter()
+            .filter_map(|(_, event)| match event {
+                Event::Deliver { from, to, message } => Some((*from, *to, message)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Applies a command now, as a click in the viz does.
     pub fn apply(&mut self, command: Command) -> Result<(), SimError> {
         let during = format!("command {command:?}");
@@ -568,6 +579,11 @@ impl Simulation {
 
     /// Hands a handler's output to the network, the queue and the trace.
     fn flush(&mut self, from: NodeId, out: &mut Outbox) {
+        for partition in out.touched.drain(..) {
+            if self.check_invariants {
+                self.invariants.touch(Some(partition));
+            }
+        }
         for kind in out.trace.drain(..) {
             self.trace.record(self.now, kind);
         }
@@ -834,6 +850,11 @@ impl Simulation {
         self.brokers[broker.0 as usize - 1].replicas[partition.index()].as_ref()
     }
 
+    /// What `leader` knows as `follower`'s `lastCaughtUpTime` on `partition` (see `Broker::last_caught_up_time`).
+    pub fn last_caught_up_time(&self, leader: BrokerId, partition: PartitionIdx, follower: BrokerId) -> Option<Micros> {
+        self.brokers.get(leader.0 as usize - 1)?.last_caught_up_time(partition, follower)
+    }
+
     /// The broker that leads `partition` according to the controller.
     pub fn leader_of(&self, partition: PartitionIdx) -> Option<BrokerId> {
         self.controller.partitions[partition.index()].leader
@@ -848,8 +869,7 @@ impl Simulation {
 
 fn timer_partition(timer: &Timer) -> Option<PartitionIdx> {
     match timer {
-        Timer::FetchTimeout { partition, .. }
-        | Timer::FetchBackoff { partition }
+        Timer::FetchBackoff { partition }
         | Timer::IsrCheck { partition, .. }
         | Timer::BatchExpiry { partition, .. }
         | Timer::RetryBackoff { partition } => Some(*partition),

@@ -49,7 +49,8 @@ pub fn describe_replica(
                 .into()
         });
         for follower in &own.followers {
-            let behind = format_time(sim.now().saturating_sub(follower.last_caught_up_time));
+            let caught_up = sim.last_caught_up_time(broker, partition, follower.broker).unwrap_or(0);
+            let behind = format_time(sim.now().saturating_sub(caught_up));
             let leo = follower.log_end_offset.map_or("?".to_string(), |o| o.to_string());
             lines.push(if ko {
                 format!("  팔로워 {}: LEO {leo}, 마지막으로 따라잡은 지 {behind} 전", follower.broker)
@@ -68,11 +69,8 @@ pub fn describe_replica(
         }
     }
     let in_isr = state.isr.contains(broker);
-    let caught_up_ago = leader
-        .and_then(|l| sim.replica(l, partition))
-        .and_then(|r| r.leader_state())
-        .and_then(|s| s.followers.iter().find(|f| f.broker == broker))
-        .map(|f| sim.now().saturating_sub(f.last_caught_up_time));
+    let caught_up_ago =
+        leader.and_then(|l| sim.last_caught_up_time(l, partition, broker)).map(|time| sim.now().saturating_sub(time));
     // Source: Kafka docs, `replica.lag.time.max.ms`: "If a follower hasn't sent any fetch requests or hasn't consumed
     // up to the leaders log end offset for at least this time, the leader will remove the follower from isr".
     lines.push(match (in_isr, caught_up_ago, ko) {
