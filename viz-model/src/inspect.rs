@@ -67,6 +67,7 @@ pub fn describe_replica(
                 format!("{lag} records behind leader {leader}")
             });
         }
+        lines.push(fetch_session_line(sim, broker, leader, replica, ko));
     }
     let in_isr = state.isr.contains(broker);
     let caught_up_ago =
@@ -93,4 +94,38 @@ pub fn describe_replica(
         (false, None, true) => "ISR 밖: 리더가 이 복제본의 fetch를 받지 못함 (다운, 단절, 또는 리더 없음)".into(),
     });
     Some(lines)
+}
+
+/// The follower's fetch session with its leader (KIP-227): its epoch, how many partitions it holds, whether a request
+/// is out, and whether this partition is in it.
+fn fetch_session_line(
+    sim: &Simulation,
+    broker: BrokerId,
+    leader: BrokerId,
+    replica: &kafkascope_sim::broker::Replica,
+    ko: bool,
+) -> String {
+    let fetcher = sim.brokers[broker.0 as usize - 1].fetchers.get(leader.0 as usize);
+    let (epoch, size, in_flight) =
+        fetcher.map_or((0, 0, false), |f| (f.session_epoch, f.session_size, f.in_flight.is_some()));
+    let member = replica.session_position.is_some_and(|(l, _)| l == leader);
+    let state = match (replica.fetch_delayed, member, ko) {
+        (true, _, false) => "this partition sits out replica.fetch.backoff.ms after an error",
+        (true, _, true) => "이 파티션은 에러 뒤 replica.fetch.backoff.ms 동안 빠져 있음",
+        (false, true, false) => "this partition is in it",
+        (false, true, true) => "이 파티션 포함",
+        (false, false, false) => "this partition joins with the next request",
+        (false, false, true) => "이 파티션은 다음 요청에서 합류",
+    };
+    let request = match (in_flight, ko) {
+        (true, false) => "a request is out (the leader holds it until records arrive)",
+        (true, true) => "요청 하나가 나가 있음(리더는 레코드가 올 때까지 붙잡아 둠)",
+        (false, false) => "no request out",
+        (false, true) => "나가 있는 요청 없음",
+    };
+    if ko {
+        format!("{leader}와의 fetch 세션(KIP-227): epoch {epoch}, 파티션 {size}개, {state}; {request}")
+    } else {
+        format!("fetch session with {leader} (KIP-227): epoch {epoch}, {size} partition(s), {state}; {request}")
+    }
 }

@@ -252,3 +252,21 @@ fn the_horizon_marks_faults_elections_and_isr_changes_and_restarts_after_an_inte
     assert_ne!(r.markers().len(), before, "the new future has its own markers");
     assert!(r.markers().iter().any(|m| m.time == 2 * US_PER_SEC && m.kind == MarkerKind::Fault));
 }
+
+#[test]
+fn the_inspector_shows_a_followers_fetch_session() {
+    let mut r = run("core/hw-lags-one-fetch-round");
+    r.seek(US_PER_SEC + US_PER_SEC / 5).unwrap();
+    let view = ClusterView::build(r.sim(), &Filter::default(), &BTreeSet::new());
+    let partition = view.partitions[0].idx;
+    let text = kafkascope_viz_model::inspect::describe_replica(r.sim(), BrokerId(2), partition, Lang::En).unwrap();
+    let line = text.iter().find(|l| l.starts_with("fetch session with B1")).unwrap_or_else(|| panic!("{text:#?}"));
+    // B2 follows one partition of B1; after the full request and one round per record its epoch is past 0.
+    assert!(line.contains("1 partition(s)") && line.contains("this partition is in it"), "{line}");
+    assert!(!line.contains("epoch 0,"), "{line}");
+    let ko = kafkascope_viz_model::inspect::describe_replica(r.sim(), BrokerId(2), partition, Lang::Ko).unwrap();
+    assert!(ko.iter().any(|l| l.contains("fetch 세션")), "{ko:#?}");
+    // The leader has no fetch session of its own for the partition it leads.
+    let leader = kafkascope_viz_model::inspect::describe_replica(r.sim(), BrokerId(1), partition, Lang::En).unwrap();
+    assert!(!leader.iter().any(|l| l.starts_with("fetch session")), "{leader:#?}");
+}
