@@ -742,11 +742,7 @@ impl Broker {
     /// NOT_LEADER_OR_FOLLOWER for it, at once if a request waits (`DelayedFetch` case A).
     fn fail_in_fetch_sessions(&mut self, ctx: &mut Ctx, partition: PartitionIdx, old: &LeaderState) {
         for f in &old.followers {
-            let slot = f.broker.0 as usize;
-            let Some(session) = self.sessions.get_mut(slot).and_then(Option::as_mut) else { continue };
-            if session.id != f.session_id {
-                continue;
-            }
+            let Some(session) = member_session(&mut self.sessions, f) else { continue };
             session.errors.push(partition);
             if let Some((fetch_id, deadline)) = session.parked.take() {
                 self.fetch_deadlines.remove(deadline, (f.broker, fetch_id));
@@ -1744,18 +1740,19 @@ impl Broker {
     }
 }
 
+/// Whether a follower's partition state belongs to `session` (the follower's current one).
+fn in_session(session: &FetchSession, f: &FollowerState) -> bool {
+    f.session_id != 0 && session.id == f.session_id
+}
+
 /// The session a follower's partition state belongs to, if it is still that follower's current one.
 fn member_session<'a>(sessions: &'a mut [Option<FetchSession>], f: &FollowerState) -> Option<&'a mut FetchSession> {
-    sessions.get_mut(f.broker.0 as usize).and_then(Option::as_mut).filter(|s| f.session_id != 0 && s.id == f.session_id)
+    sessions.get_mut(f.broker.0 as usize).and_then(Option::as_mut).filter(|s| in_session(s, f))
 }
 
 /// When the session a follower's partition belongs to last fetched (`None` when it is in no current session).
 fn session_fetch_time(sessions: &[Option<FetchSession>], f: &FollowerState) -> Option<Micros> {
-    sessions
-        .get(f.broker.0 as usize)
-        .and_then(Option::as_ref)
-        .filter(|s| f.session_id != 0 && s.id == f.session_id)
-        .map(|s| s.last_fetch_time)
+    sessions.get(f.broker.0 as usize).and_then(Option::as_ref).filter(|s| in_session(s, f)).map(|s| s.last_fetch_time)
 }
 
 /// What a follower names for `replica` in a request to `leader`: its fetch position, if it fetches the partition
