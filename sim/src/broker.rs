@@ -733,7 +733,7 @@ impl Broker {
     /// Sends a request from every fetcher that got partitions in the metadata update just applied.
     fn start_fetchers(&mut self, ctx: &mut Ctx) {
         let leaders = std::mem::take(&mut self.fetchers_to_start);
-        for leader in (1..64).map(BrokerId).filter(|&b| leaders.contains(b)) {
+        for leader in leaders.iter() {
             self.send_fetch(ctx, leader);
         }
     }
@@ -744,10 +744,7 @@ impl Broker {
         for f in &old.followers {
             let Some(session) = member_session(&mut self.sessions, f) else { continue };
             session.errors.push(partition);
-            if let Some((fetch_id, deadline)) = session.parked.take() {
-                self.fetch_deadlines.remove(deadline, (f.broker, fetch_id));
-                self.answer_session_fetch(ctx, f.broker, fetch_id, Vec::new());
-            }
+            self.answer_held_fetch(ctx, f.broker);
         }
     }
 
@@ -1030,12 +1027,10 @@ impl Broker {
                 return ctx.send(follower.node(), response);
             }
         }
-        let session = self.sessions[slot].as_mut().expect("opened above");
+        // A request still held was given up by the follower (it timed out there), which sent this one.
+        self.release_held_fetch(follower);
+        let session = self.sessions[slot].as_ref().expect("opened above");
         let (session_id, previous_fetch_time) = (session.id, session.last_fetch_time);
-        if let Some((old_id, deadline)) = session.parked.take() {
-            // The follower gave that request up (it timed out there) and sent this one.
-            self.fetch_deadlines.remove(deadline, (follower, old_id));
-        }
         for partition in forgotten {
             if let Some(Replica { role: Role::Leader(state), .. }) = self.replicas[partition.index()].as_mut() {
                 if let Some(f) = state.follower_mut(follower).filter(|f| f.session_id == session_id) {
@@ -1174,10 +1169,8 @@ impl Broker {
 
     /// Drops a follower's session (a full request replaces it). Its partitions keep what its last fetch taught.
     fn close_fetch_session(&mut self, follower: BrokerId) {
+        self.release_held_fetch(follower);
         let Some(Some(old)) = self.sessions.get_mut(follower.0 as usize).map(Option::take) else { return };
-        if let Some((fetch_id, deadline)) = old.parked {
-            self.fetch_deadlines.remove(deadline, (follower, fetch_id));
-        }
         for replica in self.replicas.iter_mut().flatten() {
             let log_end_offset = replica.log.log_end_offset();
             if let Role::Leader(state) = &mut replica.role {
@@ -1259,9 +1252,23 @@ impl Broker {
 
     /// A held request reached `replica.fetch.wait.max.ms`: answer with whatever high watermarks moved meanwhile.
     fn expire_parked_fetch(&mut self, ctx: &mut Ctx, follower: BrokerId, fetch_id: u64) {
-        let Some(session) = self.sessions.get_mut(follower.0 as usize).and_then(Option::as_mut) else { return };
-        if session.parked.is_some_and(|(id, _)| id == fetch_id) {
-            session.parked = None;
+        let held = self.sessions.get(follower.0 as usize).and_then(Option::as_ref).and_then(|s| s.parked);
+        if held.is_some_and(|(id, _)| id == fetch_id) {
+            self.answer_held_fetch(ctx, follower);
+        }
+    }
+
+    /// Takes the follower's held request out of its session and out of the deadlines; returns its fetch id.
+    fn release_held_fetch(&mut self, follower: BrokerId) -> Option<u64> {
+        let session = self.sessions.get_mut(follower.0 as usize).and_then(Option::as_mut)?;
+        let (fetch_id, deadline) = session.parked.take()?;
+        self.fetch_deadlines.remove(deadline, (follower, fetch_id));
+        Some(fetch_id)
+    }
+
+    /// Answers the follower's held request now, if there is one, with what its session has to report.
+    fn answer_held_fetch(&mut self, ctx: &mut Ctx, follower: BrokerId) {
+        if let Some(fetch_id) = self.release_held_fetch(follower) {
             self.answer_session_fetch(ctx, follower, fetch_id, Vec::new());
         }
     }
@@ -1270,14 +1277,8 @@ impl Broker {
     /// the sessions they belong to complete now (`DelayedFetch.tryComplete`, run after the whole request).
     pub(crate) fn complete_fetches_with_new_records(&mut self, ctx: &mut Ctx) {
         for slot in 0..self.sessions.len() {
-            let Some(session) = self.sessions[slot].as_mut() else { continue };
-            if !session.has_new_records {
-                continue;
-            }
-            if let Some((fetch_id, deadline)) = session.parked.take() {
-                let follower = BrokerId(slot as u32);
-                self.fetch_deadlines.remove(deadline, (follower, fetch_id));
-                self.answer_session_fetch(ctx, follower, fetch_id, Vec::new());
+            if self.sessions[slot].as_ref().is_some_and(|s| s.has_new_records) {
+                self.answer_held_fetch(ctx, BrokerId(slot as u32));
             }
         }
     }
