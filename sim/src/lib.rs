@@ -5,6 +5,7 @@
 //! codemap and the invariants this crate keeps.
 
 pub mod assignor;
+pub mod bits;
 pub mod broker;
 pub mod checker;
 pub mod chunked;

@@ -4,6 +4,7 @@
 //!
 //! The rules follow Kafka's `KafkaProducer`, `RecordAccumulator`, `Sender` and `BuiltInPartitioner`.
 
+use crate::bits::IndexBits;
 use crate::config::{Acks, Partitioner, ProducerConfig};
 use crate::ctx::{Ctx, Timer};
 use crate::deadlines::DeadlineSet;
@@ -381,14 +382,13 @@ impl Producer {
         }
         let max_in_flight = self.config.max_in_flight_requests_per_connection;
         // Only brokers with a free request slot are looked at, so a backlog on a busy broker costs nothing here.
-        for b in 0..self.ready.by_broker.len() {
+        for b in 0..self.drain_start.len() {
             let broker = BrokerId(b as u32 + 1);
-            if self.ready.by_broker[b].is_empty() || self.in_flight_per_broker[broker.0 as usize] >= max_in_flight {
+            if !self.ready.broker_has_any(b) || self.in_flight_per_broker[broker.0 as usize] >= max_in_flight {
                 continue;
             }
             if self.unreachable.contains(&broker) {
-                let waiting: Vec<PartitionIdx> = self.ready.by_broker[b].iter().copied().collect();
-                for partition in waiting {
+                for partition in self.ready.of_broker(b) {
                     self.arm_expiry(ctx, partition);
                 }
                 continue;
@@ -398,10 +398,23 @@ impl Producer {
             // `max.request.size`, starting where the last drain stopped so that no partition starves.
             let mut batches = Vec::new();
             let mut request_bytes = 0;
-            let start = self.drain_start[b];
-            let queued = &self.queued.by_broker[b];
-            let partitions: Vec<PartitionIdx> = queued.range(start..).chain(queued.range(..start)).copied().collect();
-            for partition in partitions {
+            let start = self.drain_start[b].index();
+            let partition_count = self.accumulator.len();
+            // From `start` to the end, then from 0 to `start`. The loop only removes the partition it looks at, so
+            // walking the live set visits what a copy taken first would.
+            let mut wrapped = false;
+            let mut cursor = start;
+            loop {
+                let end = if wrapped { start } else { partition_count };
+                let Some(partition) = self.queued.next_of_broker(b, cursor, end) else {
+                    if wrapped {
+                        break;
+                    }
+                    wrapped = true;
+                    cursor = 0;
+                    continue;
+                };
+                cursor = partition.index() + 1;
                 let Some(front) = self.accumulator[partition.index()].front() else {
                     self.queued.remove(partition);
                     self.ready.remove(partition);
@@ -445,8 +458,7 @@ impl Producer {
             }
         }
         if !self.ready.no_leader.is_empty() {
-            let waiting: Vec<PartitionIdx> = self.ready.no_leader.iter().copied().collect();
-            for partition in waiting {
+            for partition in self.ready.without_leader() {
                 self.arm_expiry(ctx, partition);
             }
             self.request_metadata(ctx);
@@ -872,11 +884,13 @@ impl Producer {
 }
 
 /// Partitions whose first batch is ready to send, grouped by the broker that leads them (as this producer
-/// believes), so the sender only looks at brokers with a free request slot.
+/// believes), so the sender only looks at brokers with a free request slot. One bit per partition and broker.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReadySet {
-    by_broker: Vec<BTreeSet<PartitionIdx>>,
-    no_leader: BTreeSet<PartitionIdx>,
+    by_broker: Vec<IndexBits>,
+    /// Members per broker, so that a broker with none is skipped without looking at its bits.
+    count_by_broker: Vec<u32>,
+    no_leader: IndexBits,
     /// Where each partition is filed, indexed by partition: `None` when it is not in the set, else under
     /// `Some(broker)` or under no leader.
     filed: Vec<Option<Option<BrokerId>>>,
@@ -886,8 +900,9 @@ pub struct ReadySet {
 impl ReadySet {
     fn new(brokers: u32, partitions: usize) -> Self {
         ReadySet {
-            by_broker: vec![BTreeSet::new(); brokers as usize],
-            no_leader: BTreeSet::new(),
+            by_broker: vec![IndexBits::with_capacity(partitions); brokers as usize],
+            count_by_broker: vec![0; brokers as usize],
+            no_leader: IndexBits::with_capacity(partitions),
             filed: vec![None; partitions],
             len: 0,
         }
@@ -899,8 +914,11 @@ impl ReadySet {
         }
         self.remove(partition);
         match leader {
-            Some(b) => self.by_broker[b.0 as usize - 1].insert(partition),
-            None => self.no_leader.insert(partition),
+            Some(b) => {
+                self.by_broker[b.0 as usize - 1].insert(partition.index());
+                self.count_by_broker[b.0 as usize - 1] += 1;
+            }
+            None => self.no_leader.insert(partition.index()),
         };
         self.filed[partition.index()] = Some(leader);
         self.len += 1;
@@ -908,8 +926,11 @@ impl ReadySet {
 
     fn remove(&mut self, partition: PartitionIdx) {
         match self.filed[partition.index()].take() {
-            Some(Some(b)) => self.by_broker[b.0 as usize - 1].remove(&partition),
-            Some(None) => self.no_leader.remove(&partition),
+            Some(Some(b)) => {
+                self.by_broker[b.0 as usize - 1].remove(partition.index());
+                self.count_by_broker[b.0 as usize - 1] -= 1;
+            }
+            Some(None) => self.no_leader.remove(partition.index()),
             None => return,
         };
         self.len -= 1;
@@ -919,9 +940,33 @@ impl ReadySet {
         self.len == 0
     }
 
+    /// Does the broker (0-based) lead any partition in the set?
+    fn broker_has_any(&self, broker_index: usize) -> bool {
+        self.count_by_broker[broker_index] > 0
+    }
+
+    /// The broker's (0-based) partitions in the set, lowest first.
+    fn of_broker(&self, broker_index: usize) -> Vec<PartitionIdx> {
+        self.by_broker[broker_index].iter().map(|p| PartitionIdx(p as u32)).collect()
+    }
+
+    /// The broker's (0-based) lowest partition in the set at or after `from`, before `end`.
+    fn next_of_broker(&self, broker_index: usize, from: usize, end: usize) -> Option<PartitionIdx> {
+        self.by_broker[broker_index].next_from(from, end).map(|p| PartitionIdx(p as u32))
+    }
+
+    fn without_leader(&self) -> Vec<PartitionIdx> {
+        self.no_leader.iter().map(|p| PartitionIdx(p as u32)).collect()
+    }
+
     /// The lowest partition in the set.
     fn any(&self) -> Option<PartitionIdx> {
-        self.by_broker.iter().chain([&self.no_leader]).filter_map(|set| set.first().copied()).min()
+        self.by_broker
+            .iter()
+            .chain([&self.no_leader])
+            .filter_map(|set| set.first())
+            .min()
+            .map(|p| PartitionIdx(p as u32))
     }
 
     /// Files every partition again after the leaders changed.
