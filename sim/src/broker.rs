@@ -819,7 +819,9 @@ impl Broker {
             return;
         }
         let session_epoch = fetcher.session_epoch;
-        let mut partitions = Vec::new();
+        // Sized for what the request will most likely name: the whole session, or the partitions marked dirty.
+        let expected = if session_epoch == 0 { fetcher.session_size as usize } else { fetcher.dirty.len() };
+        let mut partitions = Vec::with_capacity(expected);
         let mut forgotten = Vec::new();
         if session_epoch == 0 {
             fetcher.dirty.clear();
@@ -1198,6 +1200,7 @@ impl Broker {
         let max_bytes = ctx.config().replica_fetch_max_bytes;
         let Some(session) = self.sessions.get_mut(follower.0 as usize).and_then(Option::as_mut) else { return };
         let session_id = session.id;
+        answers.reserve(session.errors.len() + session.pending.len());
         answers.extend(session.errors.drain(..).map(|p| (p, FetchResult::Error(KafkaError::NotLeaderOrFollower))));
         let mut pending = std::mem::take(&mut session.pending);
         let mut still_pending = Vec::new();
