@@ -10,7 +10,8 @@ use crate::deadlines::DeadlineSet;
 use crate::ids::{BrokerId, NodeId, PartitionIdx, CONTROLLER};
 use crate::log::{Log, LogEntry};
 use crate::message::{
-    BrokerSet, FetchPartition, FetchResult, KafkaError, Message, MetadataUpdate, PartitionState, ProduceBatch,
+    BrokerSet, FetchPartition, FetchResult, FetchedEntries, KafkaError, Message, MetadataUpdate, PartitionState,
+    ProduceBatch,
 };
 use crate::time::Micros;
 use crate::trace::TraceKind;
@@ -1220,7 +1221,7 @@ impl Broker {
             let entries = if fetch_offset < log.log_end_offset() {
                 read_entries(log, fetch_offset, max_bytes)
             } else {
-                Vec::new()
+                FetchedEntries::new()
             };
             let sent = read_high_watermark.unwrap_or(*high_watermark);
             if !entries.is_empty() || sent != f.sent_high_watermark {
@@ -1779,10 +1780,10 @@ fn send_produce_response(ctx: &mut Ctx, (producer, request_id): RequestKey, dela
 }
 
 /// What a consumer may read from `offset`: records below the high watermark, at most `CONSUMER_FETCH_MAX_RECORDS`.
-fn committed_entries(log: &Log, offset: u64, high_watermark: u64) -> Vec<LogEntry> {
+fn committed_entries(log: &Log, offset: u64, high_watermark: u64) -> FetchedEntries {
     let end = (high_watermark as usize).min(offset as usize + CONSUMER_FETCH_MAX_RECORDS);
     let start = (offset as usize).min(end);
-    log.entries().to_vec(start, end)
+    copy_entries(log, start, end)
 }
 
 /// Leader epoch fencing of a fetch (KIP-320): a stale `current_leader_epoch` is fenced, a newer one means
@@ -1808,10 +1809,17 @@ fn diverging_epoch(log: &Log, last_fetched_epoch: Option<u32>, fetch_offset: u64
 }
 
 /// Reads records from `offset` up to `max_bytes` (at least one record, as Kafka always returns a whole batch).
-fn read_entries(log: &Log, offset: u64, max_bytes: u64) -> Vec<LogEntry> {
+fn read_entries(log: &Log, offset: u64, max_bytes: u64) -> FetchedEntries {
     let max_records = (max_bytes / RECORD_BYTES_ESTIMATE).max(1) as usize;
     let start = offset as usize;
-    log.entries().to_vec(start, start + max_records)
+    copy_entries(log, start, start + max_records)
+}
+
+/// The log's entries in `start..end` (clamped to its length).
+fn copy_entries(log: &Log, start: usize, end: usize) -> FetchedEntries {
+    let mut entries = FetchedEntries::new();
+    log.entries().for_each_slice(start, end, |slice| entries.extend_from_slice(slice));
+    entries
 }
 
 /// Rebuilds idempotent producers' last batches from the log, as a new leader does (`ProducerStateManager` loads its

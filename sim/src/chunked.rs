@@ -109,9 +109,15 @@ impl<T: Clone> Chunked<T> {
 
     /// A copy of the entries in `start..end` (clamped to the length), one slice copy per chunk.
     pub fn to_vec(&self, start: usize, end: usize) -> Vec<T> {
+        let mut out = Vec::with_capacity(end.min(self.len()).saturating_sub(start));
+        self.for_each_slice(start, end, |slice| out.extend_from_slice(slice));
+        out
+    }
+
+    /// Calls `f` with the entries in `start..end` (clamped to the length) as consecutive slices, one per chunk.
+    pub fn for_each_slice(&self, start: usize, end: usize, mut f: impl FnMut(&[T])) {
         let end = end.min(self.len());
         let mut at = start.min(end);
-        let mut out = Vec::with_capacity(end - at);
         let full_len = self.full_len();
         while at < end {
             let (slice, offset) = match at.checked_sub(full_len) {
@@ -119,10 +125,9 @@ impl<T: Clone> Chunked<T> {
                 None => (&self.full[at >> CHUNK_BITS][..], at & (CHUNK - 1)),
             };
             let take = (slice.len() - offset).min(end - at);
-            out.extend_from_slice(&slice[offset..offset + take]);
+            f(&slice[offset..offset + take]);
             at += take;
         }
-        out
     }
 }
 

@@ -4,6 +4,38 @@ use crate::config::Acks;
 use crate::ids::{BrokerId, PartitionIdx, RecordId};
 use crate::log::LogEntry;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+/// A batch's records: almost always a handful, so they live inline (as many bytes as a `Vec`'s header) and a batch
+/// costs no allocation of its own.
+pub type RecordIds = SmallVec<[RecordId; 4]>;
+
+/// The log entries of one partition in a fetch response: most responses carry one record, kept inline.
+pub type FetchedEntries = SmallVec<[LogEntry; 1]>;
+
+/// Serde for `SmallVec` fields, as a plain sequence (the same format as a `Vec`), without smallvec's serde feature.
+pub mod small_vec_serde {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use smallvec::{Array, SmallVec};
+
+    pub fn serialize<A, S>(values: &SmallVec<A>, serializer: S) -> Result<S::Ok, S::Error>
+    where
+        A: Array,
+        A::Item: Serialize,
+        S: Serializer,
+    {
+        serializer.collect_seq(values.iter())
+    }
+
+    pub fn deserialize<'de, A, D>(deserializer: D) -> Result<SmallVec<A>, D::Error>
+    where
+        A: Array,
+        A::Item: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Vec::<A::Item>::deserialize(deserializer).map(SmallVec::from_vec)
+    }
+}
 
 /// Kafka's error codes that the simulation produces, by their protocol names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -161,7 +193,8 @@ pub struct JoinResult {
 /// A producer batch on the wire.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProduceBatch {
-    pub records: Vec<RecordId>,
+    #[serde(with = "small_vec_serde")]
+    pub records: RecordIds,
     /// The idempotent producer's id, or 0.
     pub producer_id: u32,
     /// The sequence number of the first record, or -1 without idempotence.
@@ -181,7 +214,8 @@ pub struct FetchPartition {
 pub enum FetchResult {
     /// Records from the fetch offset (maybe none), and the leader's high watermark.
     Records {
-        entries: Vec<LogEntry>,
+        #[serde(with = "small_vec_serde")]
+        entries: FetchedEntries,
         high_watermark: u64,
     },
     /// The follower's log diverges from the leader's (KIP-320 `DivergingEpoch`): truncate to at most `end_offset`.

@@ -10,7 +10,7 @@ use crate::ctx::{Ctx, Timer};
 use crate::deadlines::DeadlineSet;
 use crate::history::{History, KeyRef, RecordInfo, RecordStatus};
 use crate::ids::{BrokerId, NodeId, PartitionIdx, ProducerIdx, RecordId};
-use crate::message::{KafkaError, Message, ProduceBatch};
+use crate::message::{KafkaError, Message, ProduceBatch, RecordIds};
 use crate::scenario::Workload;
 use crate::time::{Micros, US_PER_SEC};
 use crate::trace::{BatchTrigger, TraceKind};
@@ -67,7 +67,8 @@ fn record_size(key_len: usize, value_len: usize) -> u64 {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Batch {
     pub id: u64,
-    pub records: Vec<RecordId>,
+    #[serde(with = "crate::message::small_vec_serde")]
+    pub records: RecordIds,
     pub bytes: u64,
     pub created_at: Micros,
     pub attempts: u32,
@@ -351,7 +352,7 @@ impl Producer {
         let closed_by = if size >= batch_size { BatchTrigger::BatchSize } else { BatchTrigger::NoLinger };
         deque.push_back(Batch {
             id,
-            records: vec![record],
+            records: smallvec::smallvec![record],
             bytes: size,
             created_at: ctx.now,
             attempts: 0,
