@@ -6,7 +6,7 @@ use crate::ids::{BrokerId, NodeId, PartitionIdx};
 use crate::message::Message;
 use crate::scenario::Topic;
 use crate::time::Micros;
-use crate::trace::TraceKind;
+use crate::trace::{Trace, TraceKind};
 use serde::{Deserialize, Serialize};
 
 /// A timer a node set for itself. Timers of a node that crashed or restarted since are ignored.
@@ -147,12 +147,12 @@ impl Topology {
     }
 }
 
-/// What a handler produced.
+/// What a handler produced. (`Simulation::restore_outbox` forgets an outbox whose vectors own no memory: a new
+/// field that owns memory must be checked there too.)
 #[derive(Clone, Debug, Default)]
 pub struct Outbox {
     pub sends: Vec<(NodeId, Message)>,
     pub timers: Vec<(Micros, Timer)>,
-    pub trace: Vec<TraceKind>,
     /// The broker asks to stop its own process (after a controlled shutdown).
     pub stop_self: bool,
     /// Partitions the handler changed beyond those its message names, for the invariant checks.
@@ -163,7 +163,6 @@ impl Outbox {
     pub fn clear(&mut self) {
         self.sends.clear();
         self.timers.clear();
-        self.trace.clear();
         self.stop_self = false;
         self.touched.clear();
     }
@@ -173,6 +172,8 @@ pub struct Ctx<'a> {
     pub now: Micros,
     pub topo: &'a Topology,
     pub out: &'a mut Outbox,
+    /// The run's trace: what a handler records goes straight into its hash (and, when kept, its list).
+    pub trace: &'a mut Trace,
     /// Payloads of the group coordinators' records in `__consumer_offsets`.
     pub internal: &'a mut crate::group::InternalRecords,
 }
@@ -203,7 +204,7 @@ impl Ctx<'_> {
     }
 
     pub fn trace(&mut self, kind: TraceKind) {
-        self.out.trace.push(kind);
+        self.trace.record(self.now, kind);
     }
 
     pub fn config(&self) -> &BrokerConfig {

@@ -248,20 +248,33 @@ impl Simulation {
     fn boot(&mut self) {
         let mut out = Outbox::default();
         {
-            let mut ctx = Ctx { now: 0, topo: &self.topo, out: &mut out, internal: &mut self.internal };
+            let mut ctx =
+                Ctx { now: 0, topo: &self.topo, out: &mut out, internal: &mut self.internal, trace: &mut self.trace };
             self.controller.start(&mut ctx);
         }
         self.flush(CONTROLLER, &mut out);
         for i in 0..self.brokers.len() {
             {
-                let mut ctx = Ctx { now: 0, topo: &self.topo, out: &mut out, internal: &mut self.internal };
+                let mut ctx = Ctx {
+                    now: 0,
+                    topo: &self.topo,
+                    out: &mut out,
+                    internal: &mut self.internal,
+                    trace: &mut self.trace,
+                };
                 self.brokers[i].start(&mut ctx, true);
             }
             self.flush(NodeId(i as u32 + 1), &mut out);
         }
         for i in 0..self.producers.len() {
             {
-                let mut ctx = Ctx { now: 0, topo: &self.topo, out: &mut out, internal: &mut self.internal };
+                let mut ctx = Ctx {
+                    now: 0,
+                    topo: &self.topo,
+                    out: &mut out,
+                    internal: &mut self.internal,
+                    trace: &mut self.trace,
+                };
                 self.producers[i].start(&mut ctx);
             }
             let node = self.producers[i].node;
@@ -483,7 +496,7 @@ impl Simulation {
                             let mut out = std::mem::take(&mut self.outbox);
                             out.sends.push((from, refusal));
                             self.flush(to, &mut out);
-                            self.outbox = out;
+                            self.restore_outbox(out);
                         }
                         return;
                     }
@@ -516,7 +529,13 @@ impl Simulation {
                 }
                 let mut out = std::mem::take(&mut self.outbox);
                 {
-                    let mut ctx = Ctx { now: self.now, topo: &self.topo, out: &mut out, internal: &mut self.internal };
+                    let mut ctx = Ctx {
+                        now: self.now,
+                        topo: &self.topo,
+                        out: &mut out,
+                        internal: &mut self.internal,
+                        trace: &mut self.trace,
+                    };
                     match to {
                         CONTROLLER => self.controller.on_message(&mut ctx, from, message),
                         node if (node.0 as usize) <= self.brokers.len() => {
@@ -533,7 +552,7 @@ impl Simulation {
                     }
                 }
                 self.flush(to, &mut out);
-                self.outbox = out;
+                self.restore_outbox(out);
             }
             Event::Timer { node, incarnation, timer } => {
                 if incarnation != self.incarnation[node.index()] {
@@ -554,7 +573,13 @@ impl Simulation {
                 }
                 let mut out = std::mem::take(&mut self.outbox);
                 {
-                    let mut ctx = Ctx { now: self.now, topo: &self.topo, out: &mut out, internal: &mut self.internal };
+                    let mut ctx = Ctx {
+                        now: self.now,
+                        topo: &self.topo,
+                        out: &mut out,
+                        internal: &mut self.internal,
+                        trace: &mut self.trace,
+                    };
                     match node {
                         CONTROLLER => self.controller.on_timer(&mut ctx, timer),
                         node if (node.0 as usize) <= self.brokers.len() => {
@@ -571,7 +596,7 @@ impl Simulation {
                     }
                 }
                 self.flush(node, &mut out);
-                self.outbox = out;
+                self.restore_outbox(out);
             }
             Event::Command(command) => self.execute(command),
         }
@@ -583,9 +608,6 @@ impl Simulation {
             if self.check_invariants {
                 self.invariants.touch(Some(partition));
             }
-        }
-        for kind in out.trace.drain(..) {
-            self.trace.record(self.now, kind);
         }
         for (to, message) in out.sends.drain(..) {
             match self.net.send(self.now, from, to) {
@@ -616,18 +638,34 @@ impl Simulation {
         }
     }
 
+    /// Puts the outbox (flushed, so empty, but keeping its capacity) back where the next handler takes it. What it
+    /// replaces is nearly always the empty default left by `mem::take`, which owns no memory: that one is forgotten
+    /// rather than dropped, which saves running `Outbox`'s drop glue on every event. (A nested handler, as when a
+    /// broker stops itself during a flush, may have left a real outbox there: that one is dropped.)
+    fn restore_outbox(&mut self, out: Outbox) {
+        debug_assert!(out.sends.is_empty() && out.timers.is_empty() && out.touched.is_empty());
+        let previous = std::mem::replace(&mut self.outbox, out);
+        if previous.sends.capacity() == 0 && previous.timers.capacity() == 0 && previous.touched.capacity() == 0 {
+            std::mem::forget(previous);
+        }
+    }
+
     /// Runs `f` as node `node`'s handler and flushes what it produced.
     fn as_node(&mut self, node: NodeId, f: impl FnOnce(&mut Simulation, &mut Ctx)) {
         let mut out = std::mem::take(&mut self.outbox);
         let mut internal = std::mem::take(&mut self.internal);
+        // The handler's records go into the run's trace, taken out while `f` borrows the simulation (which
+        // calls handlers only, and never records into `self.trace` itself).
+        let mut trace = std::mem::replace(&mut self.trace, Trace::new(TraceRetention::HashOnly));
         let topo = self.topo.clone();
         {
-            let mut ctx = Ctx { now: self.now, topo: &topo, out: &mut out, internal: &mut internal };
+            let mut ctx = Ctx { now: self.now, topo: &topo, out: &mut out, internal: &mut internal, trace: &mut trace };
             f(self, &mut ctx);
         }
+        self.trace = trace;
         self.internal = internal;
         self.flush(node, &mut out);
-        self.outbox = out;
+        self.restore_outbox(out);
     }
 
     /// The broker's process stops: its timers die with it, and every client's connection to it breaks.
