@@ -122,8 +122,8 @@ mod tests {
         assert!(queue.is_empty());
     }
 
-    /// Pushes and pops interleaved at random, against a sorted list of (time, insertion number): the front slot
-    /// never changes the order.
+    /// Pushes, pops and peeks interleaved at random, against a sorted list of (time, insertion number): the front
+    /// slot never changes the order. Offsets are mostly small (equal times are common), sometimes huge.
     #[test]
     fn interleaved_pushes_and_pops_keep_time_then_insertion_order() {
         let mut queue = EventQueue::default();
@@ -131,14 +131,22 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut next = |bound: u64| rng.next_u64() % bound;
         let mut now = 0;
-        for n in 0..20_000u32 {
-            if next(3) == 0 && !reference.is_empty() {
+        for n in 0..50_000u32 {
+            let choice = next(8);
+            if choice < 3 && !reference.is_empty() {
                 let expected = reference.remove(0);
                 assert_eq!(queue.pop(), Some(expected));
                 now = expected.0;
+            } else if choice == 3 {
+                assert_eq!(queue.next_time(), reference.first().map(|&(t, _)| t));
             } else {
-                // Small offsets make equal times common; times never go back past the last pop.
-                let time = now + next(8);
+                // Times never go back past the last pop.
+                let offset = match next(6) {
+                    0 => next(1 << 40),
+                    1 => next(100_000),
+                    _ => next(8),
+                };
+                let time = now + offset;
                 queue.push(time, n);
                 let at = reference.partition_point(|&(t, _)| t <= time);
                 reference.insert(at, (time, n));
@@ -146,6 +154,7 @@ mod tests {
             assert_eq!(queue.len(), reference.len());
             assert_eq!(queue.peek_time(), reference.first().map(|&(t, _)| t));
         }
+        assert_eq!(queue.iter().count(), reference.len());
         let rest: Vec<_> = std::iter::from_fn(|| queue.pop()).collect();
         assert_eq!(rest, reference);
     }
