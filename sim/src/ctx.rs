@@ -147,8 +147,7 @@ impl Topology {
     }
 }
 
-/// What a handler produced. (`Simulation::restore_outbox` forgets an outbox whose vectors own no memory: a new
-/// field that owns memory must be checked there too.)
+/// What a handler produced.
 #[derive(Clone, Debug, Default)]
 pub struct Outbox {
     pub sends: Vec<(NodeId, Message)>,

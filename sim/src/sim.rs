@@ -246,39 +246,43 @@ impl Simulation {
 
     /// Starts every node at t=0 and schedules the scenario's timeline.
     fn boot(&mut self) {
-        let mut out = Outbox::default();
         {
-            let mut ctx =
-                Ctx { now: 0, topo: &self.topo, out: &mut out, internal: &mut self.internal, trace: &mut self.trace };
+            let mut ctx = Ctx {
+                now: 0,
+                topo: &self.topo,
+                out: &mut self.outbox,
+                internal: &mut self.internal,
+                trace: &mut self.trace,
+            };
             self.controller.start(&mut ctx);
         }
-        self.flush(CONTROLLER, &mut out);
+        self.flush(CONTROLLER);
         for i in 0..self.brokers.len() {
             {
                 let mut ctx = Ctx {
                     now: 0,
                     topo: &self.topo,
-                    out: &mut out,
+                    out: &mut self.outbox,
                     internal: &mut self.internal,
                     trace: &mut self.trace,
                 };
                 self.brokers[i].start(&mut ctx, true);
             }
-            self.flush(NodeId(i as u32 + 1), &mut out);
+            self.flush(NodeId(i as u32 + 1));
         }
         for i in 0..self.producers.len() {
             {
                 let mut ctx = Ctx {
                     now: 0,
                     topo: &self.topo,
-                    out: &mut out,
+                    out: &mut self.outbox,
                     internal: &mut self.internal,
                     trace: &mut self.trace,
                 };
                 self.producers[i].start(&mut ctx);
             }
             let node = self.producers[i].node;
-            self.flush(node, &mut out);
+            self.flush(node);
         }
         for i in 0..self.consumers.len() {
             let start = self.scenario.consumers[i].start;
@@ -493,10 +497,8 @@ impl Simulation {
                         );
                         if let Some(refusal) = message.refused(to) {
                             self.trace.record(self.now, TraceKind::Refused { from, to, message: message.kind() });
-                            let mut out = std::mem::take(&mut self.outbox);
-                            out.sends.push((from, refusal));
-                            self.flush(to, &mut out);
-                            self.restore_outbox(out);
+                            self.outbox.sends.push((from, refusal));
+                            self.flush(to);
                         }
                         return;
                     }
@@ -527,12 +529,11 @@ impl Simulation {
                     }
                     _ => {}
                 }
-                let mut out = std::mem::take(&mut self.outbox);
                 {
                     let mut ctx = Ctx {
                         now: self.now,
                         topo: &self.topo,
-                        out: &mut out,
+                        out: &mut self.outbox,
                         internal: &mut self.internal,
                         trace: &mut self.trace,
                     };
@@ -551,8 +552,7 @@ impl Simulation {
                         }
                     }
                 }
-                self.flush(to, &mut out);
-                self.restore_outbox(out);
+                self.flush(to);
             }
             Event::Timer { node, incarnation, timer } => {
                 if incarnation != self.incarnation[node.index()] {
@@ -571,12 +571,11 @@ impl Simulation {
                 } else {
                     self.invariants.touch(timer_partition(&timer));
                 }
-                let mut out = std::mem::take(&mut self.outbox);
                 {
                     let mut ctx = Ctx {
                         now: self.now,
                         topo: &self.topo,
-                        out: &mut out,
+                        out: &mut self.outbox,
                         internal: &mut self.internal,
                         trace: &mut self.trace,
                     };
@@ -595,15 +594,16 @@ impl Simulation {
                         }
                     }
                 }
-                self.flush(node, &mut out);
-                self.restore_outbox(out);
+                self.flush(node);
             }
             Event::Command(command) => self.execute(command),
         }
     }
 
-    /// Hands a handler's output to the network, the queue and the trace.
-    fn flush(&mut self, from: NodeId, out: &mut Outbox) {
+    /// Hands a handler's output (in `self.outbox`, which handlers fill in place) to the network, the queue and the
+    /// trace, leaving the outbox empty with its capacity for the next handler.
+    fn flush(&mut self, from: NodeId) {
+        let out = &mut self.outbox;
         for partition in out.touched.drain(..) {
             if self.check_invariants {
                 self.invariants.touch(Some(partition));
@@ -628,25 +628,13 @@ impl Simulation {
         for (at, timer) in out.timers.drain(..) {
             self.queue.push(at, Event::Timer { node: from, incarnation, timer });
         }
-        if std::mem::take(&mut out.stop_self) {
+        if std::mem::take(&mut self.outbox.stop_self) {
             let broker = BrokerId(from.0);
             self.stop_broker(broker);
             self.trace.record(self.now, TraceKind::Stopped { broker });
             if std::mem::take(&mut self.restart_after_stop[broker.0 as usize - 1]) {
                 self.push(self.now, Event::Command(Command::Restart { broker }));
             }
-        }
-    }
-
-    /// Puts the outbox (flushed, so empty, but keeping its capacity) back where the next handler takes it. What it
-    /// replaces is nearly always the empty default left by `mem::take`, which owns no memory: that one is forgotten
-    /// rather than dropped, which saves running `Outbox`'s drop glue on every event. (A nested handler, as when a
-    /// broker stops itself during a flush, may have left a real outbox there: that one is dropped.)
-    fn restore_outbox(&mut self, out: Outbox) {
-        debug_assert!(out.sends.is_empty() && out.timers.is_empty() && out.touched.is_empty());
-        let previous = std::mem::replace(&mut self.outbox, out);
-        if previous.sends.capacity() == 0 && previous.timers.capacity() == 0 && previous.touched.capacity() == 0 {
-            std::mem::forget(previous);
         }
     }
 
@@ -664,8 +652,8 @@ impl Simulation {
         }
         self.trace = trace;
         self.internal = internal;
-        self.flush(node, &mut out);
-        self.restore_outbox(out);
+        self.outbox = out;
+        self.flush(node);
     }
 
     /// The broker's process stops: its timers die with it, and every client's connection to it breaks.
