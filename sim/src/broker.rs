@@ -1313,11 +1313,16 @@ impl Broker {
         }
         for f in &state.followers {
             let follower_leo = f.log_end_offset.unwrap_or(0);
-            let last_caught_up_time = f.effective_last_caught_up_time(session_fetch_time(sessions, f), log_end_offset);
-            let caught_up = follower_leo == log_end_offset || now.saturating_sub(last_caught_up_time) <= lag_max;
-            let eligible = !fenced.contains(f.broker);
+            // Only a follower behind the candidate HW can hold it back; whether one outside the ISR is caught up
+            // is worked out only then (it is the costly part, and most fetches come from ISR members).
+            let caught_up = || {
+                let last_caught_up_time =
+                    f.effective_last_caught_up_time(session_fetch_time(sessions, f), log_end_offset);
+                follower_leo == log_end_offset || now.saturating_sub(last_caught_up_time) <= lag_max
+            };
             if follower_leo < new_hw
-                && (maximal_isr.contains(f.broker) || (caught_up && eligible && f.log_end_offset.is_some()))
+                && (maximal_isr.contains(f.broker)
+                    || (f.log_end_offset.is_some() && !fenced.contains(f.broker) && caught_up()))
             {
                 new_hw = follower_leo;
             }
