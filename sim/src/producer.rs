@@ -397,7 +397,7 @@ impl Producer {
             // `RecordAccumulator.drainBatchesForOneNode`: the request takes the first batch of every partition the
             // broker leads, ready or not (so linger.ms holds back a broker, not each partition), up to
             // `max.request.size`, starting where the last drain stopped so that no partition starves.
-            let mut batches = Vec::new();
+            let mut batches = Vec::with_capacity(self.queued.count_of_broker(b));
             let mut request_bytes = 0;
             let start = self.drain_start[b].index();
             let partition_count = self.accumulator.len();
@@ -939,6 +939,11 @@ impl ReadySet {
 
     fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// How many partitions in the set the broker (0-based) leads.
+    fn count_of_broker(&self, broker_index: usize) -> usize {
+        self.count_by_broker[broker_index] as usize
     }
 
     /// Does the broker (0-based) lead any partition in the set?
