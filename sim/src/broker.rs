@@ -16,6 +16,7 @@ use crate::message::{
 use crate::time::Micros;
 use crate::trace::TraceKind;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Kafka keeps the metadata of the last 5 batches per producer (`ProducerStateEntry.NUM_BATCHES_TO_RETAIN`).
@@ -497,14 +498,17 @@ impl Broker {
 
     pub fn on_message(&mut self, ctx: &mut Ctx, from: NodeId, message: Message) {
         match message {
-            Message::Produce { request_id, acks, timeout, batches } => {
-                self.handle_produce(ctx, (from, request_id), acks, timeout, batches)
+            Message::Produce { request_id, acks, timeout, mut batches } => {
+                self.handle_produce(ctx, (from, request_id), acks, timeout, &mut batches);
+                ctx.buffers.produce_batches.give(batches);
             }
             Message::Fetch { fetch_id, replica, session_epoch, partitions, forgotten } => {
-                self.handle_fetch(ctx, replica, fetch_id, session_epoch, partitions, forgotten)
+                self.handle_fetch(ctx, replica, fetch_id, session_epoch, &partitions, forgotten);
+                ctx.buffers.fetch_partitions.give(partitions);
             }
-            Message::FetchResponse { fetch_id, error, partitions } => {
-                self.handle_fetch_response(ctx, BrokerId(from.0), fetch_id, error, partitions)
+            Message::FetchResponse { fetch_id, error, mut partitions } => {
+                self.handle_fetch_response(ctx, BrokerId(from.0), fetch_id, error, &mut partitions);
+                ctx.buffers.fetch_answers.give(partitions);
             }
             Message::BrokerHeartbeatResponse { registered, fenced: _, update, shutdown_ok } => {
                 if !registered {
@@ -822,7 +826,7 @@ impl Broker {
         let session_epoch = fetcher.session_epoch;
         // Sized for what the request will most likely name: the whole session, or the partitions marked dirty.
         let expected = if session_epoch == 0 { fetcher.session_size as usize } else { fetcher.dirty.len() };
-        let mut partitions = Vec::with_capacity(expected);
+        let mut partitions = ctx.buffers.fetch_partitions.take(expected);
         let mut forgotten = Vec::new();
         if session_epoch == 0 {
             fetcher.dirty.clear();
@@ -900,7 +904,7 @@ impl Broker {
         leader: BrokerId,
         fetch_id: u64,
         error: Option<KafkaError>,
-        partitions: Vec<(PartitionIdx, FetchResult)>,
+        partitions: &mut Vec<(PartitionIdx, FetchResult)>,
     ) {
         let me = self.id;
         let fetcher = self.fetcher_mut(leader);
@@ -917,7 +921,7 @@ impl Broker {
             }
             None => fetcher.session_epoch += 1,
         }
-        for (partition, result) in partitions {
+        for (partition, result) in partitions.drain(..) {
             let Some(replica) = self.replicas[partition.index()].as_mut() else { continue };
             // AbstractFetcherThread.processFetchRequest: use the data only if the partition still fetches from this
             // leader, at the offset the session asked for.
@@ -995,7 +999,7 @@ impl Broker {
         follower: BrokerId,
         fetch_id: u64,
         session_epoch: u32,
-        partitions: Vec<FetchPartition>,
+        partitions: &[FetchPartition],
         forgotten: Vec<PartitionIdx>,
     ) {
         let now = ctx.now;
@@ -1041,8 +1045,8 @@ impl Broker {
                 }
             }
         }
-        let mut answers = Vec::new();
-        for named in &partitions {
+        let mut answers = ctx.buffers.fetch_answers.take(0);
+        for named in partitions {
             if let Some(answer) = self.fetch_partition(ctx, follower, session_id, previous_fetch_time, named) {
                 answers.push((named.partition, answer));
             }
@@ -1063,7 +1067,8 @@ impl Broker {
             return self.answer_session_fetch(ctx, follower, fetch_id, answers);
         }
         // Held: when it completes it reads the high watermarks of that moment (DelayedFetch.onComplete).
-        for named in &partitions {
+        ctx.buffers.fetch_answers.give(answers);
+        for named in partitions {
             if let Some(Replica { role: Role::Leader(state), .. }) = self.replicas[named.partition.index()].as_mut() {
                 if let Some(f) = state.follower_mut(follower) {
                     f.read_high_watermark = None;
@@ -1273,7 +1278,8 @@ impl Broker {
     /// Answers the follower's held request now, if there is one, with what its session has to report.
     fn answer_held_fetch(&mut self, ctx: &mut Ctx, follower: BrokerId) {
         if let Some(fetch_id) = self.release_held_fetch(follower) {
-            self.answer_session_fetch(ctx, follower, fetch_id, Vec::new());
+            let answers = ctx.buffers.fetch_answers.take(0);
+            self.answer_session_fetch(ctx, follower, fetch_id, answers);
         }
     }
 
@@ -1615,12 +1621,12 @@ impl Broker {
         request: RequestKey,
         acks: Acks,
         timeout: Micros,
-        batches: Vec<(PartitionIdx, ProduceBatch)>,
+        batches: &mut Vec<(PartitionIdx, ProduceBatch)>,
     ) {
-        let mut results: Vec<(PartitionIdx, Option<Result<u64, KafkaError>>)> = Vec::with_capacity(batches.len());
-        let mut waits: Vec<(usize, u64, u64)> =
-            if acks == Acks::All { Vec::with_capacity(batches.len()) } else { Vec::new() };
-        for (slot, (partition, batch)) in batches.into_iter().enumerate() {
+        let mut results = ctx.buffers.produce_outcomes.take(batches.len());
+        // (slot in `results`, base offset, offset the high watermark must reach)
+        let mut waits: SmallVec<[(usize, u64, u64); 8]> = SmallVec::new();
+        for (slot, (partition, batch)) in batches.drain(..).enumerate() {
             match self.append_batch(ctx, partition, acks, batch) {
                 Ok((base_offset, required_offset)) => {
                     let done = acks != Acks::All || self.high_watermark_reached(ctx, partition, required_offset);
@@ -1779,8 +1785,10 @@ fn wanted_fetch_position(replica: &Replica, leader: BrokerId) -> Option<FetchPar
     }
 }
 
-fn send_produce_response(ctx: &mut Ctx, (producer, request_id): RequestKey, delayed: DelayedProduce) {
-    let results = delayed.results.into_iter().map(|(p, r)| (p, r.expect("every partition answered"))).collect();
+fn send_produce_response(ctx: &mut Ctx, (producer, request_id): RequestKey, mut delayed: DelayedProduce) {
+    let mut results = ctx.buffers.produce_results.take(delayed.results.len());
+    results.extend(delayed.results.drain(..).map(|(p, r)| (p, r.expect("every partition answered"))));
+    ctx.buffers.produce_outcomes.give(delayed.results);
     ctx.send(producer, Message::ProduceResponse { request_id, results });
 }
 

@@ -173,6 +173,8 @@ pub struct Ctx<'a> {
     pub out: &'a mut Outbox,
     /// The run's trace: what a handler records goes straight into its hash (and, when kept, its list).
     pub trace: &'a mut Trace,
+    /// Spare payload vectors (`buffers.rs`).
+    pub buffers: &'a mut crate::buffers::Buffers,
     /// Payloads of the group coordinators' records in `__consumer_offsets`.
     pub internal: &'a mut crate::group::InternalRecords,
 }

@@ -7,6 +7,7 @@
 pub mod assignor;
 pub mod bits;
 pub mod broker;
+pub mod buffers;
 pub mod checker;
 pub mod chunked;
 pub mod config;

@@ -397,7 +397,7 @@ impl Producer {
             // `RecordAccumulator.drainBatchesForOneNode`: the request takes the first batch of every partition the
             // broker leads, ready or not (so linger.ms holds back a broker, not each partition), up to
             // `max.request.size`, starting where the last drain stopped so that no partition starves.
-            let mut batches = Vec::with_capacity(self.queued.count_of_broker(b));
+            let mut batches = ctx.buffers.in_flight_batches.take(self.queued.count_of_broker(b));
             let mut request_bytes = 0;
             let start = self.drain_start[b].index();
             let partition_count = self.accumulator.len();
@@ -509,19 +509,17 @@ impl Producer {
         self.next_request_id += 1;
         let request_id = self.next_request_id;
         self.stats.requests += 1;
-        let wire = batches
-            .iter()
-            .map(|(p, b)| {
-                (
-                    *p,
-                    ProduceBatch {
-                        records: b.records.clone(),
-                        producer_id: self.producer_id,
-                        base_sequence: b.base_sequence,
-                    },
-                )
-            })
-            .collect();
+        let mut wire = ctx.buffers.produce_batches.take(batches.len());
+        wire.extend(batches.iter().map(|(p, b)| {
+            (
+                *p,
+                ProduceBatch {
+                    records: b.records.clone(),
+                    producer_id: self.producer_id,
+                    base_sequence: b.base_sequence,
+                },
+            )
+        }));
         ctx.send(
             leader.node(),
             Message::Produce {
@@ -784,15 +782,18 @@ impl Producer {
         ctx: &mut Ctx,
         history: &mut History,
         request: InFlight,
-        results: Vec<(PartitionIdx, Result<u64, KafkaError>)>,
+        mut results: Vec<(PartitionIdx, Result<u64, KafkaError>)>,
         client_side: bool,
     ) {
         self.in_flight_per_broker[request.broker.0 as usize] -= 1;
-        for ((partition, batch), (answered, result)) in request.batches.into_iter().zip(results) {
+        let mut batches = request.batches;
+        for ((partition, batch), (answered, result)) in batches.drain(..).zip(results.drain(..)) {
             debug_assert_eq!(partition, answered);
             self.in_flight_per_partition[partition.index()] -= 1;
             self.complete_batch(ctx, history, partition, batch, result, client_side);
         }
+        ctx.buffers.in_flight_batches.give(batches);
+        ctx.buffers.produce_results.give(results);
         self.drain(ctx, history);
     }
 

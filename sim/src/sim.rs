@@ -6,6 +6,7 @@
 //! trace. Nothing here reads a clock or the OS's randomness: the same scenario and seed give the same trace.
 
 use crate::broker::{Broker, Role};
+use crate::buffers::Buffers;
 use crate::consumer::{Consumer, Processed};
 use crate::controller::Controller;
 use crate::ctx::{Ctx, Outbox, PartitionInfo, Timer, Topology};
@@ -121,6 +122,8 @@ pub struct Simulation {
     failure: Option<SimError>,
     /// Reused by every handler call, so its buffers are allocated once.
     outbox: Outbox,
+    /// Spare payload vectors, reused from message to message.
+    buffers: Buffers,
     /// Brokers asked to restart while still shutting down: restarted when they stop.
     restart_after_stop: Vec<bool>,
 }
@@ -238,6 +241,7 @@ impl Simulation {
             invariants,
             failure: None,
             outbox: Outbox::default(),
+            buffers: Buffers::default(),
             restart_after_stop: vec![false; scenario_brokers as usize],
         };
         sim.boot();
@@ -253,6 +257,7 @@ impl Simulation {
                 out: &mut self.outbox,
                 internal: &mut self.internal,
                 trace: &mut self.trace,
+                buffers: &mut self.buffers,
             };
             self.controller.start(&mut ctx);
         }
@@ -265,6 +270,7 @@ impl Simulation {
                     out: &mut self.outbox,
                     internal: &mut self.internal,
                     trace: &mut self.trace,
+                    buffers: &mut self.buffers,
                 };
                 self.brokers[i].start(&mut ctx, true);
             }
@@ -278,6 +284,7 @@ impl Simulation {
                     out: &mut self.outbox,
                     internal: &mut self.internal,
                     trace: &mut self.trace,
+                    buffers: &mut self.buffers,
                 };
                 self.producers[i].start(&mut ctx);
             }
@@ -536,6 +543,7 @@ impl Simulation {
                         out: &mut self.outbox,
                         internal: &mut self.internal,
                         trace: &mut self.trace,
+                        buffers: &mut self.buffers,
                     };
                     match to {
                         CONTROLLER => self.controller.on_message(&mut ctx, from, message),
@@ -578,6 +586,7 @@ impl Simulation {
                         out: &mut self.outbox,
                         internal: &mut self.internal,
                         trace: &mut self.trace,
+                        buffers: &mut self.buffers,
                     };
                     match node {
                         CONTROLLER => self.controller.on_timer(&mut ctx, timer),
@@ -645,12 +654,21 @@ impl Simulation {
         // The handler's records go into the run's trace, taken out while `f` borrows the simulation (which
         // calls handlers only, and never records into `self.trace` itself).
         let mut trace = std::mem::replace(&mut self.trace, Trace::new(TraceRetention::HashOnly));
+        let mut buffers = std::mem::take(&mut self.buffers);
         let topo = self.topo.clone();
         {
-            let mut ctx = Ctx { now: self.now, topo: &topo, out: &mut out, internal: &mut internal, trace: &mut trace };
+            let mut ctx = Ctx {
+                now: self.now,
+                topo: &topo,
+                out: &mut out,
+                internal: &mut internal,
+                trace: &mut trace,
+                buffers: &mut buffers,
+            };
             f(self, &mut ctx);
         }
         self.trace = trace;
+        self.buffers = buffers;
         self.internal = internal;
         self.outbox = out;
         self.flush(node);
