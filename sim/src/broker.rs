@@ -15,6 +15,7 @@ use crate::message::{
 };
 use crate::time::Micros;
 use crate::trace::TraceKind;
+use crate::vecmap::VecMap;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, VecDeque};
@@ -276,7 +277,7 @@ pub struct Broker {
     pub registered: bool,
     next_fetch_id: u64,
     /// acks=all requests waiting for the high watermark, and their deadlines.
-    delayed_produces: BTreeMap<RequestKey, DelayedProduce>,
+    delayed_produces: VecMap<RequestKey, DelayedProduce>,
     produce_deadlines: DeadlineSet<RequestKey>,
     produce_timer_at: Option<Micros>,
     /// Follower side: one fetcher per leader broker, by broker id.
@@ -328,7 +329,7 @@ impl Broker {
             want_shutdown: false,
             registered: true,
             next_fetch_id: 0,
-            delayed_produces: BTreeMap::new(),
+            delayed_produces: VecMap::new(),
             produce_deadlines: DeadlineSet::new(),
             produce_timer_at: None,
             fetchers: Vec::new(),

@@ -35,6 +35,7 @@ pub mod sim;
 pub mod snapshot;
 pub mod time;
 pub mod trace;
+pub mod vecmap;
 
 pub use scenario::{Scenario, ScenarioError};
 pub use sim::{Command, RunOptions, SimError, Simulation};

@@ -14,6 +14,7 @@ use crate::message::{KafkaError, Message, ProduceBatch, RecordIds};
 use crate::scenario::Workload;
 use crate::time::{Micros, US_PER_SEC};
 use crate::trace::{BatchTrigger, TraceKind};
+use crate::vecmap::VecMap;
 use rand_chacha::ChaCha8Rng;
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
@@ -134,7 +135,7 @@ pub struct Producer {
     linger_timer_at: Option<Micros>,
     in_flight_per_broker: Vec<u32>,
     in_flight_per_partition: Vec<u32>,
-    pub in_flight: BTreeMap<u64, InFlight>,
+    pub in_flight: VecMap<u64, InFlight>,
     request_timer_at: Option<Micros>,
     /// Brokers whose connection broke: not ready until the reconnect backoff passes.
     unreachable: BTreeSet<BrokerId>,
@@ -190,7 +191,7 @@ impl Producer {
             linger_timer_at: None,
             in_flight_per_broker: vec![0; topo.brokers as usize + 1],
             in_flight_per_partition: vec![0; partitions],
-            in_flight: BTreeMap::new(),
+            in_flight: VecMap::new(),
             request_timer_at: None,
             unreachable: BTreeSet::new(),
             next_sequence: vec![0; partitions],
