@@ -938,7 +938,7 @@ impl Broker {
                     let base_offset = replica.log.log_end_offset();
                     let count = entries.len() as u32;
                     let flush_messages = ctx.topo.partition(partition).flush_messages;
-                    for entry in entries {
+                    for &entry in entries.iter() {
                         replica.log.append(entry);
                     }
                     replica.log.maybe_flush(flush_messages);
@@ -1831,6 +1831,12 @@ fn read_entries(log: &Log, offset: u64, max_bytes: u64) -> FetchedEntries {
 
 /// The log's entries in `start..end` (clamped to its length).
 fn copy_entries(log: &Log, start: usize, end: usize) -> FetchedEntries {
+    let end = end.min(log.entries().len());
+    if end == start + 1 {
+        // Most answers carry one record.
+        let entry = *log.entries().get(start).expect("below the log end");
+        return smallvec::smallvec![entry];
+    }
     let mut entries = FetchedEntries::new();
     log.entries().for_each_slice(start, end, |slice| entries.extend_from_slice(slice));
     entries
