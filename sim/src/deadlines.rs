@@ -50,7 +50,16 @@ impl<K: Ord + Copy> DeadlineSet<K> {
     }
 
     fn search(&self, deadline: Micros, key: K) -> Result<usize, usize> {
-        self.entries.binary_search_by(|e| (e.deadline, e.key).cmp(&(deadline, key)))
+        // Timeouts are mostly removed oldest first (a batch drained, a held fetch answered) or newest first: look
+        // at the ends before searching.
+        let wanted = (deadline, key);
+        if self.entries.front().is_some_and(|e| (e.deadline, e.key) == wanted) {
+            return Ok(0);
+        }
+        if self.entries.back().is_some_and(|e| (e.deadline, e.key) == wanted) {
+            return Ok(self.entries.len() - 1);
+        }
+        self.entries.binary_search_by(|e| (e.deadline, e.key).cmp(&wanted))
     }
 
     /// Adds `(deadline, key)`; returns false when it was already in the set.
