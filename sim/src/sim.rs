@@ -57,6 +57,21 @@ pub enum Command {
     SlowConsumer { consumer: u32, processing: Micros },
 }
 
+/// A handler's `Ctx` over the simulation's own fields. A macro rather than a method, so that its borrows stay
+/// disjoint from the node whose handler runs (`self.brokers[i]` and the like).
+macro_rules! handler_ctx {
+    ($sim:expr, $now:expr) => {
+        Ctx {
+            now: $now,
+            topo: &$sim.topo,
+            out: &mut $sim.outbox,
+            internal: &mut $sim.internal,
+            trace: &mut $sim.trace,
+            buffers: &mut $sim.buffers,
+        }
+    };
+}
+
 #[derive(Clone, Debug)]
 enum Event {
     Deliver { from: NodeId, to: NodeId, message: Message },
@@ -251,41 +266,20 @@ impl Simulation {
     /// Starts every node at t=0 and schedules the scenario's timeline.
     fn boot(&mut self) {
         {
-            let mut ctx = Ctx {
-                now: 0,
-                topo: &self.topo,
-                out: &mut self.outbox,
-                internal: &mut self.internal,
-                trace: &mut self.trace,
-                buffers: &mut self.buffers,
-            };
+            let mut ctx = handler_ctx!(self, 0);
             self.controller.start(&mut ctx);
         }
         self.flush(CONTROLLER);
         for i in 0..self.brokers.len() {
             {
-                let mut ctx = Ctx {
-                    now: 0,
-                    topo: &self.topo,
-                    out: &mut self.outbox,
-                    internal: &mut self.internal,
-                    trace: &mut self.trace,
-                    buffers: &mut self.buffers,
-                };
+                let mut ctx = handler_ctx!(self, 0);
                 self.brokers[i].start(&mut ctx, true);
             }
             self.flush(NodeId(i as u32 + 1));
         }
         for i in 0..self.producers.len() {
             {
-                let mut ctx = Ctx {
-                    now: 0,
-                    topo: &self.topo,
-                    out: &mut self.outbox,
-                    internal: &mut self.internal,
-                    trace: &mut self.trace,
-                    buffers: &mut self.buffers,
-                };
+                let mut ctx = handler_ctx!(self, 0);
                 self.producers[i].start(&mut ctx);
             }
             let node = self.producers[i].node;
@@ -537,14 +531,7 @@ impl Simulation {
                     _ => {}
                 }
                 {
-                    let mut ctx = Ctx {
-                        now: self.now,
-                        topo: &self.topo,
-                        out: &mut self.outbox,
-                        internal: &mut self.internal,
-                        trace: &mut self.trace,
-                        buffers: &mut self.buffers,
-                    };
+                    let mut ctx = handler_ctx!(self, self.now);
                     match to {
                         CONTROLLER => self.controller.on_message(&mut ctx, from, message),
                         node if (node.0 as usize) <= self.brokers.len() => {
@@ -580,14 +567,7 @@ impl Simulation {
                     self.invariants.touch(timer_partition(&timer));
                 }
                 {
-                    let mut ctx = Ctx {
-                        now: self.now,
-                        topo: &self.topo,
-                        out: &mut self.outbox,
-                        internal: &mut self.internal,
-                        trace: &mut self.trace,
-                        buffers: &mut self.buffers,
-                    };
+                    let mut ctx = handler_ctx!(self, self.now);
                     match node {
                         CONTROLLER => self.controller.on_timer(&mut ctx, timer),
                         node if (node.0 as usize) <= self.brokers.len() => {
