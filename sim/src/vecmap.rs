@@ -21,7 +21,7 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
     }
 
     fn search(&self, key: &K) -> Result<usize, usize> {
-        // Most lookups are for the oldest or the newest entry: try the ends before a binary search.
+        // Most lookups are for the oldest entry (answers mostly come back in order): try it before a binary search.
         match self.entries.first() {
             Some((first, _)) if first == key => return Ok(0),
             _ => {}
