@@ -27,10 +27,6 @@ impl IndexBits {
         self.words[index / 64] &= !(1 << (index % 64));
     }
 
-    pub fn contains(&self, index: usize) -> bool {
-        self.words.get(index / 64).is_some_and(|w| w & (1 << (index % 64)) != 0)
-    }
-
     pub fn is_empty(&self) -> bool {
         self.words.iter().all(|&w| w == 0)
     }
@@ -96,7 +92,7 @@ mod tests {
             let from = (state >> 20) as usize % (capacity + 10);
             let end = (state >> 40) as usize % (capacity + 70);
             assert_eq!(bits.next_from(from, end), reference.range(from..).next().copied().filter(|&i| i < end));
-            assert_eq!(bits.contains(index), reference.contains(&index));
+            assert_eq!(bits.next_from(index, index + 1).is_some(), reference.contains(&index));
             assert_eq!(bits.is_empty(), reference.is_empty());
         }
         assert_eq!(bits.iter().collect::<Vec<_>>(), reference.iter().copied().collect::<Vec<_>>());

@@ -107,13 +107,6 @@ impl<T: Clone> Chunked<T> {
             .take(end - start)
     }
 
-    /// A copy of the entries in `start..end` (clamped to the length), one slice copy per chunk.
-    pub fn to_vec(&self, start: usize, end: usize) -> Vec<T> {
-        let mut out = Vec::with_capacity(end.min(self.len()).saturating_sub(start));
-        self.for_each_slice(start, end, |slice| out.extend_from_slice(slice));
-        out
-    }
-
     /// Calls `f` with the entries in `start..end` (clamped to the length) as consecutive slices, one per chunk.
     pub fn for_each_slice(&self, start: usize, end: usize, mut f: impl FnMut(&[T])) {
         let end = end.min(self.len());
@@ -181,8 +174,13 @@ mod tests {
         }
         assert_eq!(chunked.len(), plain.len());
         assert_eq!(chunked.iter().copied().collect::<Vec<_>>(), plain);
-        assert_eq!(chunked.to_vec(CHUNK - 3, CHUNK + 5), plain[CHUNK - 3..CHUNK + 5].to_vec());
-        assert_eq!(chunked.to_vec(5, 1_000_000), plain[5..].to_vec());
+        let copy = |start, end| {
+            let mut out = Vec::new();
+            chunked.for_each_slice(start, end, |slice| out.extend_from_slice(slice));
+            out
+        };
+        assert_eq!(copy(CHUNK - 3, CHUNK + 5), plain[CHUNK - 3..CHUNK + 5].to_vec());
+        assert_eq!(copy(5, 1_000_000), plain[5..].to_vec());
         for len in [2 * CHUNK + 1, 2 * CHUNK, CHUNK - 1, 0] {
             chunked.truncate(len);
             plain.truncate(len);
