@@ -43,6 +43,12 @@ impl Invariants {
         }
     }
 
+    /// Partitions touched and not checked yet.
+    #[cfg(test)]
+    pub fn unchecked_touches(&self) -> usize {
+        self.touched.len()
+    }
+
     pub fn touch_all(&mut self) {
         self.all_touched = true;
     }

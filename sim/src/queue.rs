@@ -84,11 +84,6 @@ impl<E> EventQueue<E> {
         self.front.or_else(|| self.heap.peek().map(|Reverse(key)| *key)).map(time_of)
     }
 
-    /// The same as `peek_time`; kept for callers that may settle the queue.
-    pub fn next_time(&mut self) -> Option<Micros> {
-        self.peek_time()
-    }
-
     pub fn len(&self) -> usize {
         self.heap.len() + usize::from(self.front.is_some())
     }
@@ -138,7 +133,7 @@ mod tests {
                 assert_eq!(queue.pop(), Some(expected));
                 now = expected.0;
             } else if choice == 3 {
-                assert_eq!(queue.next_time(), reference.first().map(|&(t, _)| t));
+                assert_eq!(queue.peek_time(), reference.first().map(|&(t, _)| t));
             } else {
                 // Times never go back past the last pop.
                 let offset = match next(6) {
