@@ -1,6 +1,6 @@
 //! An append-mostly vector stored in shared chunks, so that cloning a whole simulation (the visualizer's
 //! checkpoints, every few seconds of a run) copies pointers, not logs: clones share every full chunk and copy only
-//! the open tail (fewer than 1,024 entries), and the first write to a shared chunk copies only that chunk.
+//! the open tail (fewer than one chunk's 2^BITS entries, 1,024 by default), and the first write to a shared chunk copies only that chunk.
 //!
 //! A persistent vector crate (`imbl`) would also share structure, but through a tree with a lookup per level; logs
 //! here are appended at the end and read by offset in the event loop's hot path, where two array lookups are
@@ -10,31 +10,34 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::sync::Arc;
 
-const CHUNK_BITS: usize = 10;
-/// Entries per chunk.
-const CHUNK: usize = 1 << CHUNK_BITS;
+/// Chunks of 2^10 entries unless a user picks another size: small enough that a clone copies little of an open
+/// tail, large enough that lookups rarely cross chunks.
+pub const DEFAULT_CHUNK_BITS: u32 = 10;
 
 #[derive(Clone, PartialEq, Eq)]
-pub struct Chunked<T: Clone> {
-    /// Full chunks of exactly `CHUNK` entries, shared between clones.
+pub struct Chunked<T: Clone, const BITS: u32 = DEFAULT_CHUNK_BITS> {
+    /// Full chunks of exactly `2^BITS` entries, shared between clones.
     full: Vec<Arc<Vec<T>>>,
-    /// The entries after the full chunks: always fewer than `CHUNK`.
+    /// The entries after the full chunks: always fewer than `2^BITS`.
     tail: Vec<T>,
 }
 
-impl<T: Clone> Default for Chunked<T> {
+impl<T: Clone, const BITS: u32> Default for Chunked<T, BITS> {
     fn default() -> Self {
         Chunked { full: Vec::new(), tail: Vec::new() }
     }
 }
 
-impl<T: Clone> Chunked<T> {
+impl<T: Clone, const BITS: u32> Chunked<T, BITS> {
+    /// Entries per chunk.
+    const CHUNK: usize = 1 << BITS;
+
     pub fn new() -> Self {
         Self::default()
     }
 
     fn full_len(&self) -> usize {
-        self.full.len() * CHUNK
+        self.full.len() * Self::CHUNK
     }
 
     pub fn len(&self) -> usize {
@@ -47,9 +50,9 @@ impl<T: Clone> Chunked<T> {
 
     pub fn push(&mut self, value: T) {
         self.tail.push(value);
-        if self.tail.len() == CHUNK {
+        if self.tail.len() == Self::CHUNK {
             // A first tail grows as a Vec does (small logs stay small); later ones start at full size.
-            let full = std::mem::replace(&mut self.tail, Vec::with_capacity(CHUNK));
+            let full = std::mem::replace(&mut self.tail, Vec::with_capacity(Self::CHUNK));
             self.full.push(Arc::new(full));
         }
     }
@@ -57,7 +60,7 @@ impl<T: Clone> Chunked<T> {
     pub fn get(&self, index: usize) -> Option<&T> {
         match index.checked_sub(self.full_len()) {
             Some(in_tail) => self.tail.get(in_tail),
-            None => Some(&self.full[index >> CHUNK_BITS][index & (CHUNK - 1)]),
+            None => Some(&self.full[index >> BITS][index & (Self::CHUNK - 1)]),
         }
     }
 
@@ -65,7 +68,7 @@ impl<T: Clone> Chunked<T> {
     pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
         match index.checked_sub(self.full_len()) {
             Some(in_tail) => self.tail.get_mut(in_tail),
-            None => Some(&mut Arc::make_mut(&mut self.full[index >> CHUNK_BITS])[index & (CHUNK - 1)]),
+            None => Some(&mut Arc::make_mut(&mut self.full[index >> BITS])[index & (Self::CHUNK - 1)]),
         }
     }
 
@@ -79,9 +82,9 @@ impl<T: Clone> Chunked<T> {
             self.tail.truncate(in_tail);
             return;
         }
-        self.full.truncate(len.div_ceil(CHUNK));
-        let in_last = len % CHUNK;
-        self.tail = Vec::with_capacity(CHUNK);
+        self.full.truncate(len.div_ceil(Self::CHUNK));
+        let in_last = len % Self::CHUNK;
+        self.tail = Vec::with_capacity(Self::CHUNK);
         if in_last != 0 {
             // The last kept chunk becomes the tail again; a shared one is copied only up to `len`.
             let last = self.full.pop().expect("len > 0 keeps a chunk");
@@ -97,8 +100,8 @@ impl<T: Clone> Chunked<T> {
     pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = &T> + '_ {
         let end = end.min(self.len());
         let start = start.min(end);
-        let first_chunk = (start >> CHUNK_BITS).min(self.full.len());
-        let skip = start - first_chunk * CHUNK;
+        let first_chunk = (start >> BITS).min(self.full.len());
+        let skip = start - first_chunk * Self::CHUNK;
         self.full[first_chunk..]
             .iter()
             .flat_map(|chunk| chunk.iter())
@@ -115,7 +118,7 @@ impl<T: Clone> Chunked<T> {
         while at < end {
             let (slice, offset) = match at.checked_sub(full_len) {
                 Some(in_tail) => (&self.tail[..], in_tail),
-                None => (&self.full[at >> CHUNK_BITS][..], at & (CHUNK - 1)),
+                None => (&self.full[at >> BITS][..], at & (Self::CHUNK - 1)),
             };
             let take = (slice.len() - offset).min(end - at);
             f(&slice[offset..offset + take]);
@@ -124,7 +127,7 @@ impl<T: Clone> Chunked<T> {
     }
 }
 
-impl<T: Clone> std::ops::Index<usize> for Chunked<T> {
+impl<T: Clone, const BITS: u32> std::ops::Index<usize> for Chunked<T, BITS> {
     type Output = T;
 
     fn index(&self, index: usize) -> &T {
@@ -132,9 +135,9 @@ impl<T: Clone> std::ops::Index<usize> for Chunked<T> {
     }
 }
 
-impl<T: Clone> FromIterator<T> for Chunked<T> {
+impl<T: Clone, const BITS: u32> FromIterator<T> for Chunked<T, BITS> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
-        let mut out = Chunked::new();
+        let mut out = Self::new();
         for value in iter {
             out.push(value);
         }
@@ -142,19 +145,19 @@ impl<T: Clone> FromIterator<T> for Chunked<T> {
     }
 }
 
-impl<T: Clone + std::fmt::Debug> std::fmt::Debug for Chunked<T> {
+impl<T: Clone + std::fmt::Debug, const BITS: u32> std::fmt::Debug for Chunked<T, BITS> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
 }
 
-impl<T: Clone + Serialize> Serialize for Chunked<T> {
+impl<T: Clone + Serialize, const BITS: u32> Serialize for Chunked<T, BITS> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.iter())
     }
 }
 
-impl<'de, T: Clone + Deserialize<'de>> Deserialize<'de> for Chunked<T> {
+impl<'de, T: Clone + Deserialize<'de>, const BITS: u32> Deserialize<'de> for Chunked<T, BITS> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(Vec::<T>::deserialize(deserializer)?.into_iter().collect())
     }
@@ -164,9 +167,11 @@ impl<'de, T: Clone + Deserialize<'de>> Deserialize<'de> for Chunked<T> {
 mod tests {
     use super::*;
 
+    const CHUNK: usize = 1 << DEFAULT_CHUNK_BITS;
+
     #[test]
     fn behaves_like_a_vec_across_chunk_boundaries() {
-        let mut chunked = Chunked::new();
+        let mut chunked: Chunked<usize> = Chunked::new();
         let mut plain = Vec::new();
         for i in 0..(3 * CHUNK + 17) {
             chunked.push(i);

@@ -65,8 +65,13 @@ pub struct RecordInfo {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct History {
-    pub records: crate::chunked::Chunked<RecordInfo>,
+    /// In chunks of 2^16 records: acks land on records written a moment ago, so with bigger chunks most land in
+    /// the owned tail or the one chunk before it, not in a different shared chunk (and its reference count) each.
+    pub records: crate::chunked::Chunked<RecordInfo, HISTORY_CHUNK_BITS>,
 }
+
+/// History chunks hold 65,536 records (4.7 MB); a clone copies at most one such open tail.
+pub const HISTORY_CHUNK_BITS: u32 = 16;
 
 impl History {
     pub fn push(&mut self, info: RecordInfo) -> RecordId {

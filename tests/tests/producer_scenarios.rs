@@ -165,3 +165,28 @@ fn a_ready_broker_drains_every_partition_it_leads() {
     assert_eq!(producer(&report, "p").requests, 1);
     assert_eq!(producer(&report, "p").acked, 2);
 }
+
+/// A producer adds up ack latencies per batch (from the sum of its records' creation times); the total must be
+/// exactly what each acked record's own creation and ack times give, retries and linger included.
+#[test]
+fn ack_latency_is_the_sum_over_acked_records() {
+    use kafkascope_sim::history::RecordStatus;
+    for file in ["producer/batching-linger.ron", "producer/retries-duplicate-without-idempotence.ron"] {
+        let mut sim = simulate(file);
+        sim.run().expect("runs");
+        for (index, producer) in sim.producers.iter().enumerate() {
+            let from_records: u64 = sim
+                .history
+                .records
+                .iter()
+                .filter(|r| r.producer.index() == index)
+                .filter_map(|r| match r.status {
+                    RecordStatus::Acked { at, .. } => Some(at - r.created_at),
+                    _ => None,
+                })
+                .sum();
+            assert!(producer.stats.acked > 0, "{file}: producer {index} had acks");
+            assert_eq!(producer.stats.ack_latency_total, from_records, "{file}: producer {index}");
+        }
+    }
+}
