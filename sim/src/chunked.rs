@@ -1,6 +1,7 @@
 //! An append-mostly vector stored in shared chunks, so that cloning a whole simulation (the visualizer's
 //! checkpoints, every few seconds of a run) copies pointers, not logs: clones share every full chunk and copy only
-//! the open tail (fewer than one chunk's 2^BITS entries, 1,024 by default), and the first write to a shared chunk copies only that chunk.
+//! the open tail (fewer than one chunk's 2^BITS entries, 1,024 by default), and the first write to a shared chunk
+//! copies only that chunk.
 //!
 //! A persistent vector crate (`imbl`) would also share structure, but through a tree with a lookup per level; logs
 //! here are appended at the end and read by offset in the event loop's hot path, where two array lookups are
