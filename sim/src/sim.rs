@@ -602,16 +602,13 @@ impl Simulation {
     /// trace, leaving the outbox empty with its capacity for the next handler.
     fn flush(&mut self, from: NodeId) {
         let out = &mut self.outbox;
-        // Most events touch no partition the invariants must look at again, and many send nothing or set no
-        // timer: the lists are looked at before they are drained.
-        if !out.touched.is_empty() {
-            if self.check_invariants {
-                for &partition in &out.touched {
-                    self.invariants.touch(Some(partition));
-                }
+        if self.check_invariants {
+            for &partition in &out.touched {
+                self.invariants.touch(Some(partition));
             }
-            out.touched.clear();
         }
+        out.touched.clear();
+        // Many events send nothing and set no timer.
         if out.sends.is_empty() && out.timers.is_empty() && !out.stop_self {
             return;
         }
@@ -630,11 +627,9 @@ impl Simulation {
                 ),
             }
         }
-        if !out.timers.is_empty() {
-            let incarnation = self.incarnation[from.index()];
-            for (at, timer) in out.timers.drain(..) {
-                self.queue.push(at, Event::Timer { node: from, incarnation, timer });
-            }
+        let incarnation = self.incarnation[from.index()];
+        for (at, timer) in out.timers.drain(..) {
+            self.queue.push(at, Event::Timer { node: from, incarnation, timer });
         }
         if std::mem::take(&mut self.outbox.stop_self) {
             let broker = BrokerId(from.0);
