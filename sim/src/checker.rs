@@ -78,8 +78,9 @@ impl Simulation {
                 }
             }
         }
-        for (index, info) in records.iter().enumerate() {
-            match info.status {
+        for (id, _, status) in self.history.statuses() {
+            let index = id.index();
+            match status {
                 RecordStatus::Acked { .. } => {
                     verdict.acked += 1;
                     if copies[index] == 0 {
@@ -178,7 +179,7 @@ impl Simulation {
             let Some(log) = self.reference_log(partition) else { continue };
             let reached = furthest.get(&partition).copied().unwrap_or(0);
             for (offset, entry) in log.entries().iter().enumerate() {
-                if entry.internal || !matches!(self.history.get(entry.record).status, RecordStatus::Acked { .. }) {
+                if entry.internal || !matches!(self.history.status(entry.record), RecordStatus::Acked { .. }) {
                     continue;
                 }
                 if times.contains_key(&entry.record) {

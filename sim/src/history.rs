@@ -40,6 +40,7 @@ impl KeyRef {
     }
 }
 
+/// What became of one record, as its producer's callback saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RecordStatus {
     /// Not answered yet.
@@ -49,6 +50,23 @@ pub enum RecordStatus {
     /// The producer's callback reported this error.
     Failed { error: KafkaError, at: Micros },
 }
+
+/// What the producer's callback reported for one batch. A batch is appended, acknowledged or failed as one unit
+/// (`ProducerBatch.done` completes every record's future with the same result), so its records share one outcome:
+/// an ack writes it once, not once per record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BatchOutcome {
+    /// Not answered yet.
+    Pending,
+    /// Acknowledged; `base_offset` is `None` for acks=0 (Kafka reports -1).
+    Acked { base_offset: Option<u64>, at: Micros },
+    /// Failed with this error.
+    Failed { error: KafkaError, at: Micros },
+}
+
+/// A batch's slot in the history's outcome table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeId(pub u32);
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RecordInfo {
@@ -60,7 +78,10 @@ pub struct RecordInfo {
     /// The n-th record of its producer.
     pub producer_seq: u32,
     pub created_at: Micros,
-    pub status: RecordStatus,
+    /// The outcome of the batch the record rides in, and the record's place in that batch (its offset is the
+    /// batch's base offset plus this).
+    pub outcome: OutcomeId,
+    pub position_in_batch: u32,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -68,9 +89,11 @@ pub struct History {
     /// In chunks of 2^16 records: acks land on records written a moment ago, so with bigger chunks most land in
     /// the owned tail or the one chunk before it, not in a different shared chunk (and its reference count) each.
     pub records: crate::chunked::Chunked<RecordInfo, HISTORY_CHUNK_BITS>,
+    /// One outcome per batch, in the order the batches were opened.
+    pub outcomes: crate::chunked::Chunked<BatchOutcome, HISTORY_CHUNK_BITS>,
 }
 
-/// History chunks hold 65,536 records (4.7 MB); a clone copies at most one such open tail.
+/// History chunks hold 65,536 records (3.7 MB); a clone copies at most one such open tail.
 pub const HISTORY_CHUNK_BITS: u32 = 16;
 
 impl History {
@@ -83,10 +106,41 @@ impl History {
         &self.records[id.index()]
     }
 
-    pub fn set_status(&mut self, id: RecordId, status: RecordStatus) {
-        if let Some(record) = self.records.get_mut(id.index()) {
-            record.status = status;
+    /// The id the next record pushed will get.
+    pub fn next_record_id(&self) -> RecordId {
+        RecordId(self.records.len() as u32)
+    }
+
+    /// A new batch's outcome slot, pending until the batch is answered.
+    pub fn open_batch(&mut self) -> OutcomeId {
+        self.outcomes.push(BatchOutcome::Pending);
+        OutcomeId(self.outcomes.len() as u32 - 1)
+    }
+
+    pub fn set_outcome(&mut self, id: OutcomeId, outcome: BatchOutcome) {
+        if let Some(slot) = self.outcomes.get_mut(id.0 as usize) {
+            *slot = outcome;
         }
+    }
+
+    /// The record's status: its batch's outcome, with the record's own offset in it.
+    pub fn status(&self, id: RecordId) -> RecordStatus {
+        self.status_of(self.get(id))
+    }
+
+    fn status_of(&self, info: &RecordInfo) -> RecordStatus {
+        match self.outcomes.get(info.outcome.0 as usize) {
+            None | Some(BatchOutcome::Pending) => RecordStatus::Pending,
+            Some(&BatchOutcome::Acked { base_offset, at }) => {
+                RecordStatus::Acked { offset: base_offset.map(|base| base + info.position_in_batch as u64), at }
+            }
+            Some(&BatchOutcome::Failed { error, at }) => RecordStatus::Failed { error, at },
+        }
+    }
+
+    /// Every record with its status, in creation order.
+    pub fn statuses(&self) -> impl Iterator<Item = (RecordId, &RecordInfo, RecordStatus)> + '_ {
+        self.records.iter().enumerate().map(|(index, info)| (RecordId(index as u32), info, self.status_of(info)))
     }
 
     pub fn value(&self, id: RecordId, producer_names: &[String]) -> String {
@@ -157,6 +211,6 @@ mod tests {
     #[test]
     fn a_history_entry_stays_small() {
         assert_eq!(std::mem::size_of::<KeyRef>(), 16);
-        assert!(std::mem::size_of::<RecordInfo>() <= 72, "RecordInfo is {} bytes", std::mem::size_of::<RecordInfo>());
+        assert!(std::mem::size_of::<RecordInfo>() <= 56, "RecordInfo is {} bytes", std::mem::size_of::<RecordInfo>());
     }
 }

@@ -8,7 +8,7 @@ use crate::bits::IndexBits;
 use crate::config::{Acks, Partitioner, ProducerConfig};
 use crate::ctx::{Ctx, Timer};
 use crate::deadlines::DeadlineSet;
-use crate::history::{History, KeyRef, RecordInfo, RecordStatus};
+use crate::history::{BatchOutcome, History, KeyRef, OutcomeId, RecordInfo};
 use crate::ids::{BrokerId, NodeId, PartitionIdx, ProducerIdx, RecordId};
 use crate::message::{KafkaError, Message, ProduceBatch, RecordIds};
 use crate::scenario::Workload;
@@ -68,6 +68,8 @@ fn record_size(key_len: usize, value_len: usize) -> u64 {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Batch {
     pub id: u64,
+    /// The batch's slot in the history, where its answer is written once for all its records.
+    pub outcome: OutcomeId,
     #[serde(with = "crate::message::small_vec_serde")]
     pub records: RecordIds,
     pub bytes: u64,
@@ -241,18 +243,22 @@ impl Producer {
         let partition = ctx.topo.partition_idx(topic, partition);
         let value_len = value.as_ref().map(|v| v.len()).unwrap_or(self.name.len() + 6);
         let size = record_size(key_bytes_len, value_len);
-        let record = history.push(RecordInfo {
+        // The record joins its batch first, so that its history entry is written once, with its batch in it.
+        let record = history.next_record_id();
+        let (outcome, position_in_batch, new_batch) = self.append(ctx, history, partition, record, size);
+        let pushed = history.push(RecordInfo {
             producer: self.idx,
             partition,
             key,
             value,
             producer_seq: self.records_sent,
             created_at: ctx.now,
-            status: RecordStatus::Pending,
+            outcome,
+            position_in_batch,
         });
+        debug_assert_eq!(pushed, record);
         self.records_sent += 1;
         self.stats.sent += 1;
-        let new_batch = self.append(ctx, partition, record, size);
         if sticky {
             self.update_sticky(ctx, topic, size, new_batch);
         }
@@ -324,11 +330,21 @@ impl Producer {
     }
 
     /// `RecordAccumulator.append`: add to the open batch if it fits in `batch.size`, else open a new one.
-    fn append(&mut self, ctx: &mut Ctx, partition: PartitionIdx, record: RecordId, size: u64) -> bool {
+    /// `RecordAccumulator.append`: the record joins the partition's open batch, or opens a new one. Returns the
+    /// batch's outcome slot, the record's place in the batch, and whether the batch is new.
+    fn append(
+        &mut self,
+        ctx: &mut Ctx,
+        history: &mut History,
+        partition: PartitionIdx,
+        record: RecordId,
+        size: u64,
+    ) -> (OutcomeId, u32, bool) {
         let batch_size = self.config.batch_size;
         let deque = &mut self.accumulator[partition.index()];
         if let Some(last) = deque.back_mut() {
             if last.attempts == 0 && last.bytes + size <= batch_size.max(size) && !last.records.is_empty() {
+                let placed = (last.outcome, last.records.len() as u32, false);
                 last.records.push(record);
                 last.records_created_at_total += ctx.now;
                 last.bytes += size;
@@ -339,7 +355,7 @@ impl Producer {
                     self.linger_deadlines.remove(at, key);
                     self.ready.insert(partition, self.leaders[partition.index()].0);
                 }
-                return false;
+                return placed;
             }
             // The open batch is full: it is ready, and a new one starts behind it.
             if !last.closed {
@@ -355,8 +371,10 @@ impl Producer {
         self.queued.insert(partition, self.leaders[partition.index()].0);
         let closed = self.config.linger == 0 || size >= batch_size;
         let closed_by = if size >= batch_size { BatchTrigger::BatchSize } else { BatchTrigger::NoLinger };
+        let outcome = history.open_batch();
         deque.push_back(Batch {
             id,
+            outcome,
             records: smallvec::smallvec![record],
             bytes: size,
             created_at: ctx.now,
@@ -378,7 +396,7 @@ impl Producer {
             let earliest = self.linger_deadlines.first().map(|(at, _)| at);
             ctx.arm_coalesced(&mut self.linger_timer_at, earliest, |at| Timer::Linger { at });
         }
-        true
+        (outcome, 0, true)
     }
 
     /// The sender loop (`Sender.sendProducerData` / `RecordAccumulator.ready` and `drain`): every broker that leads
@@ -568,18 +586,13 @@ impl Producer {
         let records = batch.records.len() as u32;
         match result {
             Ok(base_offset) => {
-                for (i, &record) in batch.records.iter().enumerate() {
-                    let offset = base_offset.map(|b| b + i as u64);
-                    history.set_status(record, RecordStatus::Acked { offset, at: ctx.now });
-                }
+                history.set_outcome(batch.outcome, BatchOutcome::Acked { base_offset, at: ctx.now });
                 self.stats.ack_latency_total += ctx.now * records as u64 - batch.records_created_at_total;
                 self.stats.acked += records as u64;
                 ctx.trace(TraceKind::ProduceAcked { producer: self.idx, partition, base_offset, records });
             }
             Err(error) => {
-                for &record in &batch.records {
-                    history.set_status(record, RecordStatus::Failed { error, at: ctx.now });
-                }
+                history.set_outcome(batch.outcome, BatchOutcome::Failed { error, at: ctx.now });
                 if self.producer_id != 0 && batch.base_sequence >= 0 && batch.sequenced_as == self.producer_id {
                     // The batch's sequence numbers will never be filled in: bump the epoch and start over.
                     self.bump_epoch();

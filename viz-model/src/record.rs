@@ -90,11 +90,8 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                 {
                     // The record rides in the first batch for its partition after it was produced, and in retries
                     // until it is answered.
-                    let answered = sim
-                        .history
-                        .records
-                        .get(record.index())
-                        .is_none_or(|r| !matches!(r.status, RecordStatus::Pending));
+                    let answered = record.index() >= sim.history.records.len()
+                        || !matches!(sim.history.status(record), RecordStatus::Pending);
                     if !answered && (offsets.iter().all(|o| o.is_none()) || *attempt > 1) {
                         steps.push(PathStep {
                             time,
@@ -160,7 +157,8 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                 | TraceKind::ProduceFailed { producer, partition: p, .. }
                     if *producer == info.producer && *p == partition =>
                 {
-                    match sim.history.records.get(record.index()).map(|r| r.status) {
+                    let status = (record.index() < sim.history.records.len()).then(|| sim.history.status(record));
+                    match status {
                         Some(RecordStatus::Acked { offset, at }) if at == time => steps.push(PathStep {
                             time,
                             what: match offset {
@@ -215,7 +213,7 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
             .reference_log(partition)
             .and_then(|log| log.entries().iter().position(|e| e.record == record))
             .map(|o| o as u64);
-        match (&info.status, in_log) {
+        match (&sim.history.status(record), in_log) {
             (RecordStatus::Failed { error, .. }, _) => RecordFate::Failed { error: format!("{error:?}") },
             (_, Some(offset)) => RecordFate::Survived { offset },
             (RecordStatus::Pending, None) => RecordFate::Pending,

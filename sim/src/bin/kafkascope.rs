@@ -567,8 +567,7 @@ fn console_consumer(
 fn jepsen_history(sim: &Simulation) -> Vec<String> {
     let names: Vec<String> = sim.producers.iter().map(|p| p.name.clone()).collect();
     let mut ops: Vec<(u64, String)> = Vec::new();
-    for (index, info) in sim.history.records.iter().enumerate() {
-        let id = kafkascope_sim::ids::RecordId(index as u32);
+    for (id, info, status) in sim.history.statuses() {
         let partition = sim.topo.partition_name(info.partition);
         let value = sim.history.value(id, &names);
         let process = info.producer.0;
@@ -579,7 +578,7 @@ fn jepsen_history(sim: &Simulation) -> Vec<String> {
                 info.created_at * 1000
             ),
         ));
-        match info.status {
+        match status {
             kafkascope_sim::history::RecordStatus::Acked { offset, at } => ops.push((
                 at,
                 format!(
