@@ -5,39 +5,21 @@ use crate::ids::{BrokerId, PartitionIdx, ProducerIdx, RecordId};
 use crate::message::KafkaError;
 use crate::time::Micros;
 use serde::{Deserialize, Serialize};
+use std::num::NonZeroU32;
+
+/// A scripted record's key or value, kept once in the history's text table so that a history entry stays small
+/// (most records are a workload's, with a numbered key and a generated value, and hold no text at all).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextId(NonZeroU32);
 
 /// A record's key as the producer sent it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KeyRef {
     None,
     /// `key-{n}` from a steady workload.
     Numbered(u32),
-    /// A scripted record's key. Boxed twice so the variant is one pointer wide: every record's history entry holds a
-    /// `KeyRef`, and most are `Numbered` or `None`.
-    Text(Box<String>),
-}
-
-impl KeyRef {
-    /// The key's length in bytes, as serialized.
-    pub fn len(&self) -> usize {
-        match self {
-            KeyRef::None => 0,
-            KeyRef::Numbered(n) => 4 + n.checked_ilog10().map(|d| d as usize + 1).unwrap_or(1),
-            KeyRef::Text(text) => text.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn render(&self) -> Option<String> {
-        match self {
-            KeyRef::None => None,
-            KeyRef::Numbered(n) => Some(format!("key-{n}")),
-            KeyRef::Text(text) => Some(text.to_string()),
-        }
-    }
+    /// A scripted record's key, in the history's text table.
+    Text(TextId),
 }
 
 /// What became of one record, as its producer's callback saw it.
@@ -73,8 +55,8 @@ pub struct RecordInfo {
     pub producer: ProducerIdx,
     pub partition: PartitionIdx,
     pub key: KeyRef,
-    /// The value, or `None` for a generated `{producer}-{n}` value (one pointer wide, as `KeyRef::Text`).
-    pub value: Option<Box<String>>,
+    /// The value, or `None` for a generated `{producer}-{n}` value.
+    pub value: Option<TextId>,
     /// The n-th record of its producer.
     pub producer_seq: u32,
     pub created_at: Micros,
@@ -91,9 +73,11 @@ pub struct History {
     pub records: crate::chunked::Chunked<RecordInfo, HISTORY_CHUNK_BITS>,
     /// One outcome per batch, in the order the batches were opened.
     pub outcomes: crate::chunked::Chunked<BatchOutcome, HISTORY_CHUNK_BITS>,
+    /// Scripted records' keys and values (a scenario's explicit records: bounded by the scenario's size).
+    pub texts: Vec<String>,
 }
 
-/// History chunks hold 65,536 records (3.7 MB); a clone copies at most one such open tail.
+/// History chunks hold 65,536 records (2.6 MB); a clone copies at most one such open tail.
 pub const HISTORY_CHUNK_BITS: u32 = 16;
 
 impl History {
@@ -104,6 +88,34 @@ impl History {
 
     pub fn get(&self, id: RecordId) -> &RecordInfo {
         &self.records[id.index()]
+    }
+
+    /// Keeps a scripted key or value, for records to refer to.
+    pub fn add_text(&mut self, text: String) -> TextId {
+        self.texts.push(text);
+        TextId(NonZeroU32::new(self.texts.len() as u32).expect("one or more texts"))
+    }
+
+    pub fn text(&self, id: TextId) -> &str {
+        &self.texts[id.0.get() as usize - 1]
+    }
+
+    /// The key's length in bytes, as serialized.
+    pub fn key_len(&self, key: KeyRef) -> usize {
+        match key {
+            KeyRef::None => 0,
+            KeyRef::Numbered(n) => 4 + n.checked_ilog10().map(|d| d as usize + 1).unwrap_or(1),
+            KeyRef::Text(text) => self.text(text).len(),
+        }
+    }
+
+    /// The key as the producer sent it: `key-{n}` for a workload's, `None` for a null key.
+    pub fn render_key(&self, key: KeyRef) -> Option<String> {
+        match key {
+            KeyRef::None => None,
+            KeyRef::Numbered(n) => Some(format!("key-{n}")),
+            KeyRef::Text(text) => Some(self.text(text).to_string()),
+        }
     }
 
     /// The id the next record pushed will get.
@@ -145,8 +157,8 @@ impl History {
 
     pub fn value(&self, id: RecordId, producer_names: &[String]) -> String {
         let info = self.get(id);
-        match &info.value {
-            Some(value) => value.to_string(),
+        match info.value {
+            Some(value) => self.text(value).to_string(),
             None => format!("{}-{}", producer_names[info.producer.index()], info.producer_seq),
         }
     }
@@ -195,22 +207,20 @@ mod tests {
 
     #[test]
     fn key_lengths_match_their_rendering() {
-        for key in [
-            KeyRef::None,
-            KeyRef::Numbered(0),
-            KeyRef::Numbered(9),
-            KeyRef::Numbered(10),
-            KeyRef::Text(Box::new("order-1".into())),
-        ] {
-            assert_eq!(key.len(), key.render().map(|k| k.len()).unwrap_or(0), "{key:?}");
+        let mut history = History::default();
+        let text = history.add_text("order-1".into());
+        for key in [KeyRef::None, KeyRef::Numbered(0), KeyRef::Numbered(9), KeyRef::Numbered(10), KeyRef::Text(text)] {
+            assert_eq!(history.key_len(key), history.render_key(key).map(|k| k.len()).unwrap_or(0), "{key:?}");
         }
+        assert_eq!(history.render_key(KeyRef::Text(text)).as_deref(), Some("order-1"));
     }
 
     /// The history keeps one entry per record produced, so its size is most of a large run's memory (with the
     /// three replicas' log entries): keep it from growing unnoticed.
     #[test]
     fn a_history_entry_stays_small() {
-        assert_eq!(std::mem::size_of::<KeyRef>(), 16);
-        assert!(std::mem::size_of::<RecordInfo>() <= 56, "RecordInfo is {} bytes", std::mem::size_of::<RecordInfo>());
+        assert_eq!(std::mem::size_of::<KeyRef>(), 8);
+        assert_eq!(std::mem::size_of::<Option<TextId>>(), 4);
+        assert!(std::mem::size_of::<RecordInfo>() <= 40, "RecordInfo is {} bytes", std::mem::size_of::<RecordInfo>());
     }
 }

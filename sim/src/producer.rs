@@ -8,7 +8,7 @@ use crate::bits::IndexBits;
 use crate::config::{Acks, Partitioner, ProducerConfig};
 use crate::ctx::{Ctx, Timer};
 use crate::deadlines::DeadlineSet;
-use crate::history::{BatchOutcome, History, KeyRef, OutcomeId, RecordInfo};
+use crate::history::{BatchOutcome, History, KeyRef, OutcomeId, RecordInfo, TextId};
 use crate::ids::{BrokerId, NodeId, PartitionIdx, ProducerIdx, RecordId};
 use crate::message::{KafkaError, Message, ProduceBatch, RecordIds};
 use crate::scenario::Workload;
@@ -231,17 +231,17 @@ impl Producer {
     /// `KafkaProducer.send`: choose the partition, append to the accumulator, wake the sender.
     pub fn send(&mut self, ctx: &mut Ctx, history: &mut History, record: OutgoingRecord) -> RecordId {
         let OutgoingRecord { topic, key, value, partition: explicit_partition } = record;
-        let key_bytes_len = key.len();
+        let key_bytes_len = history.key_len(key);
         let partition_count = ctx.topo.topics[topic].partitions;
         let sticky = explicit_partition.is_none() && key == KeyRef::None;
         let partition = match (explicit_partition, &key) {
             (Some(p), _) => p,
-            (None, KeyRef::Text(text)) => partition_for_key(text.as_bytes(), partition_count),
+            (None, KeyRef::Text(text)) => partition_for_key(history.text(*text).as_bytes(), partition_count),
             (None, KeyRef::Numbered(n)) => self.workload_partition(topic, *n, partition_count),
             (None, KeyRef::None) => self.partition_without_key(ctx, topic, partition_count),
         };
         let partition = ctx.topo.partition_idx(topic, partition);
-        let value_len = value.as_ref().map(|v| v.len()).unwrap_or(self.name.len() + 6);
+        let value_len = value.map(|v| history.text(v).len()).unwrap_or(self.name.len() + 6);
         let size = record_size(key_bytes_len, value_len);
         // The record joins its batch first, so that its history entry is written once, with its batch in it.
         let record = history.next_record_id();
@@ -1015,7 +1015,7 @@ fn linger_deadline(batch: &Batch, partition: PartitionIdx, linger: Micros) -> (M
 pub struct OutgoingRecord {
     pub topic: usize,
     pub key: KeyRef,
-    pub value: Option<Box<String>>,
+    pub value: Option<TextId>,
     pub partition: Option<u32>,
 }
 

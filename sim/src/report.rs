@@ -219,7 +219,7 @@ impl Report {
                                                 key: if e.internal {
                                                     None
                                                 } else {
-                                                    sim.history.get(e.record).key.render()
+                                                    sim.history.render_key(sim.history.get(e.record).key)
                                                 },
                                                 value: if e.internal {
                                                     describe_internal(sim, e.record)

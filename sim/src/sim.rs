@@ -840,13 +840,13 @@ impl Simulation {
                 self.as_node(node, |sim, ctx| {
                     for record in records {
                         let key = match record.key {
-                            Some(k) => KeyRef::Text(Box::new(k)),
+                            Some(k) => KeyRef::Text(sim.history.add_text(k)),
                             None => KeyRef::None,
                         };
                         let outgoing = OutgoingRecord {
                             topic,
                             key,
-                            value: Some(Box::new(record.value)),
+                            value: Some(sim.history.add_text(record.value)),
                             partition: record.partition,
                         };
                         sim.producers[producer.index()].send(ctx, &mut sim.history, outgoing);

@@ -75,7 +75,7 @@ fn key_hash_round_robin_and_sticky_placement() {
             .records
             .iter()
             .filter(|r| r.producer.index() == producer)
-            .map(|r| (r.key.render(), sim.topo.partition(r.partition).partition))
+            .map(|r| (sim.history.render_key(r.key), sim.topo.partition(r.partition).partition))
             .collect()
     };
     let keyed = placement(0);

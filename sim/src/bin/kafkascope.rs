@@ -554,7 +554,10 @@ fn console_consumer(
                 line.push_str(&format!("Offset:{offset}{separator}"));
             }
             if on("print.key") {
-                line.push_str(&format!("{}{separator}", info.key.render().unwrap_or_else(|| "null".into())));
+                line.push_str(&format!(
+                    "{}{separator}",
+                    sim.history.render_key(info.key).unwrap_or_else(|| "null".into())
+                ));
             }
             line.push_str(&sim.history.value(entry.record, &names));
             lines.push(line);
