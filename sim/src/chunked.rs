@@ -15,6 +15,9 @@ use std::sync::Arc;
 /// tail, large enough that lookups rarely cross chunks.
 pub const DEFAULT_CHUNK_BITS: u32 = 10;
 
+/// A first tail up to this many entries grows as a `Vec` does; past it, it takes a whole chunk.
+const SMALL_TAIL: usize = 64;
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct Chunked<T: Clone, const BITS: u32 = DEFAULT_CHUNK_BITS> {
     /// Full chunks of exactly `2^BITS` entries, shared between clones.
@@ -50,9 +53,12 @@ impl<T: Clone, const BITS: u32> Chunked<T, BITS> {
     }
 
     pub fn push(&mut self, value: T) {
+        if self.tail.len() == self.tail.capacity() {
+            self.grow_first_tail();
+        }
         self.tail.push(value);
         if self.tail.len() == Self::CHUNK {
-            // A first tail grows as a Vec does (small logs stay small); later ones start at full size.
+            // Later tails start at full size.
             let full = std::mem::replace(&mut self.tail, Vec::with_capacity(Self::CHUNK));
             self.full.push(Arc::new(full));
         }
@@ -75,6 +81,15 @@ impl<T: Clone, const BITS: u32> Chunked<T, BITS> {
 
     pub fn last(&self) -> Option<&T> {
         self.len().checked_sub(1).and_then(|i| self.get(i))
+    }
+
+    /// A first tail grows as a Vec does while it is small (small logs stay small), then takes a whole chunk at
+    /// once: doubling on to 2^BITS would copy the entries written so far, long out of the cache, four more times.
+    #[cold]
+    fn grow_first_tail(&mut self) {
+        let len = self.tail.len();
+        let wanted = if len < SMALL_TAIL { (len * 2).max(4) } else { Self::CHUNK };
+        self.tail.reserve_exact(wanted.min(Self::CHUNK) - len);
     }
 
     /// Keeps the first `len` entries.
@@ -195,6 +210,21 @@ mod tests {
             plain.push(7);
             assert_eq!(chunked.last(), plain.last());
         }
+    }
+
+    /// A small first tail stays small; past `SMALL_TAIL` entries it takes a whole chunk, and never grows (copies)
+    /// again before the chunk is full.
+    #[test]
+    fn a_first_tail_grows_to_a_whole_chunk_once_past_small() {
+        let mut chunked: Chunked<u32> = Chunked::new();
+        (0..10).for_each(|i| chunked.push(i));
+        assert!(chunked.tail.capacity() < SMALL_TAIL, "small logs stay small: {}", chunked.tail.capacity());
+        (10..=SMALL_TAIL as u32).for_each(|i| chunked.push(i));
+        assert_eq!(chunked.tail.capacity(), CHUNK);
+        let buffer = chunked.tail.as_ptr();
+        (SMALL_TAIL as u32 + 1..CHUNK as u32 - 1).for_each(|i| chunked.push(i));
+        assert_eq!(chunked.tail.as_ptr(), buffer, "no reallocation until the chunk is full");
+        assert_eq!(chunked.iter().copied().collect::<Vec<_>>(), (0..CHUNK as u32 - 1).collect::<Vec<_>>());
     }
 
     #[test]
