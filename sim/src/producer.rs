@@ -60,6 +60,9 @@ pub fn partition_for_key(key: &[u8], partitions: u32) -> u32 {
     ((murmur2(key) & 0x7fff_ffff) as u32) % partitions
 }
 
+/// At most this many record ids are reserved for a batch at once (a huge `batch.size` with tiny records).
+const MAX_RECORDS_RESERVED: u64 = 1024;
+
 /// Kafka's estimate of a record's size in a batch: the key and value plus the record framing.
 fn record_size(key_len: usize, value_len: usize) -> u64 {
     (key_len + value_len + 14) as u64
@@ -345,6 +348,13 @@ impl Producer {
         if let Some(last) = deque.back_mut() {
             if last.attempts == 0 && last.bytes + size <= batch_size.max(size) && !last.records.is_empty() {
                 let placed = (last.outcome, last.records.len() as u32, false);
+                if last.records.len() == last.records.capacity() {
+                    // The accumulator gives a batch a whole `batch.size` buffer up front: once the record list
+                    // outgrows its inline room, it takes room for a full batch of such records at once, rather than
+                    // doubling (and copying) on the way.
+                    let full_batch = (batch_size / size.max(1)).min(MAX_RECORDS_RESERVED) as usize;
+                    last.records.reserve_exact(full_batch.saturating_sub(last.records.len()).max(1));
+                }
                 last.records.push(record);
                 last.records_created_at_total += ctx.now;
                 last.bytes += size;
