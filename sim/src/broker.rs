@@ -4,6 +4,7 @@
 //! The rules follow Kafka's `Partition.scala`, `ReplicaManager.scala` and `AbstractFetcherThread.scala`; each is
 //! cited where it is modelled.
 
+use crate::buffers::Pool;
 use crate::config::Acks;
 use crate::ctx::{Ctx, Timer};
 use crate::deadlines::DeadlineSet;
@@ -941,6 +942,9 @@ impl Broker {
                     for &entry in entries.iter() {
                         replica.log.append(entry);
                     }
+                    if entries.spilled() {
+                        ctx.buffers.fetched_entries.give(entries.into_vec());
+                    }
                     replica.log.maybe_flush(flush_messages);
                     if count > 0 {
                         ctx.trace(TraceKind::Replicated { broker: me, partition, base_offset, records: count });
@@ -1225,7 +1229,7 @@ impl Broker {
             }
             let fetch_offset = f.log_end_offset.unwrap_or(0);
             let entries = if fetch_offset < log.log_end_offset() {
-                read_entries(log, fetch_offset, max_bytes)
+                read_entries(log, fetch_offset, max_bytes, &mut ctx.buffers.fetched_entries)
             } else {
                 FetchedEntries::new()
             };
@@ -1797,7 +1801,7 @@ fn send_produce_response(ctx: &mut Ctx, (producer, request_id): RequestKey, mut 
 fn committed_entries(log: &Log, offset: u64, high_watermark: u64) -> FetchedEntries {
     let end = (high_watermark as usize).min(offset as usize + CONSUMER_FETCH_MAX_RECORDS);
     let start = (offset as usize).min(end);
-    copy_entries(log, start, end)
+    copy_entries(log, start, end, &mut Pool::default())
 }
 
 /// Leader epoch fencing of a fetch (KIP-320): a stale `current_leader_epoch` is fenced, a newer one means
@@ -1823,23 +1827,26 @@ fn diverging_epoch(log: &Log, last_fetched_epoch: Option<u32>, fetch_offset: u64
 }
 
 /// Reads records from `offset` up to `max_bytes` (at least one record, as Kafka always returns a whole batch).
-fn read_entries(log: &Log, offset: u64, max_bytes: u64) -> FetchedEntries {
+fn read_entries(log: &Log, offset: u64, max_bytes: u64, spare: &mut Pool<LogEntry>) -> FetchedEntries {
     let max_records = (max_bytes / RECORD_BYTES_ESTIMATE).max(1) as usize;
     let start = offset as usize;
-    copy_entries(log, start, start + max_records)
+    copy_entries(log, start, start + max_records, spare)
 }
 
 /// The log's entries in `start..end` (clamped to its length).
-fn copy_entries(log: &Log, start: usize, end: usize) -> FetchedEntries {
+///
+/// Several entries go into a spare vector when there is one: the follower hands its answer's vectors back once it
+/// has appended them, so the next answers write into memory still in the cache rather than into fresh allocations.
+fn copy_entries(log: &Log, start: usize, end: usize, spare: &mut Pool<LogEntry>) -> FetchedEntries {
     let end = end.min(log.entries().len());
     if end == start + 1 {
         // Most answers carry one record.
         let entry = *log.entries().get(start).expect("below the log end");
         return smallvec::smallvec![entry];
     }
-    let mut entries = FetchedEntries::new();
+    let mut entries = spare.take(end.saturating_sub(start));
     log.entries().for_each_slice(start, end, |slice| entries.extend_from_slice(slice));
-    entries
+    FetchedEntries::from_vec(entries)
 }
 
 /// Rebuilds idempotent producers' last batches from the log, as a new leader does (`ProducerStateManager` loads its

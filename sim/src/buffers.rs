@@ -6,6 +6,7 @@
 //! vectors per kind are kept, none larger than `MAX_CAPACITY` elements.
 
 use crate::ids::PartitionIdx;
+use crate::log::LogEntry;
 use crate::message::{FetchPartition, FetchResult, KafkaError, ProduceBatch};
 use crate::producer::Batch;
 
@@ -67,6 +68,8 @@ pub struct Buffers {
     pub produce_outcomes: Pool<(PartitionIdx, Option<Result<u64, KafkaError>>)>,
     /// A producer's request in flight: the batches it carries.
     pub in_flight_batches: Pool<(PartitionIdx, Batch)>,
+    /// A leader's `FetchResponse`: one partition's records, when there are several.
+    pub fetched_entries: Pool<LogEntry>,
 }
 
 #[cfg(test)]
