@@ -306,7 +306,7 @@ impl Broker {
             .map(|(index, info)| {
                 info.replicas.contains(&id).then(|| Replica {
                     partition: PartitionIdx(index as u32),
-                    log: Log::default(),
+                    log: Log::new(info.internal),
                     high_watermark: 0,
                     leader_epoch: 0,
                     partition_epoch: 0,
@@ -1738,14 +1738,8 @@ impl Broker {
         }
         let base_offset = replica.log.log_end_offset();
         for (i, &record) in batch.records.iter().enumerate() {
-            replica.log.append(LogEntry {
-                leader_epoch,
-                record,
-                producer_id: batch.producer_id,
-                sequence: if batch.producer_id != 0 { batch.base_sequence + i as i32 } else { -1 },
-                batch_start: i == 0,
-                internal: false,
-            });
+            let sequence = if batch.producer_id != 0 { batch.base_sequence + i as i32 } else { -1 };
+            replica.log.append(LogEntry::new(leader_epoch, record, batch.producer_id, sequence, i == 0));
         }
         replica.log.maybe_flush(flush_messages);
         if batch.producer_id != 0 {
@@ -1858,7 +1852,7 @@ fn rebuild_producer_state(log: &Log) -> BTreeMap<u32, ProducerBatches> {
     while index < entries.len() {
         let first = entries[index];
         let mut end = index + 1;
-        while end < entries.len() && !entries[end].batch_start {
+        while end < entries.len() && !entries[end].batch_start() {
             end += 1;
         }
         if first.producer_id != 0 {

@@ -42,7 +42,7 @@ impl Simulation {
                 continue;
             };
             let mut latest_per_producer: Vec<Option<RecordId>> = vec![None; self.producers.len()];
-            for entry in log.entries().iter().filter(|e| !e.internal) {
+            for entry in log.entries().iter().filter(|_| !log.is_internal()) {
                 let id = entry.record;
                 copies[id.index()] += 1;
                 if copies[id.index()] > 1 {
@@ -66,9 +66,7 @@ impl Simulation {
                 let common = replica.high_watermark.min(reference_replica.high_watermark) as usize;
                 let ours = replica.log.entries().range(0, common);
                 let theirs = log.entries().range(0, common);
-                if let Some(offset) =
-                    ours.zip(theirs).position(|(a, b)| (a.record, a.internal) != (b.record, b.internal))
-                {
+                if let Some(offset) = ours.zip(theirs).position(|(a, b)| a.record != b.record) {
                     verdict.divergent.push(Divergence {
                         partition,
                         leader: reference,
@@ -132,7 +130,7 @@ impl Simulation {
             for p in 0..self.topo.topics[topic].partitions {
                 let partition = self.topo.partition_idx(topic, p);
                 let Some(log) = self.reference_log(partition) else { continue };
-                for entry in log.entries().iter().filter(|e| e.internal) {
+                for entry in log.entries().iter().filter(|_| log.is_internal()) {
                     if let crate::group::InternalRecord::OffsetCommit { group: g, partition, offset } =
                         &self.internal.records[entry.record.index()]
                     {
@@ -179,7 +177,7 @@ impl Simulation {
             let Some(log) = self.reference_log(partition) else { continue };
             let reached = furthest.get(&partition).copied().unwrap_or(0);
             for (offset, entry) in log.entries().iter().enumerate() {
-                if entry.internal || !matches!(self.history.status(entry.record), RecordStatus::Acked { .. }) {
+                if log.is_internal() || !matches!(self.history.status(entry.record), RecordStatus::Acked { .. }) {
                     continue;
                 }
                 if times.contains_key(&entry.record) {

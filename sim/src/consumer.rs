@@ -653,7 +653,7 @@ impl Consumer {
             return self.refresh_metadata_and_retry(ctx, partition);
         };
         // The epoch of the record just before the fetch offset: the last buffered one, or the last polled one.
-        let last_fetched_epoch = state.buffer.back().map(|(_, e)| e.leader_epoch).or(state.last_epoch);
+        let last_fetched_epoch = state.buffer.back().map(|(_, e)| e.leader_epoch()).or(state.last_epoch);
         let offset = position_after_buffer(state, position);
         let fetch_id = self.request_id();
         let state = self.assigned.get_mut(&partition).expect("assigned");
@@ -797,7 +797,7 @@ impl Consumer {
                 }
                 self.last_polled.insert(*partition, offset);
                 state.position = Some(offset + 1);
-                state.last_epoch = Some(entry.leader_epoch);
+                state.last_epoch = Some(entry.leader_epoch());
                 self.processing_queue.push_back((*partition, offset, entry));
                 taken += 1;
             }

@@ -104,6 +104,8 @@ pub struct PartitionInfo {
     pub min_insync_replicas: u32,
     pub unclean_leader_election_enable: bool,
     pub flush_messages: u64,
+    /// A `__consumer_offsets` partition.
+    pub internal: bool,
 }
 
 /// The cluster's layout, fixed for a run.

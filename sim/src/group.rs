@@ -544,14 +544,7 @@ impl Broker {
         let count = records.len() as u32;
         for (i, record) in records.into_iter().enumerate() {
             let id = ctx.internal.push(record);
-            replica.log.append(LogEntry {
-                leader_epoch,
-                record: id,
-                producer_id: 0,
-                sequence: -1,
-                batch_start: i == 0,
-                internal: true,
-            });
+            replica.log.append(LogEntry::new(leader_epoch, id, 0, -1, i == 0));
         }
         ctx.trace(TraceKind::Appended { broker: me, partition, base_offset, records: count, leader_epoch });
         self.after_leader_append(ctx, partition, base_offset);
@@ -589,7 +582,7 @@ impl Broker {
         let now = ctx.now;
         let replica = self.replicas[partition.index()].as_ref().expect("hosted");
         let mut loaded: BTreeMap<u32, Group> = BTreeMap::new();
-        for entry in replica.log.entries().iter().filter(|e| e.internal) {
+        for entry in replica.log.entries().iter().filter(|_| replica.log.is_internal()) {
             match &ctx.internal.records[entry.record.index()] {
                 InternalRecord::OffsetCommit { group, partition, offset } => {
                     loaded

@@ -7,22 +7,40 @@ use crate::chunked::Chunked;
 use crate::ids::RecordId;
 use serde::{Deserialize, Serialize};
 
-/// One record in a log.
+/// One record in a log: 16 bytes, as every replica keeps one per record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LogEntry {
-    /// The leader epoch the record was appended in (`partitionLeaderEpoch` of its batch).
-    pub leader_epoch: u32,
-    /// The produced record this entry holds; its key, value and timestamp are in the delivery history.
+    /// The leader epoch the record was appended in (`partitionLeaderEpoch` of its batch: an int32 in Kafka, never
+    /// negative, so 31 bits), and in the top bit whether the record starts a produce batch (so that batch boundaries
+    /// survive replication).
+    epoch_and_batch_start: u32,
+    /// The record this entry holds: in the delivery history (its key, value and timestamp are there), or in
+    /// `__consumer_offsets` logs (`Log::is_internal`) the group coordinator's internal records.
     pub record: RecordId,
     /// The idempotent producer id (0 when the producer is not idempotent).
     pub producer_id: u32,
     /// The record's sequence number for the idempotent producer (-1 when none).
     pub sequence: i32,
-    /// True for the first record of a produce batch, so batch boundaries survive replication.
-    pub batch_start: bool,
-    /// True for the group coordinator's own records in `__consumer_offsets` (commits, group metadata): `record` then
-    /// indexes the internal records instead of the delivery history.
-    pub internal: bool,
+}
+
+const BATCH_START: u32 = 1 << 31;
+
+impl LogEntry {
+    pub fn new(leader_epoch: u32, record: RecordId, producer_id: u32, sequence: i32, batch_start: bool) -> Self {
+        // Kafka's leader epochs are int32: the controller never goes past i32::MAX.
+        debug_assert!(leader_epoch < BATCH_START, "leader epoch {leader_epoch} beyond int32");
+        let flag = if batch_start { BATCH_START } else { 0 };
+        LogEntry { epoch_and_batch_start: (leader_epoch & !BATCH_START) | flag, record, producer_id, sequence }
+    }
+
+    pub fn leader_epoch(&self) -> u32 {
+        self.epoch_and_batch_start & !BATCH_START
+    }
+
+    /// The record is the first of a produce batch.
+    pub fn batch_start(&self) -> bool {
+        self.epoch_and_batch_start & BATCH_START != 0
+    }
 }
 
 /// One entry of the leader-epoch cache.
@@ -38,9 +56,21 @@ pub struct Log {
     epochs: Vec<EpochStart>,
     /// Records below this offset have been flushed (fsynced) to disk.
     flushed_offset: u64,
+    /// A `__consumer_offsets` partition's log: its entries are the group coordinator's own records (commits, group
+    /// metadata), and `LogEntry::record` indexes the internal records instead of the delivery history.
+    internal: bool,
 }
 
 impl Log {
+    /// An empty log; `internal` for a `__consumer_offsets` partition.
+    pub fn new(internal: bool) -> Self {
+        Log { internal, ..Log::default() }
+    }
+
+    pub fn is_internal(&self) -> bool {
+        self.internal
+    }
+
     pub fn log_end_offset(&self) -> u64 {
         self.entries.len() as u64
     }
@@ -65,10 +95,11 @@ impl Log {
 
     /// Appends one record, extending the epoch cache when the record starts a new epoch.
     pub fn append(&mut self, entry: LogEntry) {
-        if self.latest_epoch().is_none_or(|latest| entry.leader_epoch > latest) {
-            self.epochs.push(EpochStart { leader_epoch: entry.leader_epoch, start_offset: self.log_end_offset() });
+        let leader_epoch = entry.leader_epoch();
+        if self.latest_epoch().is_none_or(|latest| leader_epoch > latest) {
+            self.epochs.push(EpochStart { leader_epoch, start_offset: self.log_end_offset() });
         }
-        debug_assert!(self.latest_epoch() >= Some(entry.leader_epoch), "epochs in a log never go back");
+        debug_assert!(self.latest_epoch() >= Some(leader_epoch), "epochs in a log never go back");
         self.entries.push(entry);
     }
 
@@ -123,13 +154,17 @@ mod tests {
     use super::*;
 
     fn entry(leader_epoch: u32, record: u32) -> LogEntry {
-        LogEntry {
-            leader_epoch,
-            record: RecordId(record),
-            producer_id: 0,
-            sequence: -1,
-            batch_start: true,
-            internal: false,
+        LogEntry::new(leader_epoch, RecordId(record), 0, -1, true)
+    }
+
+    /// Every replica keeps one entry per record, so the entry's size is a third of a large run's memory.
+    #[test]
+    fn an_entry_is_16_bytes_and_keeps_its_epoch_and_batch_start() {
+        assert_eq!(std::mem::size_of::<LogEntry>(), 16);
+        for (epoch, start) in [(0, false), (0, true), (7, true), (i32::MAX as u32, false), (i32::MAX as u32, true)] {
+            let entry = LogEntry::new(epoch, RecordId(3), 9, 4, start);
+            assert_eq!((entry.leader_epoch(), entry.batch_start()), (epoch, start));
+            assert_eq!((entry.record, entry.producer_id, entry.sequence), (RecordId(3), 9, 4));
         }
     }
 

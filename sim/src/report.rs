@@ -215,13 +215,13 @@ impl Report {
                                             .enumerate()
                                             .map(|(offset, e)| LogRecordReport {
                                                 offset: offset as u64,
-                                                epoch: e.leader_epoch,
-                                                key: if e.internal {
+                                                epoch: e.leader_epoch(),
+                                                key: if r.log.is_internal() {
                                                     None
                                                 } else {
                                                     sim.history.render_key(sim.history.get(e.record).key)
                                                 },
-                                                value: if e.internal {
+                                                value: if r.log.is_internal() {
                                                     describe_internal(sim, e.record)
                                                 } else {
                                                     sim.history.value(e.record, &names)

@@ -262,13 +262,13 @@ impl ClusterView {
                             .enumerate()
                             .map(|(i, e)| {
                                 let offset = (first + i) as u64;
-                                let previous_epoch = offset.checked_sub(1).map(|o| entries[o as usize].leader_epoch);
+                                let previous_epoch = offset.checked_sub(1).map(|o| entries[o as usize].leader_epoch());
                                 Cell {
                                     offset,
                                     record: e.record,
-                                    producer: (!e.internal).then_some(e.producer_id),
-                                    leader_epoch: e.leader_epoch,
-                                    epoch_boundary: previous_epoch.is_some_and(|prev| prev != e.leader_epoch),
+                                    producer: (!r.log.is_internal()).then_some(e.producer_id),
+                                    leader_epoch: e.leader_epoch(),
+                                    epoch_boundary: previous_epoch.is_some_and(|prev| prev != e.leader_epoch()),
                                     lost: lost.contains(&e.record),
                                 }
                             })

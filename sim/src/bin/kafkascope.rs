@@ -539,7 +539,7 @@ fn console_consumer(
         };
         for offset in start..replica.high_watermark {
             let entry = replica.log.entries()[offset as usize];
-            if entry.internal {
+            if replica.log.is_internal() {
                 continue;
             }
             let info = sim.history.get(entry.record);
