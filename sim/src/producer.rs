@@ -332,9 +332,9 @@ impl Producer {
         }
     }
 
-    /// `RecordAccumulator.append`: add to the open batch if it fits in `batch.size`, else open a new one.
-    /// `RecordAccumulator.append`: the record joins the partition's open batch, or opens a new one. Returns the
-    /// batch's outcome slot, the record's place in the batch, and whether the batch is new.
+    /// `RecordAccumulator.append`: the record joins the partition's open batch if it fits in `batch.size`, else
+    /// opens a new one. Returns the batch's outcome slot, the record's place in the batch, and whether the batch is
+    /// new.
     fn append(
         &mut self,
         ctx: &mut Ctx,
