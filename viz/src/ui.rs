@@ -189,12 +189,14 @@ fn ui_root(
             if let Some(view_b) = &views.b {
                 let mut layouts = Vec::new();
                 ui.columns(2, |columns| {
+                    // Measured before anything is drawn: a column's rect grows with what it holds.
+                    let column_width = columns[0].available_width();
                     let label_a = run_label(&runs.a, "A");
                     columns[0].label(RichText::new(label_a).strong());
                     verdict_line(&mut columns[0], &views.verdict_a, lang);
                     layouts.push(draw_cluster(&mut columns[0], &views.a, &selection, lang, "a", &mut actions));
                     columns[0].separator();
-                    latest_events(&mut columns[0], &runs.a, lang, 10);
+                    latest_events(&mut columns[0], &runs.a, lang, 10, column_width);
                     if let Some(b) = &runs.b {
                         columns[1].label(RichText::new(run_label(b, "B")).strong());
                     }
@@ -204,7 +206,7 @@ fn ui_root(
                     draw_cluster(&mut columns[1], view_b, &selection, lang, "b", &mut actions);
                     if let Some(b) = &runs.b {
                         columns[1].separator();
-                        latest_events(&mut columns[1], b, lang, 10);
+                        latest_events(&mut columns[1], b, lang, 10, column_width);
                     }
                 });
                 if let Some(layout) = layouts.pop() {
@@ -216,7 +218,8 @@ fn ui_root(
                 drawn.brokers = layout.brokers;
                 drawn.cells_fit = layout.cells_fit;
                 ui.separator();
-                latest_events(ui, &runs.a, lang, 12);
+                let width = ui.available_width();
+                latest_events(ui, &runs.a, lang, 12, width);
             }
         });
     });
@@ -480,13 +483,21 @@ fn inspector(
 }
 
 /// The last few events under the cluster picture, so that what just happened is read next to what it did.
-fn latest_events(ui: &mut egui::Ui, run: &SimRun, lang: Lang, count: usize) {
+///
+/// Lines wrap at `width` and are not justified: compare mode's columns are justified layouts, which spread a wrapped
+/// Korean line's syllables apart, and their rects grow with the pictures, which let lines run into the next column.
+fn latest_events(ui: &mut egui::Ui, run: &SimRun, lang: Lang, count: usize, width: f32) {
     let sim = run.sim();
     let events = sim.trace.events();
-    ui.label(RichText::new(tr(lang, "What just happened", "방금 일어난 일")).strong().color(Color32::from_gray(200)));
-    for event in &events[events.len().saturating_sub(count)..] {
-        event_line(ui, sim, event, lang, 11.5);
-    }
+    ui.with_layout(egui::Layout::top_down(egui::Align::Min), |ui| {
+        ui.set_max_width(width);
+        ui.label(
+            RichText::new(tr(lang, "What just happened", "방금 일어난 일")).strong().color(Color32::from_gray(200)),
+        );
+        for event in &events[events.len().saturating_sub(count)..] {
+            event_line(ui, sim, event, lang, 11.5);
+        }
+    });
 }
 
 /// One trace event in plain words, coloured like its timeline marker.
