@@ -306,7 +306,7 @@ impl Broker {
             .map(|(index, info)| {
                 info.replicas.contains(&id).then(|| Replica {
                     partition: PartitionIdx(index as u32),
-                    log: Log::new(info.internal),
+                    log: Log::default(),
                     high_watermark: 0,
                     leader_epoch: 0,
                     partition_epoch: 0,
@@ -1795,6 +1795,7 @@ fn send_produce_response(ctx: &mut Ctx, (producer, request_id): RequestKey, mut 
 fn committed_entries(log: &Log, offset: u64, high_watermark: u64) -> FetchedEntries {
     let end = (high_watermark as usize).min(offset as usize + CONSUMER_FETCH_MAX_RECORDS);
     let start = (offset as usize).min(end);
+    // A consumer keeps what it fetched (it hands no vectors back), so there are no spares to draw on.
     copy_entries(log, start, end, &mut Pool::default())
 }
 

@@ -41,8 +41,10 @@ impl Simulation {
             let Some(log) = self.reference_log(partition) else {
                 continue;
             };
+            // `__consumer_offsets` logs hold the coordinator's records, not produced ones (their divergence is checked).
+            let produced = if self.topo.is_internal(partition) { 0 } else { log.entries().len() };
             let mut latest_per_producer: Vec<Option<RecordId>> = vec![None; self.producers.len()];
-            for entry in log.entries().iter().filter(|_| !log.is_internal()) {
+            for entry in log.entries().range(0, produced) {
                 let id = entry.record;
                 copies[id.index()] += 1;
                 if copies[id.index()] > 1 {
@@ -130,7 +132,7 @@ impl Simulation {
             for p in 0..self.topo.topics[topic].partitions {
                 let partition = self.topo.partition_idx(topic, p);
                 let Some(log) = self.reference_log(partition) else { continue };
-                for entry in log.entries().iter().filter(|_| log.is_internal()) {
+                for entry in log.entries().iter() {
                     if let crate::group::InternalRecord::OffsetCommit { group: g, partition, offset } =
                         &self.internal.records[entry.record.index()]
                     {
@@ -170,14 +172,14 @@ impl Simulation {
             .flat_map(|c| c.topics.iter().map(|&t| t as usize))
             .collect();
         for (index, info) in self.topo.partitions.iter().enumerate() {
-            if !topics.contains(&info.topic) {
+            let partition = PartitionIdx(index as u32);
+            if !topics.contains(&info.topic) || self.topo.is_internal(partition) {
                 continue;
             }
-            let partition = PartitionIdx(index as u32);
             let Some(log) = self.reference_log(partition) else { continue };
             let reached = furthest.get(&partition).copied().unwrap_or(0);
             for (offset, entry) in log.entries().iter().enumerate() {
-                if log.is_internal() || !matches!(self.history.status(entry.record), RecordStatus::Acked { .. }) {
+                if !matches!(self.history.status(entry.record), RecordStatus::Acked { .. }) {
                     continue;
                 }
                 if times.contains_key(&entry.record) {

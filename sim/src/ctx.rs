@@ -104,8 +104,6 @@ pub struct PartitionInfo {
     pub min_insync_replicas: u32,
     pub unclean_leader_election_enable: bool,
     pub flush_messages: u64,
-    /// A `__consumer_offsets` partition.
-    pub internal: bool,
 }
 
 /// The cluster's layout, fixed for a run.
@@ -128,6 +126,12 @@ pub struct Topology {
 impl Topology {
     pub fn partition(&self, p: PartitionIdx) -> &PartitionInfo {
         &self.partitions[p.index()]
+    }
+
+    /// A `__consumer_offsets` partition: its log holds the group coordinator's own records (commits, group
+    /// metadata), and a `LogEntry::record` there indexes the internal records instead of the delivery history.
+    pub fn is_internal(&self, p: PartitionIdx) -> bool {
+        self.offsets_topic == Some(self.partition(p).topic)
     }
 
     pub fn partition_idx(&self, topic: usize, partition: u32) -> PartitionIdx {

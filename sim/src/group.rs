@@ -582,7 +582,7 @@ impl Broker {
         let now = ctx.now;
         let replica = self.replicas[partition.index()].as_ref().expect("hosted");
         let mut loaded: BTreeMap<u32, Group> = BTreeMap::new();
-        for entry in replica.log.entries().iter().filter(|_| replica.log.is_internal()) {
+        for entry in replica.log.entries().iter() {
             match &ctx.internal.records[entry.record.index()] {
                 InternalRecord::OffsetCommit { group, partition, offset } => {
                     loaded

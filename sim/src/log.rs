@@ -15,7 +15,7 @@ pub struct LogEntry {
     /// survive replication).
     epoch_and_batch_start: u32,
     /// The record this entry holds: in the delivery history (its key, value and timestamp are there), or in
-    /// `__consumer_offsets` logs (`Log::is_internal`) the group coordinator's internal records.
+    /// `__consumer_offsets` logs (`Topology::is_internal`) the group coordinator's internal records.
     pub record: RecordId,
     /// The idempotent producer id (0 when the producer is not idempotent).
     pub producer_id: u32,
@@ -56,21 +56,9 @@ pub struct Log {
     epochs: Vec<EpochStart>,
     /// Records below this offset have been flushed (fsynced) to disk.
     flushed_offset: u64,
-    /// A `__consumer_offsets` partition's log: its entries are the group coordinator's own records (commits, group
-    /// metadata), and `LogEntry::record` indexes the internal records instead of the delivery history.
-    internal: bool,
 }
 
 impl Log {
-    /// An empty log; `internal` for a `__consumer_offsets` partition.
-    pub fn new(internal: bool) -> Self {
-        Log { internal, ..Log::default() }
-    }
-
-    pub fn is_internal(&self) -> bool {
-        self.internal
-    }
-
     pub fn log_end_offset(&self) -> u64 {
         self.entries.len() as u64
     }

@@ -216,12 +216,12 @@ impl Report {
                                             .map(|(offset, e)| LogRecordReport {
                                                 offset: offset as u64,
                                                 epoch: e.leader_epoch(),
-                                                key: if r.log.is_internal() {
+                                                key: if topo.is_internal(idx) {
                                                     None
                                                 } else {
                                                     sim.history.render_key(sim.history.get(e.record).key)
                                                 },
-                                                value: if r.log.is_internal() {
+                                                value: if topo.is_internal(idx) {
                                                     describe_internal(sim, e.record)
                                                 } else {
                                                     sim.history.value(e.record, &names)

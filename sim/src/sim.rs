@@ -158,7 +158,6 @@ impl Simulation {
                     min_insync_replicas: topic.config.min_insync_replicas,
                     unclean_leader_election_enable: topic.config.unclean_leader_election_enable,
                     flush_messages: topic.config.flush_messages,
-                    internal: false,
                 });
             }
         }
@@ -179,7 +178,6 @@ impl Simulation {
                     min_insync_replicas: config.min_insync_replicas,
                     unclean_leader_election_enable: config.unclean_leader_election_enable,
                     flush_messages: config.log_flush_interval_messages,
-                    internal: true,
                 });
             }
             topics.push(crate::scenario::Topic {

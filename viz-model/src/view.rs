@@ -266,7 +266,7 @@ impl ClusterView {
                                 Cell {
                                     offset,
                                     record: e.record,
-                                    producer: (!r.log.is_internal()).then_some(e.producer_id),
+                                    producer: (!p.internal).then_some(e.producer_id),
                                     leader_epoch: e.leader_epoch(),
                                     epoch_boundary: previous_epoch.is_some_and(|prev| prev != e.leader_epoch()),
                                     lost: lost.contains(&e.record),

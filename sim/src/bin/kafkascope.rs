@@ -539,7 +539,7 @@ fn console_consumer(
         };
         for offset in start..replica.high_watermark {
             let entry = replica.log.entries()[offset as usize];
-            if replica.log.is_internal() {
+            if sim.topo.is_internal(partition) {
                 continue;
             }
             let info = sim.history.get(entry.record);
