@@ -393,7 +393,9 @@ pub fn story_to_file(story: &Story, class: Class, title: &str) -> ScenarioFile {
     timeline.sort_by_key(|s| s.at.0);
     ScenarioFile {
         title: title.into(),
+        title_ko: None,
         description: format!("A generated failure story in class `{}`.", class.name()),
+        description_ko: None,
         seed: story.seed,
         duration: ms(STORY_DURATION_MS),
         cluster: ClusterSpec {

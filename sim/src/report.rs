@@ -13,7 +13,9 @@ use std::fmt::Write;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// The scenario's title in English, and in Korean (the English when the scenario has no `title_ko`).
     pub title: String,
+    pub title_ko: String,
     pub seed: u64,
     pub time_us: u64,
     pub events: u64,
@@ -313,7 +315,8 @@ impl Report {
         };
         let groups = build_groups(sim);
         Report {
-            title: sim.scenario.title.clone(),
+            title: sim.scenario.title.en.clone(),
+            title_ko: sim.scenario.title.ko.clone(),
             seed: sim.seed,
             time_us: sim.now(),
             events: sim.events(),
@@ -366,7 +369,7 @@ impl Report {
     pub fn render_text_in(&self, lang: Lang) -> String {
         let t = |en: &'static str, ko: &'static str| if lang == Lang::Ko { ko } else { en };
         let mut out = String::new();
-        let _ = writeln!(out, "KafkaScope: {}", self.title);
+        let _ = writeln!(out, "KafkaScope: {}", if lang == Lang::Ko { &self.title_ko } else { &self.title });
         let _ = writeln!(
             out,
             "{} {} · {} {} · {} {} · trace {}",

@@ -57,9 +57,14 @@ impl<'de> Deserialize<'de> for Dur {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename = "Scenario")]
 pub struct ScenarioFile {
+    /// The title in English; `title_ko` is the same in Korean (shown with `--lang ko`, English when absent).
     pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_ko: Option<String>,
     #[serde(default)]
     pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description_ko: Option<String>,
     #[serde(default)]
     pub seed: u64,
     pub duration: Dur,
@@ -217,6 +222,11 @@ pub struct Text {
 }
 
 impl Text {
+    /// English text with an optional Korean version; without one, Korean readers see the English.
+    pub fn with_fallback(en: &str, ko: Option<&str>) -> Text {
+        Text { ko: ko.unwrap_or(en).to_owned(), en: en.to_owned() }
+    }
+
     pub fn get(&self, lang: Lang) -> &str {
         match lang {
             Lang::Ko => &self.ko,
@@ -522,8 +532,10 @@ pub struct NetworkConfig {
 /// A loaded, validated scenario, ready to simulate.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Scenario {
-    pub title: String,
-    pub description: String,
+    /// The title in English and Korean (Korean falls back to English when the file has no `title_ko`).
+    pub title: Text,
+    /// The description in English and Korean, with the same fallback.
+    pub description: Text,
     pub seed: u64,
     pub duration: Micros,
     pub brokers: u32,
@@ -1144,8 +1156,8 @@ impl Validator<'_> {
         }
 
         Ok(Scenario {
-            title: source.title.clone(),
-            description: source.description.clone(),
+            title: Text::with_fallback(&source.title, source.title_ko.as_deref()),
+            description: Text::with_fallback(&source.description, source.description_ko.as_deref()),
             seed: source.seed,
             duration: source.duration.0,
             brokers,

@@ -1,5 +1,6 @@
-//! The documentation's complete scenario examples load (or fail with exactly the error the docs show):
-//! `docs/scenario-format.md` and `docs/curriculum.md` must not teach a format the loader rejects.
+//! The documentation's complete scenario examples load (or fail with exactly the error the docs show), so
+//! `docs/scenario-format.md` and `docs/curriculum.md` cannot teach a format the loader rejects; and every bundled
+//! scenario has its title and description in Korean as well as English.
 
 use kafkascope_sim::Scenario;
 
@@ -46,4 +47,36 @@ fn complete_examples_in_the_docs_load() {
         }
     }
     assert!(loaded >= 1, "the format doc has a complete example");
+}
+
+/// Whether a text has Hangul syllables in it (what a Korean translation must have).
+fn has_hangul(text: &str) -> bool {
+    text.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c))
+}
+
+#[test]
+fn every_bundled_scenario_has_a_korean_title_and_description() {
+    let scenarios = kafkascope_tests::all_scenarios();
+    assert!(scenarios.len() >= 30, "found {} scenarios", scenarios.len());
+    for path in scenarios {
+        let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let name = path.display();
+        for (what, text) in [("title", &scenario.title), ("description", &scenario.description)] {
+            assert!(!text.en.is_empty() && !has_hangul(&text.en), "{name}: the English {what} is missing or Korean");
+            assert!(has_hangul(&text.ko), "{name}: no {what}_ko (the Korean {what} falls back to English)");
+        }
+    }
+}
+
+#[test]
+fn a_scenario_without_korean_texts_shows_the_english_ones_in_korean() {
+    let source = "Scenario(title: \"only English\", description: \"also English\", duration: \"1s\", \
+                  cluster: (brokers: 1), topics: [(name: \"t\", partitions: 1, replication_factor: 1)])";
+    let scenario = Scenario::parse(source, "plain.ron").expect("loads");
+    assert_eq!(scenario.title.get(kafkascope_sim::scenario::Lang::Ko), "only English");
+    assert_eq!(scenario.description.get(kafkascope_sim::scenario::Lang::Ko), "also English");
+    let translated = source.replace("duration:", "title_ko: \"한국어 제목\", duration:");
+    let scenario = Scenario::parse(&translated, "translated.ron").expect("loads");
+    assert_eq!(scenario.title.get(kafkascope_sim::scenario::Lang::Ko), "한국어 제목");
+    assert_eq!(scenario.title.get(kafkascope_sim::scenario::Lang::En), "only English");
 }

@@ -27,6 +27,7 @@ pub fn generated(spec: &str) -> Result<String, String> {
     Ok(format!(
         r#"Scenario(
     title: "Generated: {brokers} brokers, {partitions} partitions, replication factor {replication}",
+    title_ko: "생성된 클러스터: 브로커 {brokers}개, 파티션 {partitions}개, 복제 계수 {replication}",
     seed: 1,
     duration: "10m",
     cluster: (brokers: {brokers}),

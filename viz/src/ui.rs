@@ -264,7 +264,7 @@ fn transport(
     let mut share_button = None;
     ui.horizontal(|ui| {
         ui.label(RichText::new("KafkaScope").strong().size(16.0));
-        ui.label(RichText::new(&runs.a.sim().scenario.title).color(Color32::from_gray(200)));
+        ui.label(RichText::new(runs.a.sim().scenario.title.get(lang)).color(Color32::from_gray(200)));
     });
     ui.horizontal(|ui| {
         if ui.button("⏮").on_hover_text(tr(lang, "Previous event (←)", "이전 이벤트 (←)")).clicked() {
@@ -395,9 +395,10 @@ fn side_tabs(ui: &mut egui::Ui, tab: &mut SideTab, lang: Lang) {
 /// Narration of the scenario's timeline up to now, newest last.
 fn story(ui: &mut egui::Ui, run: &SimRun, lang: Lang) {
     let sim = run.sim();
-    ui.label(RichText::new(&sim.scenario.title).strong());
-    if !sim.scenario.description.is_empty() {
-        ui.label(RichText::new(&sim.scenario.description).color(Color32::from_gray(190)));
+    ui.label(RichText::new(sim.scenario.title.get(lang)).strong());
+    let description = sim.scenario.description.get(lang);
+    if !description.is_empty() {
+        ui.label(RichText::new(description).color(Color32::from_gray(190)));
     }
     ui.separator();
     let mut any = false;

@@ -224,7 +224,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for path in scenario_files(&dir) {
                 let name = path.strip_prefix(&dir).unwrap_or(&path).with_extension("");
                 match Scenario::load(&path) {
-                    Ok(s) => writeln!(out, "{:<48} {}", name.display(), s.title)?,
+                    Ok(s) => writeln!(out, "{:<48} {}", name.display(), s.title.get(lang))?,
                     Err(e) => writeln!(out, "{:<48} (does not load: {})", name.display(), e.message)?,
                 }
             }
