@@ -74,28 +74,28 @@ fn coda(word: &str) -> Coda {
 }
 
 /// The word followed by its subject particle, 이 or 가.
-fn i_ga(word: impl Display) -> String {
+pub fn i_ga(word: impl Display) -> String {
     let word = word.to_string();
     let particle = if coda(&word) == Coda::Open { "가" } else { "이" };
     format!("{word}{particle}")
 }
 
 /// The word followed by its topic particle, 은 or 는.
-fn eun_neun(word: impl Display) -> String {
+pub fn eun_neun(word: impl Display) -> String {
     let word = word.to_string();
     let particle = if coda(&word) == Coda::Open { "는" } else { "은" };
     format!("{word}{particle}")
 }
 
 /// The word followed by its object particle, 을 or 를.
-fn eul_reul(word: impl Display) -> String {
+pub fn eul_reul(word: impl Display) -> String {
     let word = word.to_string();
     let particle = if coda(&word) == Coda::Open { "를" } else { "을" };
     format!("{word}{particle}")
 }
 
 /// The word followed by its direction particle, 으로 or 로 (로 also after a final ㄹ).
-fn euro_ro(word: impl Display) -> String {
+pub fn euro_ro(word: impl Display) -> String {
     let word = word.to_string();
     let particle = if coda(&word) == Coda::Closed { "으로" } else { "로" };
     format!("{word}{particle}")

@@ -1,20 +1,168 @@
 //! A record's whole path, for the record inspector: produced, sent in a batch, appended at the leader, fetched by
 //! each follower, committed (passed the high watermark), acked, consumed, offset committed, and its verdict.
-//! Built by re-simulating with every trace event kept and watching the record's partition.
+//! Built by re-simulating with every trace event kept and watching the record's partition. Each step is kept as
+//! data and put into words in English or Korean when shown, so switching the language needs no replay.
 
 use crate::run::SimRun;
+use kafkascope_sim::explain_ko::{euro_ro, i_ga};
 use kafkascope_sim::history::{RecordStatus, Verdict};
 use kafkascope_sim::ids::{BrokerId, RecordId};
+use kafkascope_sim::message::KafkaError;
 use kafkascope_sim::scenario::Lang;
 use kafkascope_sim::sim::{SimError, Simulation};
 use kafkascope_sim::time::Micros;
-use kafkascope_sim::trace::TraceKind;
+use kafkascope_sim::trace::{BatchTrigger, TraceKind};
 
 /// One moment of the path.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PathStep {
     pub time: Micros,
-    pub what: String,
+    pub step: Step,
+}
+
+/// What happened to the record at one moment.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// The application handed it to `KafkaProducer.send`.
+    Produced {
+        producer: String,
+    },
+    /// It left in a batch (again, for a retry).
+    BatchSent {
+        records: u32,
+        to: BrokerId,
+        attempt: u32,
+        trigger: BatchTrigger,
+    },
+    Appended {
+        leader: BrokerId,
+        offset: u64,
+        leader_epoch: u32,
+    },
+    Fetched {
+        follower: BrokerId,
+        offset: u64,
+    },
+    /// The leader's high watermark passed it: every ISR member has it, and consumers may read it.
+    Committed {
+        high_watermark: u64,
+        leader: BrokerId,
+    },
+    Truncated {
+        broker: BrokerId,
+        from_offset: u64,
+        to_offset: u64,
+    },
+    LostUnflushed {
+        broker: BrokerId,
+    },
+    /// The producer's callback reported success; `offset` is `None` for acks=0 (Kafka reports -1).
+    Acked {
+        producer: String,
+        offset: Option<u64>,
+    },
+    Failed {
+        producer: String,
+        error: KafkaError,
+    },
+    OffsetCommitted {
+        group: String,
+        committed: u64,
+    },
+    Consumed {
+        consumer: String,
+        offset: u64,
+        generation: u32,
+    },
+}
+
+impl PathStep {
+    /// The step in words. Kafka's vocabulary (config keys, error names, high_watermark, leader_epoch) stays in
+    /// English inside the Korean text, as in the trace's Korean explanations.
+    pub fn text(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.step.english(),
+            Lang::Ko => self.step.korean(),
+        }
+    }
+}
+
+impl Step {
+    fn english(&self) -> String {
+        match self {
+            Step::Produced { producer } => format!("produced by {producer}"),
+            Step::BatchSent { records, to, attempt, trigger } => {
+                let trigger = match trigger {
+                    BatchTrigger::BatchSize => "batch.size reached",
+                    BatchTrigger::Linger => "linger.ms expired",
+                    BatchTrigger::NoLinger => "linger.ms=0",
+                    BatchTrigger::Drained => "along with a ready batch for the same broker",
+                };
+                format!("batch of {records} sent to {to} (attempt {attempt}, {trigger})")
+            }
+            Step::Appended { leader, offset, leader_epoch } => {
+                format!("appended by leader {leader} at offset {offset} (leader_epoch {leader_epoch})")
+            }
+            Step::Fetched { follower, offset } => format!("fetched by follower {follower} (offset {offset})"),
+            Step::Committed { high_watermark, leader } => {
+                format!("committed: high_watermark {high_watermark} on leader {leader} passed it")
+            }
+            Step::Truncated { broker, from_offset, to_offset } => {
+                format!("truncated away on {broker} (log cut from {from_offset} to {to_offset})")
+            }
+            Step::LostUnflushed { broker } => format!("lost from {broker}'s unflushed log at power loss"),
+            Step::Acked { producer, offset: Some(offset) } => format!("acked to {producer} (offset {offset})"),
+            Step::Acked { producer, offset: None } => {
+                format!("acked to {producer} (acks=0: offset -1, nothing checked)")
+            }
+            Step::Failed { producer, error } => format!("failed: {producer} was told {}", error.name()),
+            Step::OffsetCommitted { group, committed } => format!("offset committed by group {group} ({committed})"),
+            Step::Consumed { consumer, offset, generation } => {
+                format!("consumed by {consumer} (offset {offset}, generation {generation})")
+            }
+        }
+    }
+
+    fn korean(&self) -> String {
+        match self {
+            Step::Produced { producer } => format!("{} 보냄 (send)", i_ga(producer)),
+            Step::BatchSent { records, to, attempt, trigger } => {
+                let trigger = match trigger {
+                    BatchTrigger::BatchSize => "batch.size 도달",
+                    BatchTrigger::Linger => "linger.ms 만료",
+                    BatchTrigger::NoLinger => "linger.ms=0",
+                    BatchTrigger::Drained => "같은 브로커로 가는 준비된 배치와 함께",
+                };
+                format!("레코드 {records}개짜리 배치로 {to}에 전송 ({attempt}번째 시도, {trigger})")
+            }
+            Step::Appended { leader, offset, leader_epoch } => {
+                format!("리더 {} offset {offset}에 추가 (leader_epoch {leader_epoch})", i_ga(leader))
+            }
+            Step::Fetched { follower, offset } => format!("팔로워 {} fetch로 복제 (offset {offset})", i_ga(follower)),
+            Step::Committed { high_watermark, leader } => {
+                format!("커밋됨: 리더 {leader}의 high_watermark {} 이 레코드를 지남", i_ga(high_watermark))
+            }
+            Step::Truncated { broker, from_offset, to_offset } => {
+                format!("{broker}에서 잘려 나감 (로그를 offset {from_offset}에서 {} 잘라 냄)", euro_ro(to_offset))
+            }
+            Step::LostUnflushed { broker } => {
+                format!("정전: {broker}의 디스크에 쓰지 않은(unflushed) 로그와 함께 사라짐")
+            }
+            Step::Acked { producer, offset: Some(offset) } => {
+                format!("{} ack를 받음 (offset {offset})", i_ga(producer))
+            }
+            Step::Acked { producer, offset: None } => {
+                format!("{} ack를 받음 (acks=0: offset -1, 아무것도 확인하지 않음)", i_ga(producer))
+            }
+            Step::Failed { producer, error } => format!("실패: {} {} 오류를 받음", i_ga(producer), error.name()),
+            Step::OffsetCommitted { group, committed } => {
+                format!("그룹 {} 오프셋을 커밋함 ({committed})", i_ga(group))
+            }
+            Step::Consumed { consumer, offset, generation } => {
+                format!("{} 처리함 (offset {offset}, generation {generation})", i_ga(consumer))
+            }
+        }
+    }
 }
 
 /// What became of the record, per the checker.
@@ -70,7 +218,7 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
     let producer_name = sim.producers[info.producer.index()].name.clone();
     let value = sim.history.value(record, &sim.scenario.producers.iter().map(|p| p.name.clone()).collect::<Vec<_>>());
     let title = format!("{value} ({producer_name} → {})", sim.topo.partition_name(partition));
-    let mut steps = vec![PathStep { time: info.created_at, what: format!("produced by {producer_name}") }];
+    let mut steps = vec![PathStep { time: info.created_at, step: Step::Produced { producer: producer_name.clone() } }];
     // Where the record sits in each broker's log, as far as we have seen.
     let offset_in = |sim: &Simulation, broker: BrokerId, from: u64, count: u64| -> Option<u64> {
         let replica = sim.replica(broker, partition)?;
@@ -95,7 +243,7 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                     if !answered && (offsets.iter().all(|o| o.is_none()) || *attempt > 1) {
                         steps.push(PathStep {
                             time,
-                            what: format!("batch of {records} sent to {to} (attempt {attempt}, closed by {trigger:?})"),
+                            step: Step::BatchSent { records: *records, to: *to, attempt: *attempt, trigger: *trigger },
                         });
                     }
                 }
@@ -104,7 +252,7 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                         offsets[broker.0 as usize] = Some(o);
                         steps.push(PathStep {
                             time,
-                            what: format!("appended by leader {broker} at offset {o} (leader_epoch {leader_epoch})"),
+                            step: Step::Appended { leader: *broker, offset: o, leader_epoch: *leader_epoch },
                         });
                     }
                 }
@@ -113,7 +261,7 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                 {
                     if let Some(o) = offset_in(sim, *broker, *base_offset, *records as u64) {
                         offsets[broker.0 as usize] = Some(o);
-                        steps.push(PathStep { time, what: format!("fetched by follower {broker} (offset {o})") });
+                        steps.push(PathStep { time, step: Step::Fetched { follower: *broker, offset: o } });
                     }
                 }
                 TraceKind::HighWatermark { broker, partition: p, high_watermark } if *p == partition => {
@@ -123,9 +271,7 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                             committed_on[broker.0 as usize] = true;
                             steps.push(PathStep {
                                 time,
-                                what: format!(
-                                    "committed: high_watermark {high_watermark} on leader {broker} passed it"
-                                ),
+                                step: Step::Committed { high_watermark: *high_watermark, leader: *broker },
                             });
                         }
                     }
@@ -137,7 +283,11 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                             committed_on[broker.0 as usize] = false;
                             steps.push(PathStep {
                                 time,
-                                what: format!("truncated away on {broker} (log cut from {from_offset} to {to_offset})"),
+                                step: Step::Truncated {
+                                    broker: *broker,
+                                    from_offset: *from_offset,
+                                    to_offset: *to_offset,
+                                },
                             });
                         }
                     }
@@ -146,10 +296,7 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                     if let Some(o) = offsets[broker.0 as usize] {
                         if sim.replica(*broker, partition).is_none_or(|r| r.log_end_offset() <= o) {
                             offsets[broker.0 as usize] = None;
-                            steps.push(PathStep {
-                                time,
-                                what: format!("lost from {broker}'s unflushed log at power loss"),
-                            });
+                            steps.push(PathStep { time, step: Step::LostUnflushed { broker: *broker } });
                         }
                     }
                 }
@@ -159,15 +306,11 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                 {
                     let status = (record.index() < sim.history.records.len()).then(|| sim.history.status(record));
                     match status {
-                        Some(RecordStatus::Acked { offset, at }) if at == time => steps.push(PathStep {
-                            time,
-                            what: match offset {
-                                Some(o) => format!("acked to {producer_name} (offset {o})"),
-                                None => format!("acked to {producer_name} (acks=0: offset -1, nothing checked)"),
-                            },
-                        }),
+                        Some(RecordStatus::Acked { offset, at }) if at == time => {
+                            steps.push(PathStep { time, step: Step::Acked { producer: producer_name.clone(), offset } })
+                        }
                         Some(RecordStatus::Failed { error, at }) if at == time => {
-                            steps.push(PathStep { time, what: format!("failed: {producer_name} was told {error:?}") })
+                            steps.push(PathStep { time, step: Step::Failed { producer: producer_name.clone(), error } })
                         }
                         _ => {}
                     }
@@ -181,7 +324,7 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                             let name = &sim.topo.groups[*group as usize];
                             steps.push(PathStep {
                                 time,
-                                what: format!("offset committed by group {name} ({committed})"),
+                                step: Step::OffsetCommitted { group: name.clone(), committed },
                             });
                         }
                     }
@@ -196,10 +339,11 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
                 let name = &sim.topo.node_names[sim.consumers[processed.consumer as usize].node.index()];
                 steps.push(PathStep {
                     time: processed.at,
-                    what: format!(
-                        "consumed by {name} (offset {}, generation {})",
-                        processed.offset, processed.generation
-                    ),
+                    step: Step::Consumed {
+                        consumer: name.clone(),
+                        offset: processed.offset,
+                        generation: processed.generation,
+                    },
                 });
             }
         }
@@ -214,7 +358,7 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
             .and_then(|log| log.entries().iter().position(|e| e.record == record))
             .map(|o| o as u64);
         match (&sim.history.status(record), in_log) {
-            (RecordStatus::Failed { error, .. }, _) => RecordFate::Failed { error: format!("{error:?}") },
+            (RecordStatus::Failed { error, .. }, _) => RecordFate::Failed { error: error.name().to_string() },
             (_, Some(offset)) => RecordFate::Survived { offset },
             (RecordStatus::Pending, None) => RecordFate::Pending,
             (RecordStatus::Acked { .. }, None) => RecordFate::Unacknowledged,

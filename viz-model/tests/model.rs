@@ -204,11 +204,18 @@ fn a_lost_record_has_a_path_ending_in_its_loss() {
     let lost = *verdict.acked_lost.first().expect("this scenario loses acked records");
     let path = record_path(&r, lost, &verdict).unwrap();
     assert_eq!(path.fate, RecordFate::Lost);
-    let text: Vec<_> = path.steps.iter().map(|s| s.what.as_str()).collect();
+    let text: Vec<_> = path.steps.iter().map(|s| s.text(Lang::En)).collect();
     assert!(text.iter().any(|s| s.starts_with("appended by leader")), "{text:#?}");
     assert!(text.iter().any(|s| s.starts_with("acked to")), "{text:#?}");
     assert!(text.iter().any(|s| s.starts_with("truncated away")), "{text:#?}");
     assert!(path.steps.windows(2).all(|w| w[0].time <= w[1].time), "{:#?}", path.steps);
+    // The same path in Korean: every step in Korean words, with Kafka's names (offsets, brokers) as they are.
+    let korean: Vec<_> = path.steps.iter().map(|s| s.text(Lang::Ko)).collect();
+    let hangul = |s: &str| s.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c));
+    assert!(korean.iter().all(|s| hangul(s)), "{korean:#?}");
+    assert!(korean.iter().any(|s| s.starts_with("리더 B1이 offset")), "{korean:#?}");
+    assert!(korean.iter().any(|s| s.contains("에서 잘려 나감")), "{korean:#?}");
+    assert!(path.fate_text(Lang::Ko).starts_with("유실"), "{}", path.fate_text(Lang::Ko));
     // A record that survived says where it is.
     let survivor = (0..r.sim().history.records.len() as u32)
         .map(RecordId)
@@ -216,7 +223,8 @@ fn a_lost_record_has_a_path_ending_in_its_loss() {
         .expect("an early record");
     let path = record_path(&r, survivor, &verdict).unwrap();
     assert!(matches!(path.fate, RecordFate::Survived { .. }), "{path:#?}");
-    assert!(path.steps.iter().any(|s| s.what.starts_with("committed")), "{path:#?}");
+    assert!(path.steps.iter().any(|s| s.text(Lang::En).starts_with("committed")), "{path:#?}");
+    assert!(path.steps.iter().any(|s| s.text(Lang::Ko).starts_with("커밋됨")), "{path:#?}");
 }
 
 #[test]

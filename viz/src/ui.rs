@@ -191,14 +191,14 @@ fn ui_root(
                 ui.columns(2, |columns| {
                     // Measured before anything is drawn: a column's rect grows with what it holds.
                     let column_width = columns[0].available_width();
-                    let label_a = run_label(&runs.a, "A");
+                    let label_a = run_label(&runs.a, "A", lang);
                     columns[0].label(RichText::new(label_a).strong());
                     verdict_line(&mut columns[0], &views.verdict_a, lang);
                     layouts.push(draw_cluster(&mut columns[0], &views.a, &selection, lang, "a", &mut actions));
                     columns[0].separator();
                     latest_events(&mut columns[0], &runs.a, lang, 10, column_width);
                     if let Some(b) = &runs.b {
-                        columns[1].label(RichText::new(run_label(b, "B")).strong());
+                        columns[1].label(RichText::new(run_label(b, "B", lang)).strong());
                     }
                     if let Some(verdict) = &views.verdict_b {
                         verdict_line(&mut columns[1], verdict, lang);
@@ -246,10 +246,13 @@ fn ui_root(
     Ok(())
 }
 
-/// `A: acks=1, linger.ms=5`, or `A: scenario configs` when nothing is overridden.
-fn run_label(run: &SimRun, name: &str) -> String {
-    let overrides =
-        if run.setup.overrides.is_empty() { "scenario configs".into() } else { run.setup.overrides.join(", ") };
+/// `A: acks=1, linger.ms=5`, or `A: scenario configs` (`A: 시나리오 설정`) when nothing is overridden.
+fn run_label(run: &SimRun, name: &str, lang: Lang) -> String {
+    let overrides = if run.setup.overrides.is_empty() {
+        tr(lang, "scenario configs", "시나리오 설정").to_string()
+    } else {
+        run.setup.overrides.join(", ")
+    };
     format!("{name}: {overrides}")
 }
 
@@ -456,7 +459,9 @@ fn inspector(
                 ui.label(RichText::new(&path.title).monospace());
                 for step in &path.steps {
                     ui.label(
-                        RichText::new(format!("{:>9}  {}", format_time(step.time), step.what)).monospace().size(11.0),
+                        RichText::new(format!("{:>9}  {}", format_time(step.time), step.text(lang)))
+                            .monospace()
+                            .size(11.0),
                     );
                 }
                 let colour = match path.fate {
@@ -558,7 +563,7 @@ fn checker(ui: &mut egui::Ui, runs: &Runs, views: &Views, lang: Lang, actions: &
         .chain(runs.b.as_ref().zip(views.verdict_b.as_ref()).map(|(b, v)| ("B", b, v)))
     {
         if runs.b.is_some() {
-            ui.label(RichText::new(run_label(run, name)).strong());
+            ui.label(RichText::new(run_label(run, name, lang)).strong());
         }
         let live = verdict.acked.saturating_sub(verdict.acked_lost.len() as u64);
         egui::Grid::new(("checker", name)).striped(true).show(ui, |ui| {
