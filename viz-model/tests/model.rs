@@ -8,6 +8,7 @@ use kafkascope_sim::sim::{Command, RunOptions, Simulation};
 use kafkascope_sim::time::US_PER_SEC;
 use kafkascope_viz_model::action::{BrokerAction, ConsumerAction, Intervene};
 use kafkascope_viz_model::catalog;
+use kafkascope_viz_model::chart::offset_chart;
 use kafkascope_viz_model::record::{record_path, RecordFate};
 use kafkascope_viz_model::run::{RunSetup, SimRun};
 use kafkascope_viz_model::url::LinkState;
@@ -277,4 +278,51 @@ fn the_inspector_shows_a_followers_fetch_session() {
     // The leader has no fetch session of its own for the partition it leads.
     let leader = kafkascope_viz_model::inspect::describe_replica(r.sim(), BrokerId(1), partition, Lang::En).unwrap();
     assert!(!leader.iter().any(|l| l.starts_with("fetch session")), "{leader:#?}");
+}
+
+/// The value a chart line holds at `time` (the last change at or before it).
+fn value_at(line: &[(u64, u64)], time: u64) -> Option<u64> {
+    line.iter().take_while(|(t, _)| *t <= time).last().map(|&(_, v)| v)
+}
+
+#[test]
+fn the_offsets_chart_shows_truncation_elections_and_hw_never_above_leo() {
+    let mut r = run("core/acks1-leader-crash-loses-acked");
+    r.seek(30 * US_PER_SEC).unwrap();
+    let partition = kafkascope_sim::ids::PartitionIdx(0);
+    let chart = offset_chart(&r, partition).unwrap();
+    assert_eq!((chart.from, chart.to), (0, 30 * US_PER_SEC));
+    assert_eq!(chart.replicas.len(), 3);
+    // B1 led, crashed with records the others lacked, and truncated them when it came back as a follower.
+    let b1 = chart.replicas.iter().find(|l| l.broker == BrokerId(1)).expect("B1 hosts the partition");
+    let drop = b1.log_end_offset.windows(2).find(|w| w[1].1 < w[0].1).expect("B1's log end offset falls once");
+    assert_eq!((drop[0].1, drop[1].1), (600, 521), "{:?}", b1.log_end_offset);
+    // The controller elected B2 in leader epoch 1 while B1 was down, before the truncation.
+    let election = chart.elections.first().expect("an election in the window");
+    assert_eq!((election.leader_epoch, election.leader), (1, Some(BrokerId(2))));
+    assert!(election.time < drop[1].0);
+    // At every moment a line changes, no replica's high watermark is above its log end offset.
+    for line in &chart.replicas {
+        for &(time, _) in line.high_watermark.iter().chain(&line.log_end_offset) {
+            let (hw, leo) = (value_at(&line.high_watermark, time), value_at(&line.log_end_offset, time));
+            assert!(hw <= leo, "{} at {time}: hw {hw:?} > leo {leo:?}", line.broker);
+        }
+    }
+}
+
+#[test]
+fn the_offsets_chart_shows_a_follower_learning_the_high_watermark_after_the_leader() {
+    let mut r = run("core/hw-lags-one-fetch-round");
+    r.seek(r.duration()).unwrap();
+    let chart = offset_chart(&r, kafkascope_sim::ids::PartitionIdx(0)).unwrap();
+    let leader = r.sim().controller.partitions[0].leader.expect("a leader");
+    let first_time_at = |line: &[(u64, u64)], value: u64| line.iter().find(|(_, v)| *v >= value).map(|&(t, _)| t);
+    let leader_line = chart.replicas.iter().find(|l| l.broker == leader).expect("the leader's lines");
+    let final_hw = leader_line.high_watermark.last().expect("the leader has a high watermark").1;
+    assert!(final_hw > 0);
+    let leader_reached = first_time_at(&leader_line.high_watermark, final_hw).unwrap();
+    for follower in chart.replicas.iter().filter(|l| l.broker != leader) {
+        let reached = first_time_at(&follower.high_watermark, final_hw).expect("the follower learns it");
+        assert!(reached > leader_reached, "{}: {reached} after the leader's {leader_reached}", follower.broker);
+    }
 }

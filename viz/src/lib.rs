@@ -20,6 +20,7 @@ use kafkascope_sim::ids::{BrokerId, PartitionIdx, RecordId};
 use kafkascope_sim::scenario::{Action, Lang};
 use kafkascope_sim::time::{Micros, US_PER_SEC};
 use kafkascope_viz_model::action::{BrokerAction, Intervene};
+use kafkascope_viz_model::chart::{offset_chart, OffsetChart};
 use kafkascope_viz_model::record::{record_path, RecordPath};
 use kafkascope_viz_model::run::{RunSetup, SimRun};
 use kafkascope_viz_model::view::{ClusterView, Filter};
@@ -144,6 +145,8 @@ pub struct Views {
     last_verdict_at: Option<Instant>,
     /// The selected record's path, computed once per selection and state.
     pub record_path: Option<(RecordId, u64, Result<RecordPath, String>)>,
+    /// The selected replica's partition: its offsets over the last minute, computed once per partition and state.
+    pub offset_chart: Option<(PartitionIdx, u64, Result<OffsetChart, String>)>,
 }
 
 /// Where the UI drew things last frame: broker boxes (CSS pixels on the web, for the page's click targets) and how
@@ -391,6 +394,7 @@ fn load(
             views.stamp.clear();
             views.verdict_stamp.clear();
             views.record_path = None;
+            views.offset_chart = None;
         }
         Err(error) => runs.error = Some(error),
     }
@@ -541,6 +545,15 @@ pub fn rebuild_views(
         if !fresh && exists && !playback.playing {
             let path = record_path(&runs.a, record, &views.verdict_a).map_err(|e| e.to_string());
             views.record_path = Some((record, events, path));
+        }
+    }
+    // The replica inspector's offsets chart, the same way (it re-simulates the last minute).
+    if let Some((_, partition)) = selection.replica {
+        let events = runs.a.sim().events();
+        let fresh = views.offset_chart.as_ref().is_some_and(|(p, e, _)| *p == partition && *e == events);
+        if !fresh && !playback.playing {
+            let chart = offset_chart(&runs.a, partition).map_err(|e| e.to_string());
+            views.offset_chart = Some((partition, events, chart));
         }
     }
     FrameCost::push(&mut cost.rebuild_ms, started.elapsed_ms());

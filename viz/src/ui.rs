@@ -12,12 +12,14 @@ use bevy_egui::egui::{self, Color32, CornerRadius, FontId, Pos2, Rect, RichText,
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
 use kafkascope_sim::explain::explain;
 use kafkascope_sim::explain_ko::explain_ko;
+use kafkascope_sim::ids::PartitionIdx;
 use kafkascope_sim::scenario::{Action, Lang};
 use kafkascope_sim::sim::Simulation;
-use kafkascope_sim::time::{format_time, Micros};
+use kafkascope_sim::time::{format_time, Micros, US_PER_SEC};
 use kafkascope_sim::trace::TraceEvent;
 use kafkascope_viz_model::action::BrokerAction;
 use kafkascope_viz_model::catalog;
+use kafkascope_viz_model::chart::OffsetChart;
 use kafkascope_viz_model::inspect::describe_replica;
 use kafkascope_viz_model::run::{MarkerKind, RunSetup, SimRun};
 use kafkascope_viz_model::view::ClusterView;
@@ -422,6 +424,75 @@ fn story(ui: &mut egui::Ui, run: &SimRun, lang: Lang) {
     }
 }
 
+/// Line colours of the offsets chart, by broker (B1 first); the same broker keeps its colour in both lines.
+const BROKER_LINE_COLOURS: [Color32; 6] = [
+    Color32::from_rgb(100, 170, 255),
+    Color32::from_rgb(255, 160, 70),
+    Color32::from_rgb(120, 220, 120),
+    Color32::from_rgb(230, 110, 200),
+    Color32::from_rgb(240, 220, 90),
+    Color32::from_rgb(150, 150, 255),
+];
+
+/// The selected replica's partition: each replica's `log_end_offset` (solid) and `high_watermark` (dashed) over the
+/// last minute, with the controller's elections as vertical lines.
+fn offsets_chart(ui: &mut egui::Ui, views: &Views, partition: PartitionIdx, lang: Lang) {
+    use egui_plot::{Corner, Legend, Line, LineStyle, Plot, PlotPoints, VLine};
+    ui.add_space(4.0);
+    ui.label(
+        RichText::new(tr(
+            lang,
+            "log_end_offset (solid) and high_watermark (dashed), last 60 s",
+            "최근 60초의 log_end_offset(실선)과 high_watermark(점선)",
+        ))
+        .strong(),
+    );
+    let chart = match &views.offset_chart {
+        Some((p, _, Ok(chart))) if *p == partition => chart,
+        Some((p, _, Err(error))) if *p == partition => {
+            ui.label(error);
+            return;
+        }
+        _ => {
+            ui.label(tr(lang, "(pause to chart the partition)", "(일시정지하면 그래프를 그립니다)"));
+            return;
+        }
+    };
+    let seconds = |time: Micros| time as f64 / US_PER_SEC as f64;
+    let to = chart.to;
+    Plot::new(("offsets", partition.0))
+        .height(220.0)
+        // Offsets grow from the lower left, so the upper left corner is the one most often free.
+        .legend(Legend::default().position(Corner::LeftTop))
+        .include_y(0.0)
+        .allow_scroll(false)
+        .x_axis_label(tr(lang, "time (s)", "시간 (초)"))
+        .y_axis_label("offset")
+        .show(ui, |plot| {
+            for line in &chart.replicas {
+                let colour = BROKER_LINE_COLOURS
+                    [(line.broker.0 as usize + BROKER_LINE_COLOURS.len() - 1) % BROKER_LINE_COLOURS.len()];
+                let points = |values: &[(Micros, u64)]| -> PlotPoints<'static> {
+                    OffsetChart::steps(values, to).into_iter().map(|(t, v)| [seconds(t), v as f64]).collect()
+                };
+                // Both lines of a broker share its name, so the legend has one entry per broker for the pair.
+                plot.line(Line::new(line.broker.to_string(), points(&line.log_end_offset)).color(colour));
+                plot.line(
+                    Line::new(line.broker.to_string(), points(&line.high_watermark))
+                        .color(colour)
+                        .style(LineStyle::dashed_loose()),
+                );
+            }
+            for election in &chart.elections {
+                let leader = election.leader.map(|b| b.to_string()).unwrap_or_else(|| "-".to_string());
+                plot.vline(
+                    VLine::new(format!("leader_epoch {}: {leader}", election.leader_epoch), seconds(election.time))
+                        .color(Color32::from_rgb(240, 200, 80)),
+                );
+            }
+        });
+}
+
 fn inspector(
     ui: &mut egui::Ui,
     runs: &Runs,
@@ -450,6 +521,7 @@ fn inspector(
                 ui.label(RichText::new(line).monospace().size(11.5));
             }
         }
+        offsets_chart(ui, views, partition, lang);
         ui.separator();
     }
     if let Some(record) = selection.record {
