@@ -464,7 +464,10 @@ fn offsets_chart(ui: &mut egui::Ui, views: &Views, partition: PartitionIdx, lang
         .height(220.0)
         // Offsets grow from the lower left, so the upper left corner is the one most often free.
         .legend(Legend::default().position(Corner::LeftTop))
-        .include_y(0.0)
+        // The whole window, even where the lines start late; the offsets axis fits the data, so a truncation of a
+        // few records on a long log still shows.
+        .include_x(seconds(chart.from))
+        .include_x(seconds(chart.to))
         .allow_scroll(false)
         .x_axis_label(tr(lang, "time (s)", "시간 (초)"))
         .y_axis_label("offset")
