@@ -243,3 +243,27 @@ fn kafkascope_tests_hash(scenario: kafkascope_sim::Scenario) -> String {
     sim.run().expect("runs");
     sim.trace.hash_hex()
 }
+
+#[test]
+fn selecting_a_replica_while_paused_charts_its_partition_and_the_chart_follows_the_run() {
+    let mut app = app(LaunchOptions::scenario("core/acks-all-min-isr-no-loss"));
+    send(&mut app, UiAction::Seek(3 * US_PER_SEC));
+    assert!(views(&app).offset_chart.is_none(), "no replica is selected: no chart");
+    let partition = views(&app).a.partitions[0].clone();
+    let leader = partition.leader.expect("a leader at 3 s");
+    send(&mut app, UiAction::SelectReplica(leader, partition.idx));
+    let (charted, _, chart) = views(&app).offset_chart.as_ref().expect("a paused run charts the selection");
+    assert_eq!(*charted, partition.idx);
+    let chart = chart.as_ref().expect("the chart builds");
+    assert_eq!((chart.from, chart.to), (0, 3 * US_PER_SEC));
+    assert!(chart.elections.is_empty(), "no election yet: {:?}", chart.elections);
+    let leader_line = chart.replicas.iter().find(|l| l.broker == leader).expect("the leader's lines");
+    assert!(leader_line.log_end_offset.last().is_some_and(|&(_, leo)| leo > 0), "records were appended by 3 s");
+    // The leader crashes; at 15 s the chart has the election that followed.
+    send(&mut app, UiAction::Intervene(Intervene::Broker { broker: leader, action: BrokerAction::HardCrash }));
+    send(&mut app, UiAction::Seek(15 * US_PER_SEC));
+    let chart = views(&app).offset_chart.as_ref().and_then(|(_, _, c)| c.as_ref().ok()).expect("recharted");
+    assert_eq!(chart.to, 15 * US_PER_SEC);
+    let election = chart.elections.first().expect("the crash led to an election");
+    assert!(election.leader.is_some() && election.leader != Some(leader), "{election:?}");
+}
