@@ -44,6 +44,8 @@ pub struct OffsetChart {
     /// In the partition's replica order.
     pub replicas: Vec<ReplicaLines>,
     pub elections: Vec<Election>,
+    /// The partition's leader epoch at `to`, so that following the run can tell a new election.
+    pub leader_epoch: u32,
 }
 
 impl OffsetChart {
@@ -138,7 +140,51 @@ pub fn offset_chart(run: &SimRun, partition: PartitionIdx) -> Result<OffsetChart
         line.log_end_offset = thin(std::mem::take(&mut line.log_end_offset), from, to);
         line.high_watermark = thin(std::mem::take(&mut line.high_watermark), from, to);
     }
-    Ok(OffsetChart { partition, from, to, replicas: lines, elections })
+    let leader_epoch = run.sim().controller.partitions[partition.index()].leader_epoch;
+    Ok(OffsetChart { partition, from, to, replicas: lines, elections, leader_epoch })
+}
+
+impl OffsetChart {
+    /// Follows a playing run: samples the replicas as they are now (once per frame, so coarser than a replay) and
+    /// slides the window, keeping what fell out of it as the lines' starting values. A run shown earlier than the
+    /// chart's end needs a new chart instead.
+    pub fn follow(&mut self, sim: &Simulation) {
+        let now = sim.now();
+        debug_assert!(now >= self.to, "a chart only follows a run forward");
+        self.to = now;
+        self.from = self.from.max(now.saturating_sub(WINDOW));
+        let (from, to) = (self.from, self.to);
+        for line in &mut self.replicas {
+            if let Some(replica) = sim.replica(line.broker, self.partition) {
+                push_change(&mut line.log_end_offset, now, replica.log_end_offset());
+                push_change(&mut line.high_watermark, now, replica.high_watermark);
+            }
+            for values in [&mut line.log_end_offset, &mut line.high_watermark] {
+                slide(values, from);
+                if values.len() > MAX_POINTS {
+                    *values = thin(std::mem::take(values), from, to);
+                }
+            }
+        }
+        let state = &sim.controller.partitions[self.partition.index()];
+        if state.leader_epoch > self.leader_epoch {
+            self.elections.push(Election { time: now, leader_epoch: state.leader_epoch, leader: state.leader });
+            self.leader_epoch = state.leader_epoch;
+        }
+        self.elections.retain(|e| e.time >= from);
+    }
+}
+
+/// Drops the changes before `from`, except the last of them, which moves to `from` as the line's starting value.
+fn slide(line: &mut Vec<(Micros, u64)>, from: Micros) {
+    let before = line.iter().take_while(|(time, _)| *time < from).count();
+    if before > 0 {
+        let start = line[before - 1].1;
+        line.drain(..before);
+        if line.first().is_none_or(|&(time, _)| time > from) {
+            line.insert(0, (from, start));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -150,6 +196,15 @@ mod tests {
         let line = [(0, 0), (10, 5), (20, 3)];
         assert_eq!(OffsetChart::steps(&line, 30), vec![(0, 0), (10, 0), (10, 5), (20, 5), (20, 3), (30, 3)]);
         assert!(OffsetChart::steps(&[], 30).is_empty());
+    }
+
+    #[test]
+    fn sliding_keeps_the_value_at_the_start_of_the_window() {
+        let mut line = vec![(0, 1), (10, 2), (20, 3), (30, 4)];
+        slide(&mut line, 15);
+        assert_eq!(line, vec![(15, 2), (20, 3), (30, 4)]);
+        slide(&mut line, 20);
+        assert_eq!(line, vec![(20, 3), (30, 4)]);
     }
 
     #[test]

@@ -146,7 +146,17 @@ pub struct Views {
     /// The selected record's path, computed once per selection and state.
     pub record_path: Option<(RecordId, u64, Result<RecordPath, String>)>,
     /// The selected replica's partition: its offsets over the last minute, computed once per partition and state.
-    pub offset_chart: Option<(PartitionIdx, u64, Result<OffsetChart, String>)>,
+    pub offset_chart: Option<ChartView>,
+}
+
+/// The offsets chart of the selected replica's partition, and the state of the run it was made for.
+pub struct ChartView {
+    pub partition: PartitionIdx,
+    /// The run's event count when the chart was last brought up to date.
+    pub events: u64,
+    /// Re-simulated with every event (paused), or followed a frame at a time (playing).
+    pub exact: bool,
+    pub chart: Result<OffsetChart, String>,
 }
 
 /// Where the UI drew things last frame: broker boxes (CSS pixels on the web, for the page's click targets) and how
@@ -547,13 +557,35 @@ pub fn rebuild_views(
             views.record_path = Some((record, events, path));
         }
     }
-    // The replica inspector's offsets chart, the same way (it re-simulates the last minute).
+    // The replica inspector's offsets chart: re-simulated exactly when paused (every event of the last minute);
+    // while playing, the chart follows the run with one sample a frame, and pausing makes it exact again.
     if let Some((_, partition)) = selection.replica {
-        let events = runs.a.sim().events();
-        let fresh = views.offset_chart.as_ref().is_some_and(|(p, e, _)| *p == partition && *e == events);
+        let sim = runs.a.sim();
+        let events = sim.events();
+        // A followed chart is not fresh once paused: the exact one replaces it.
+        let fresh = views
+            .offset_chart
+            .as_ref()
+            .is_some_and(|c| c.partition == partition && c.events == events && (c.exact || playback.playing));
         if !fresh && !playback.playing {
             let chart = offset_chart(&runs.a, partition).map_err(|e| e.to_string());
-            views.offset_chart = Some((partition, events, chart));
+            views.offset_chart = Some(ChartView { partition, events, exact: true, chart });
+        } else if !fresh {
+            match &mut views.offset_chart {
+                Some(ChartView { partition: p, events: e, exact, chart: Ok(chart) })
+                    if *p == partition && chart.to <= sim.now() =>
+                {
+                    chart.follow(sim);
+                    (*e, *exact) = (events, false);
+                }
+                // A chart that failed is not retried every frame.
+                Some(ChartView { partition: p, chart: Err(_), .. }) if *p == partition => {}
+                // Just selected (or the run was moved back): the last minute once, exactly, then followed.
+                _ => {
+                    let chart = offset_chart(&runs.a, partition).map_err(|e| e.to_string());
+                    views.offset_chart = Some(ChartView { partition, events, exact: true, chart });
+                }
+            }
         }
     }
     FrameCost::push(&mut cost.rebuild_ms, started.elapsed_ms());

@@ -447,17 +447,25 @@ fn offsets_chart(ui: &mut egui::Ui, views: &Views, partition: PartitionIdx, lang
         ))
         .strong(),
     );
-    let chart = match &views.offset_chart {
-        Some((p, _, Ok(chart))) if *p == partition => chart,
-        Some((p, _, Err(error))) if *p == partition => {
+    let Some(view) = views.offset_chart.as_ref().filter(|c| c.partition == partition) else { return };
+    let chart = match &view.chart {
+        Ok(chart) => chart,
+        Err(error) => {
             ui.label(error);
             return;
         }
-        _ => {
-            ui.label(tr(lang, "(pause to chart the partition)", "(일시정지하면 그래프를 그립니다)"));
-            return;
-        }
     };
+    if !view.exact {
+        ui.label(
+            RichText::new(tr(
+                lang,
+                "following the run, one sample a frame; pause to see every event",
+                "실행을 따라가며 프레임마다 한 번 읽습니다. 일시정지하면 모든 이벤트를 보여 줍니다",
+            ))
+            .small()
+            .color(Color32::from_gray(150)),
+        );
+    }
     let seconds = |time: Micros| time as f64 / US_PER_SEC as f64;
     let to = chart.to;
     Plot::new(("offsets", partition.0))

@@ -252,9 +252,9 @@ fn selecting_a_replica_while_paused_charts_its_partition_and_the_chart_follows_t
     let partition = views(&app).a.partitions[0].clone();
     let leader = partition.leader.expect("a leader at 3 s");
     send(&mut app, UiAction::SelectReplica(leader, partition.idx));
-    let (charted, _, chart) = views(&app).offset_chart.as_ref().expect("a paused run charts the selection");
-    assert_eq!(*charted, partition.idx);
-    let chart = chart.as_ref().expect("the chart builds");
+    let view = views(&app).offset_chart.as_ref().expect("a paused run charts the selection");
+    assert_eq!((view.partition, view.exact), (partition.idx, true));
+    let chart = view.chart.as_ref().expect("the chart builds");
     assert_eq!((chart.from, chart.to), (0, 3 * US_PER_SEC));
     assert!(chart.elections.is_empty(), "no election yet: {:?}", chart.elections);
     let leader_line = chart.replicas.iter().find(|l| l.broker == leader).expect("the leader's lines");
@@ -262,8 +262,21 @@ fn selecting_a_replica_while_paused_charts_its_partition_and_the_chart_follows_t
     // The leader crashes; at 15 s the chart has the election that followed.
     send(&mut app, UiAction::Intervene(Intervene::Broker { broker: leader, action: BrokerAction::HardCrash }));
     send(&mut app, UiAction::Seek(15 * US_PER_SEC));
-    let chart = views(&app).offset_chart.as_ref().and_then(|(_, _, c)| c.as_ref().ok()).expect("recharted");
+    let chart = views(&app).offset_chart.as_ref().and_then(|c| c.chart.as_ref().ok()).expect("recharted");
     assert_eq!(chart.to, 15 * US_PER_SEC);
     let election = chart.elections.first().expect("the crash led to an election");
     assert!(election.leader.is_some() && election.leader != Some(leader), "{election:?}");
+    // Playing, the chart follows the run a frame at a time; pausing makes it exact again.
+    send(&mut app, UiAction::SetSpeedExponent(1.0));
+    send(&mut app, UiAction::SetPlaying(true));
+    for _ in 0..10 {
+        app.update();
+    }
+    let now = app.world().resource::<Runs>().a.now();
+    let view = views(&app).offset_chart.as_ref().expect("still charted");
+    let chart = view.chart.as_ref().expect("followed");
+    assert!(!view.exact && now > 15 * US_PER_SEC && chart.to == now, "to {} at {now}", chart.to);
+    assert!(!chart.elections.is_empty(), "the election stays in the window");
+    send(&mut app, UiAction::SetPlaying(false));
+    assert!(views(&app).offset_chart.as_ref().is_some_and(|c| c.exact), "exact again once paused");
 }
