@@ -8,7 +8,7 @@ use kafkascope_sim::sim::{Command, RunOptions, Simulation};
 use kafkascope_sim::time::US_PER_SEC;
 use kafkascope_viz_model::action::{BrokerAction, ConsumerAction, Intervene};
 use kafkascope_viz_model::catalog;
-use kafkascope_viz_model::chart::offset_chart;
+use kafkascope_viz_model::chart::{chart, Chart, LineKind, Subject};
 use kafkascope_viz_model::record::{record_path, RecordFate};
 use kafkascope_viz_model::run::{RunSetup, SimRun};
 use kafkascope_viz_model::url::LinkState;
@@ -285,27 +285,33 @@ fn value_at(line: &[(u64, u64)], time: u64) -> Option<u64> {
     line.iter().take_while(|(t, _)| *t <= time).last().map(|&(_, v)| v)
 }
 
+/// The points of one line of a chart.
+fn line(chart: &Chart, kind: LineKind) -> &[(u64, u64)] {
+    &chart.lines.iter().find(|l| l.kind == kind).unwrap_or_else(|| panic!("{kind:?} in {:?}", chart.subject)).points
+}
+
 #[test]
 fn the_offsets_chart_shows_truncation_elections_and_hw_never_above_leo() {
     let mut r = run("core/acks1-leader-crash-loses-acked");
     r.seek(30 * US_PER_SEC).unwrap();
     let partition = kafkascope_sim::ids::PartitionIdx(0);
-    let chart = offset_chart(&r, partition).unwrap();
+    let chart = chart(&r, Subject::Offsets(partition)).unwrap();
     assert_eq!((chart.from, chart.to), (0, 30 * US_PER_SEC));
-    assert_eq!(chart.replicas.len(), 3);
+    assert_eq!(chart.lines.len(), 6, "two lines for each of three replicas");
     // B1 led, crashed with records the others lacked, and truncated them when it came back as a follower.
-    let b1 = chart.replicas.iter().find(|l| l.broker == BrokerId(1)).expect("B1 hosts the partition");
-    let drop = b1.log_end_offset.windows(2).find(|w| w[1].1 < w[0].1).expect("B1's log end offset falls once");
-    assert_eq!((drop[0].1, drop[1].1), (600, 521), "{:?}", b1.log_end_offset);
+    let b1 = line(&chart, LineKind::LogEndOffset(BrokerId(1)));
+    let drop = b1.windows(2).find(|w| w[1].1 < w[0].1).expect("B1's log end offset falls once");
+    assert_eq!((drop[0].1, drop[1].1), (600, 521), "{b1:?}");
     // The controller elected B2 in leader epoch 1 while B1 was down, before the truncation.
-    let election = chart.elections.first().expect("an election in the window");
-    assert_eq!((election.leader_epoch, election.leader), (1, Some(BrokerId(2))));
+    let election = chart.marks.first().expect("an election in the window");
+    assert_eq!((election.epoch, election.leader), (1, Some(BrokerId(2))));
     assert!(election.time < drop[1].0);
     // At every moment a line changes, no replica's high watermark is above its log end offset.
-    for line in &chart.replicas {
-        for &(time, _) in line.high_watermark.iter().chain(&line.log_end_offset) {
-            let (hw, leo) = (value_at(&line.high_watermark, time), value_at(&line.log_end_offset, time));
-            assert!(hw <= leo, "{} at {time}: hw {hw:?} > leo {leo:?}", line.broker);
+    for broker in [1, 2, 3].map(BrokerId) {
+        let (hw, leo) = (line(&chart, LineKind::HighWatermark(broker)), line(&chart, LineKind::LogEndOffset(broker)));
+        for &(time, _) in hw.iter().chain(leo) {
+            let (hw, leo) = (value_at(hw, time), value_at(leo, time));
+            assert!(hw <= leo, "{broker} at {time}: hw {hw:?} > leo {leo:?}");
         }
     }
 }
@@ -314,15 +320,40 @@ fn the_offsets_chart_shows_truncation_elections_and_hw_never_above_leo() {
 fn the_offsets_chart_shows_a_follower_learning_the_high_watermark_after_the_leader() {
     let mut r = run("core/hw-lags-one-fetch-round");
     r.seek(r.duration()).unwrap();
-    let chart = offset_chart(&r, kafkascope_sim::ids::PartitionIdx(0)).unwrap();
+    let chart = chart(&r, Subject::Offsets(kafkascope_sim::ids::PartitionIdx(0))).unwrap();
     let leader = r.sim().controller.partitions[0].leader.expect("a leader");
     let first_time_at = |line: &[(u64, u64)], value: u64| line.iter().find(|(_, v)| *v >= value).map(|&(t, _)| t);
-    let leader_line = chart.replicas.iter().find(|l| l.broker == leader).expect("the leader's lines");
-    let final_hw = leader_line.high_watermark.last().expect("the leader has a high watermark").1;
+    let leader_hw = line(&chart, LineKind::HighWatermark(leader));
+    let final_hw = leader_hw.last().expect("the leader has a high watermark").1;
     assert!(final_hw > 0);
-    let leader_reached = first_time_at(&leader_line.high_watermark, final_hw).unwrap();
-    for follower in chart.replicas.iter().filter(|l| l.broker != leader) {
-        let reached = first_time_at(&follower.high_watermark, final_hw).expect("the follower learns it");
-        assert!(reached > leader_reached, "{}: {reached} after the leader's {leader_reached}", follower.broker);
+    let leader_reached = first_time_at(leader_hw, final_hw).unwrap();
+    for follower in r.sim().topo.partitions[0].replicas.iter().filter(|&&b| b != leader) {
+        let reached =
+            first_time_at(line(&chart, LineKind::HighWatermark(*follower)), final_hw).expect("the follower learns it");
+        assert!(reached > leader_reached, "{follower}: {reached} after the leader's {leader_reached}");
     }
+}
+
+#[test]
+fn the_lag_chart_grows_while_nobody_consumes_and_drains_after_the_rebalance() {
+    // Lesson 04: worker-1 crashes at 8.5 s with the committed offset at 200; worker-2 gets the partition in
+    // generation 2 at 15 s, and the lag of about 400 drains to 0.
+    let mut r = run("curriculum/04-offsets-and-commits");
+    r.seek(40 * US_PER_SEC).unwrap();
+    let lag_chart = chart(&r, Subject::Lag { group: 0 }).unwrap();
+    assert_eq!((lag_chart.from, lag_chart.to), (0, 40 * US_PER_SEC));
+    let lag = line(&lag_chart, LineKind::Lag(kafkascope_sim::ids::PartitionIdx(0)));
+    let at = |seconds: f64| value_at(lag, (seconds * US_PER_SEC as f64) as u64).expect("a lag by then");
+    assert!(at(8.4) >= 100, "{}", at(8.4));
+    assert!(at(14.5) >= 350 && at(14.5) > at(9.0), "the lag grows while nobody consumes: {}", at(14.5));
+    assert_eq!(at(40.0), 0, "drained");
+    let generation = lag_chart.marks.iter().find(|m| m.epoch == 2).expect("the rebalance to generation 2");
+    assert!((14 * US_PER_SEC..16 * US_PER_SEC).contains(&generation.time), "at {}", generation.time);
+    // A chart made at 30 s and then following the run to 40 s ends where the exact chart of 40 s ends.
+    let mut early = run("curriculum/04-offsets-and-commits");
+    early.seek(30 * US_PER_SEC).unwrap();
+    let mut followed = chart(&early, Subject::Lag { group: 0 }).unwrap();
+    followed.follow(r.sim());
+    assert_eq!(followed.to, 40 * US_PER_SEC);
+    assert_eq!(value_at(line(&followed, LineKind::Lag(kafkascope_sim::ids::PartitionIdx(0))), followed.to), Some(0));
 }

@@ -20,7 +20,7 @@ use kafkascope_sim::ids::{BrokerId, PartitionIdx, RecordId};
 use kafkascope_sim::scenario::{Action, Lang};
 use kafkascope_sim::time::{Micros, US_PER_SEC};
 use kafkascope_viz_model::action::{BrokerAction, Intervene};
-use kafkascope_viz_model::chart::{offset_chart, OffsetChart};
+use kafkascope_viz_model::chart::{self as charts, Chart, Subject};
 use kafkascope_viz_model::record::{record_path, RecordPath};
 use kafkascope_viz_model::run::{RunSetup, SimRun};
 use kafkascope_viz_model::view::{ClusterView, Filter};
@@ -61,6 +61,8 @@ pub enum UiAction {
     SelectBroker(Option<BrokerId>),
     SelectReplica(BrokerId, PartitionIdx),
     SelectRecord(RecordId),
+    /// Select a consumer group (its index), to chart its lag.
+    SelectGroup(Option<u32>),
     /// Act on the selected broker (keyboard shortcuts).
     OnSelectedBroker(BrokerAction),
     /// Start a new run from t = 0 (scenario picker, seed, configs, compare mode, a loaded file).
@@ -126,6 +128,7 @@ pub struct Selection {
     pub broker: Option<BrokerId>,
     pub replica: Option<(BrokerId, PartitionIdx)>,
     pub record: Option<RecordId>,
+    pub group: Option<u32>,
 }
 
 #[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,16 +150,19 @@ pub struct Views {
     pub record_path: Option<(RecordId, u64, Result<RecordPath, String>)>,
     /// The selected replica's partition: its offsets over the last minute, computed once per partition and state.
     pub offset_chart: Option<ChartView>,
+    /// The selected group's lag per partition over the last minute, the same way.
+    pub lag_chart: Option<ChartView>,
 }
 
-/// The offsets chart of the selected replica's partition, and the state of the run it was made for.
+/// A chart of the last minute (the selected replica's offsets, the selected group's lag), and the state of the run
+/// it was made for.
 pub struct ChartView {
-    pub partition: PartitionIdx,
+    pub subject: Subject,
     /// The run's event count when the chart was last brought up to date.
     pub events: u64,
     /// Re-simulated with every event (paused), or followed a frame at a time (playing).
     pub exact: bool,
-    pub chart: Result<OffsetChart, String>,
+    pub chart: Result<Chart, String>,
 }
 
 /// Where the UI drew things last frame: broker boxes (CSS pixels on the web, for the page's click targets) and how
@@ -319,6 +325,7 @@ pub fn apply_ui_actions(
                 selection.record = Some(record);
                 views.record_path = None;
             }
+            UiAction::SelectGroup(group) => selection.group = group,
             UiAction::Load { setup, compare } => {
                 load(&mut runs, &mut playback, &mut narration, &mut views, setup, compare);
             }
@@ -405,6 +412,7 @@ fn load(
             views.verdict_stamp.clear();
             views.record_path = None;
             views.offset_chart = None;
+            views.lag_chart = None;
         }
         Err(error) => runs.error = Some(error),
     }
@@ -557,36 +565,38 @@ pub fn rebuild_views(
             views.record_path = Some((record, events, path));
         }
     }
-    // The replica inspector's offsets chart: re-simulated exactly when paused (every event of the last minute);
-    // while playing, the chart follows the run with one sample a frame, and pausing makes it exact again.
-    if let Some((_, partition)) = selection.replica {
-        let sim = runs.a.sim();
-        let events = sim.events();
-        // A followed chart is not fresh once paused: the exact one replaces it.
-        let fresh = views
-            .offset_chart
-            .as_ref()
-            .is_some_and(|c| c.partition == partition && c.events == events && (c.exact || playback.playing));
-        if !fresh && !playback.playing {
-            let chart = offset_chart(&runs.a, partition).map_err(|e| e.to_string());
-            views.offset_chart = Some(ChartView { partition, events, exact: true, chart });
-        } else if !fresh {
-            match &mut views.offset_chart {
-                Some(ChartView { partition: p, events: e, exact, chart: Ok(chart) })
-                    if *p == partition && chart.to <= sim.now() =>
-                {
-                    chart.follow(sim);
-                    (*e, *exact) = (events, false);
-                }
-                // A chart that failed is not retried every frame.
-                Some(ChartView { partition: p, chart: Err(_), .. }) if *p == partition => {}
-                // Just selected (or the run was moved back): the last minute once, exactly, then followed.
-                _ => {
-                    let chart = offset_chart(&runs.a, partition).map_err(|e| e.to_string());
-                    views.offset_chart = Some(ChartView { partition, events, exact: true, chart });
-                }
-            }
+    // The charts of the last minute: the selected replica's partition, the selected group.
+    let replica_subject = selection.replica.map(|(_, partition)| Subject::Offsets(partition));
+    refresh_chart(&mut views.offset_chart, replica_subject, &runs.a, playback.playing);
+    let group_subject = selection.group.map(|group| Subject::Lag { group });
+    refresh_chart(&mut views.lag_chart, group_subject, &runs.a, playback.playing);
+    FrameCost::push(&mut cost.rebuild_ms, started.elapsed_ms());
+}
+
+/// Keeps a chart up to date with the run: re-simulated exactly when paused (every event of the last minute); while
+/// playing it follows the run one sample a frame, and pausing makes it exact again. A newly chosen subject (or a run
+/// moved back) gets the exact last minute first, once.
+fn refresh_chart(slot: &mut Option<ChartView>, subject: Option<Subject>, run: &SimRun, playing: bool) {
+    let Some(subject) = subject else { return };
+    let sim = run.sim();
+    let events = sim.events();
+    // A followed chart is not fresh once paused: the exact one replaces it.
+    let fresh = slot.as_ref().is_some_and(|c| c.subject == subject && c.events == events && (c.exact || playing));
+    if fresh {
+        return;
+    }
+    match slot {
+        Some(ChartView { subject: s, events: e, exact, chart: Ok(chart) })
+            if playing && *s == subject && chart.to <= sim.now() =>
+        {
+            chart.follow(sim);
+            (*e, *exact) = (events, false);
+        }
+        // A chart that failed is not retried every frame while playing.
+        Some(ChartView { subject: s, chart: Err(_), .. }) if playing && *s == subject => {}
+        _ => {
+            let chart = charts::chart(run, subject).map_err(|e| e.to_string());
+            *slot = Some(ChartView { subject, events, exact: true, chart });
         }
     }
-    FrameCost::push(&mut cost.rebuild_ms, started.elapsed_ms());
 }

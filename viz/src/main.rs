@@ -1,7 +1,8 @@
 //! Opens the KafkaScope visualizer: a window on the desktop, the page's canvas on the web.
 //!
 //! Desktop: `kafkascope-viz [--scenario NAME|FILE] [--seed N] [--set key=value]... [--compare key=value]...
-//! [--at 30s] [--lang ko|en] [--play] [--predict] [--link '?scenario=...'] [--screenshot FILE] [--bench-frames N]`.
+//! [--at 30s] [--lang ko|en] [--play] [--predict] [--group NAME] [--link '?scenario=...'] [--screenshot FILE]
+//! [--bench-frames N]`.
 //! Web: the same options come from the page's URL query (`?scenario=...&seed=...&t=...`).
 
 use bevy::prelude::*;
@@ -105,6 +106,9 @@ mod desktop {
         /// Select a record by its index in the delivery history, as a click on its cell does.
         #[arg(long)]
         record: Option<u32>,
+        /// Select a consumer group by name, as a click in the Groups tab does (its lag chart).
+        #[arg(long)]
+        group: Option<String>,
         /// Show the keyboard-shortcut overlay.
         #[arg(long)]
         help_overlay: bool,
@@ -162,6 +166,20 @@ mod desktop {
             launch.autoplay = true;
         }
         let size = args.window.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)));
+        // A group is named on the command line and selected by its index in the scenario.
+        let mut select_group = None;
+        if let Some(name) = &args.group {
+            let source = launch.source().unwrap_or_default();
+            let groups =
+                kafkascope_sim::Scenario::parse(&source, &launch.scenario).map(|s| s.groups).unwrap_or_default();
+            match groups.iter().position(|g| g == name) {
+                Some(index) => select_group = Some(UiAction::SelectGroup(Some(index as u32))),
+                None => {
+                    eprintln!("--group {name}: the scenario's groups are {groups:?}");
+                    return AppExit::error();
+                }
+            }
+        }
         let mut app = base_app(launch, size);
         app.add_systems(Update, kafkascope_viz::load_dropped_files.before(kafkascope_viz::VizCoreSet));
         let mut startup_actions = Vec::new();
@@ -181,6 +199,7 @@ mod desktop {
         if let Some(record) = args.record {
             startup_actions.push(UiAction::SelectRecord(RecordId(record)));
         }
+        startup_actions.extend(select_group);
         if args.help_overlay {
             startup_actions.push(UiAction::ToggleHelp);
         }

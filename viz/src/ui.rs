@@ -4,25 +4,25 @@
 
 use crate::cluster::{broker_action_label, broker_menu, draw_cluster};
 use crate::{
-    DrawnLayout, FrameCost, LaunchOptions, Narration, Playback, Runs, Selection, Stopwatch, UiAction, UiLang, Views,
+    ChartView, DrawnLayout, FrameCost, LaunchOptions, Narration, Playback, Runs, Selection, Stopwatch, UiAction,
+    UiLang, Views,
 };
 use bevy::input::keyboard::KeyCode;
 use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, CornerRadius, FontId, Pos2, Rect, RichText, Sense, Stroke, Vec2};
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
+use kafkascope_sim::ctx::Topology;
 use kafkascope_sim::explain::explain;
 use kafkascope_sim::explain_ko::explain_ko;
-use kafkascope_sim::ids::PartitionIdx;
 use kafkascope_sim::scenario::{Action, Lang};
 use kafkascope_sim::sim::Simulation;
 use kafkascope_sim::time::{format_time, Micros, US_PER_SEC};
 use kafkascope_sim::trace::TraceEvent;
 use kafkascope_viz_model::action::BrokerAction;
 use kafkascope_viz_model::catalog;
-use kafkascope_viz_model::chart::OffsetChart;
+use kafkascope_viz_model::chart::{Chart, LineKind, Subject};
 use kafkascope_viz_model::inspect::describe_replica;
 use kafkascope_viz_model::run::{MarkerKind, RunSetup, SimRun};
-use kafkascope_viz_model::view::ClusterView;
 
 /// A subset of Noto Sans CJK KR (OFL-1.1), so that Hangul renders on desktop and web alike.
 pub const KOREAN_FONT: &[u8] = include_bytes!("../assets/fonts/NotoSansKR-subset.otf");
@@ -182,7 +182,7 @@ fn ui_root(
             SideTab::Inspector => inspector(ui, &runs, &views, &selection, lang, &mut actions),
             SideTab::Events => event_feed(ui, &runs.a, lang),
             SideTab::Checker => checker(ui, &runs, &views, lang, &mut actions),
-            SideTab::Groups => groups(ui, &views.a, lang),
+            SideTab::Groups => groups(ui, &runs, &views, &selection, lang, &mut actions),
             SideTab::Config => config(ui, &runs, &mut draft, lang, &mut actions),
         });
     });
@@ -424,8 +424,8 @@ fn story(ui: &mut egui::Ui, run: &SimRun, lang: Lang) {
     }
 }
 
-/// Line colours of the offsets chart, by broker (B1 first); the same broker keeps its colour in both lines.
-const BROKER_LINE_COLOURS: [Color32; 6] = [
+/// Line colours of the charts, by broker (B1 first) or partition index; a broker keeps its colour in both lines.
+const LINE_COLOURS: [Color32; 6] = [
     Color32::from_rgb(100, 170, 255),
     Color32::from_rgb(255, 160, 70),
     Color32::from_rgb(120, 220, 120),
@@ -434,20 +434,25 @@ const BROKER_LINE_COLOURS: [Color32; 6] = [
     Color32::from_rgb(150, 150, 255),
 ];
 
-/// The selected replica's partition: each replica's `log_end_offset` (solid) and `high_watermark` (dashed) over the
-/// last minute, with the controller's elections as vertical lines.
-fn offsets_chart(ui: &mut egui::Ui, views: &Views, partition: PartitionIdx, lang: Lang) {
+/// A chart of the last minute (`ChartView`): the selected replica's partition, each replica's `log_end_offset`
+/// (solid) and `high_watermark` (dashed) in its broker's colour, with leader elections as vertical lines; or the
+/// selected group's lag per partition, with its generations as vertical lines.
+fn draw_chart(ui: &mut egui::Ui, view: &ChartView, topo: &Topology, lang: Lang) {
     use egui_plot::{Corner, Legend, Line, LineStyle, Plot, PlotPoints, VLine};
-    ui.add_space(4.0);
-    ui.label(
-        RichText::new(tr(
+    let title = match view.subject {
+        Subject::Offsets(_) => tr(
             lang,
             "log_end_offset (solid) and high_watermark (dashed), last 60 s",
             "최근 60초의 log_end_offset(실선)과 high_watermark(점선)",
-        ))
-        .strong(),
-    );
-    let Some(view) = views.offset_chart.as_ref().filter(|c| c.partition == partition) else { return };
+        ),
+        Subject::Lag { .. } => tr(
+            lang,
+            "lag per partition (high_watermark - committed offset), last 60 s",
+            "최근 60초의 파티션별 랙(high_watermark - 커밋 오프셋)",
+        ),
+    };
+    ui.add_space(4.0);
+    ui.label(RichText::new(title).strong());
     let chart = match &view.chart {
         Ok(chart) => chart,
         Err(error) => {
@@ -467,39 +472,43 @@ fn offsets_chart(ui: &mut egui::Ui, views: &Views, partition: PartitionIdx, lang
         );
     }
     let seconds = |time: Micros| time as f64 / US_PER_SEC as f64;
-    let to = chart.to;
-    Plot::new(("offsets", partition.0))
+    let colour = |index: usize| LINE_COLOURS[index % LINE_COLOURS.len()];
+    let y_label = match view.subject {
+        Subject::Offsets(_) => "offset",
+        Subject::Lag { .. } => tr(lang, "lag", "랙"),
+    };
+    Plot::new(("chart", format!("{:?}", view.subject)))
         .height(220.0)
         // Offsets grow from the lower left, so the upper left corner is the one most often free.
         .legend(Legend::default().position(Corner::LeftTop))
-        // The whole window, even where the lines start late; the offsets axis fits the data, so a truncation of a
+        // The whole window, even where the lines start late; the value axis fits the data, so a truncation of a
         // few records on a long log still shows.
         .include_x(seconds(chart.from))
         .include_x(seconds(chart.to))
         .allow_scroll(false)
         .x_axis_label(tr(lang, "time (s)", "시간 (초)"))
-        .y_axis_label("offset")
+        .y_axis_label(y_label)
         .show(ui, |plot| {
-            for line in &chart.replicas {
-                let colour = BROKER_LINE_COLOURS
-                    [(line.broker.0 as usize + BROKER_LINE_COLOURS.len() - 1) % BROKER_LINE_COLOURS.len()];
-                let points = |values: &[(Micros, u64)]| -> PlotPoints<'static> {
-                    OffsetChart::steps(values, to).into_iter().map(|(t, v)| [seconds(t), v as f64]).collect()
-                };
+            for line in &chart.lines {
+                let points: PlotPoints<'static> =
+                    Chart::steps(&line.points, chart.to).into_iter().map(|(t, v)| [seconds(t), v as f64]).collect();
                 // Both lines of a broker share its name, so the legend has one entry per broker for the pair.
-                plot.line(Line::new(line.broker.to_string(), points(&line.log_end_offset)).color(colour));
-                plot.line(
-                    Line::new(line.broker.to_string(), points(&line.high_watermark))
-                        .color(colour)
+                let drawn = match line.kind {
+                    LineKind::LogEndOffset(b) => Line::new(b.to_string(), points).color(colour(b.0 as usize - 1)),
+                    LineKind::HighWatermark(b) => Line::new(b.to_string(), points)
+                        .color(colour(b.0 as usize - 1))
                         .style(LineStyle::dashed_loose()),
-                );
+                    LineKind::Lag(p) => Line::new(topo.partition_name(p), points).color(colour(p.index())),
+                };
+                plot.line(drawn);
             }
-            for election in &chart.elections {
-                let leader = election.leader.map(|b| b.to_string()).unwrap_or_else(|| "-".to_string());
-                plot.vline(
-                    VLine::new(format!("leader_epoch {}: {leader}", election.leader_epoch), seconds(election.time))
-                        .color(Color32::from_rgb(240, 200, 80)),
-                );
+            for mark in &chart.marks {
+                let who = mark.leader.map(|b| b.to_string()).unwrap_or_else(|| "-".to_string());
+                let label = match view.subject {
+                    Subject::Offsets(_) => format!("leader_epoch {}: {who}", mark.epoch),
+                    Subject::Lag { .. } => format!("generation {}", mark.epoch),
+                };
+                plot.vline(VLine::new(label, seconds(mark.time)).color(Color32::from_rgb(240, 200, 80)));
             }
         });
 }
@@ -532,7 +541,9 @@ fn inspector(
                 ui.label(RichText::new(line).monospace().size(11.5));
             }
         }
-        offsets_chart(ui, views, partition, lang);
+        if let Some(view) = views.offset_chart.as_ref().filter(|c| c.subject == Subject::Offsets(partition)) {
+            draw_chart(ui, view, &sim.topo, lang);
+        }
         ui.separator();
     }
     if let Some(record) = selection.record {
@@ -686,12 +697,29 @@ fn checker(ui: &mut egui::Ui, runs: &Runs, views: &Views, lang: Lang, actions: &
     }
 }
 
-fn groups(ui: &mut egui::Ui, view: &ClusterView, lang: Lang) {
+fn groups(
+    ui: &mut egui::Ui,
+    runs: &Runs,
+    views: &Views,
+    selection: &Selection,
+    lang: Lang,
+    actions: &mut Vec<UiAction>,
+) {
+    let view = &views.a;
     if view.groups.is_empty() {
         ui.label(tr(lang, "This scenario has no consumer groups.", "이 시나리오에는 컨슈머 그룹이 없습니다."));
+    } else if selection.group.is_none() {
+        ui.label(
+            RichText::new(tr(lang, "Click a group to chart its lag.", "그룹을 누르면 랙 그래프를 그립니다."))
+                .color(Color32::from_gray(150)),
+        );
     }
     for group in &view.groups {
-        ui.label(RichText::new(format!("{} · {} · generation {}", group.name, group.state, group.generation)).strong());
+        let selected = selection.group == Some(group.index);
+        let header = format!("{} · {} · generation {}", group.name, group.state, group.generation);
+        if ui.selectable_label(selected, RichText::new(header).strong()).clicked() {
+            actions.push(UiAction::SelectGroup(if selected { None } else { Some(group.index) }));
+        }
         ui.label(format!(
             "{}: {}",
             tr(lang, "coordinator", "코디네이터"),
@@ -712,6 +740,11 @@ fn groups(ui: &mut egui::Ui, view: &ClusterView, lang: Lang) {
                 ui.end_row();
             }
         });
+        if let Some(chart) =
+            views.lag_chart.as_ref().filter(|c| selected && c.subject == Subject::Lag { group: group.index })
+        {
+            draw_chart(ui, chart, &runs.a.sim().topo, lang);
+        }
         ui.separator();
     }
     for consumer in &view.consumers {

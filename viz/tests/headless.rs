@@ -7,6 +7,7 @@ use kafkascope_sim::ids::{BrokerId, PartitionIdx};
 use kafkascope_sim::time::US_PER_SEC;
 use kafkascope_viz::{LaunchOptions, Playback, Runs, UiAction, Views, VizCorePlugin};
 use kafkascope_viz_model::action::{BrokerAction, Intervene};
+use kafkascope_viz_model::chart::{LineKind, Subject};
 
 use kafkascope_viz_model::run::RunSetup;
 use std::time::Duration;
@@ -253,18 +254,18 @@ fn selecting_a_replica_while_paused_charts_its_partition_and_the_chart_follows_t
     let leader = partition.leader.expect("a leader at 3 s");
     send(&mut app, UiAction::SelectReplica(leader, partition.idx));
     let view = views(&app).offset_chart.as_ref().expect("a paused run charts the selection");
-    assert_eq!((view.partition, view.exact), (partition.idx, true));
+    assert_eq!((view.subject, view.exact), (Subject::Offsets(partition.idx), true));
     let chart = view.chart.as_ref().expect("the chart builds");
     assert_eq!((chart.from, chart.to), (0, 3 * US_PER_SEC));
-    assert!(chart.elections.is_empty(), "no election yet: {:?}", chart.elections);
-    let leader_line = chart.replicas.iter().find(|l| l.broker == leader).expect("the leader's lines");
-    assert!(leader_line.log_end_offset.last().is_some_and(|&(_, leo)| leo > 0), "records were appended by 3 s");
+    assert!(chart.marks.is_empty(), "no election yet: {:?}", chart.marks);
+    let leader_line = chart.lines.iter().find(|l| l.kind == LineKind::LogEndOffset(leader)).expect("the leader's LEO");
+    assert!(leader_line.points.last().is_some_and(|&(_, leo)| leo > 0), "records were appended by 3 s");
     // The leader crashes; at 15 s the chart has the election that followed.
     send(&mut app, UiAction::Intervene(Intervene::Broker { broker: leader, action: BrokerAction::HardCrash }));
     send(&mut app, UiAction::Seek(15 * US_PER_SEC));
     let chart = views(&app).offset_chart.as_ref().and_then(|c| c.chart.as_ref().ok()).expect("recharted");
     assert_eq!(chart.to, 15 * US_PER_SEC);
-    let election = chart.elections.first().expect("the crash led to an election");
+    let election = chart.marks.first().expect("the crash led to an election");
     assert!(election.leader.is_some() && election.leader != Some(leader), "{election:?}");
     // Playing, the chart follows the run a frame at a time; pausing makes it exact again.
     send(&mut app, UiAction::SetSpeedExponent(1.0));
@@ -276,7 +277,23 @@ fn selecting_a_replica_while_paused_charts_its_partition_and_the_chart_follows_t
     let view = views(&app).offset_chart.as_ref().expect("still charted");
     let chart = view.chart.as_ref().expect("followed");
     assert!(!view.exact && now > 15 * US_PER_SEC && chart.to == now, "to {} at {now}", chart.to);
-    assert!(!chart.elections.is_empty(), "the election stays in the window");
+    assert!(!chart.marks.is_empty(), "the election stays in the window");
     send(&mut app, UiAction::SetPlaying(false));
     assert!(views(&app).offset_chart.as_ref().is_some_and(|c| c.exact), "exact again once paused");
+}
+
+#[test]
+fn selecting_a_group_charts_its_lag() {
+    let mut app = app(LaunchOptions::scenario("curriculum/04-offsets-and-commits"));
+    send(&mut app, UiAction::Seek(14 * US_PER_SEC));
+    assert!(views(&app).lag_chart.is_none(), "no group is selected: no chart");
+    send(&mut app, UiAction::SelectGroup(Some(0)));
+    let view = views(&app).lag_chart.as_ref().expect("a paused run charts the selected group");
+    assert_eq!(view.subject, Subject::Lag { group: 0 });
+    let chart = view.chart.as_ref().expect("the chart builds");
+    let lag = chart.lines.first().and_then(|l| l.points.last()).map(|&(_, lag)| lag);
+    assert!(lag.is_some_and(|lag| lag >= 300), "nobody consumes after the crash at 8.5 s: lag {lag:?}");
+    send(&mut app, UiAction::SelectGroup(None));
+    send(&mut app, UiAction::Seek(20 * US_PER_SEC));
+    assert!(views(&app).lag_chart.as_ref().is_some_and(|c| c.chart.as_ref().is_ok_and(|c| c.to == 14 * US_PER_SEC)));
 }
