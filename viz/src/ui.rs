@@ -424,15 +424,9 @@ fn story(ui: &mut egui::Ui, run: &SimRun, lang: Lang) {
     }
 }
 
-/// Line colours of the charts, by broker (B1 first) or partition index; a broker keeps its colour in both lines.
-const LINE_COLOURS: [Color32; 6] = [
-    Color32::from_rgb(100, 170, 255),
-    Color32::from_rgb(255, 160, 70),
-    Color32::from_rgb(120, 220, 120),
-    Color32::from_rgb(230, 110, 200),
-    Color32::from_rgb(240, 220, 90),
-    Color32::from_rgb(150, 150, 255),
-];
+/// Line colours of the charts, by broker (B1 first) or partition index: the distinct colours the log cells use for
+/// producers. A broker keeps its colour in both of its lines.
+const LINE_COLOURS: [Color32; 8] = crate::cluster::PRODUCER_COLOURS;
 
 /// A chart of the last minute (`ChartView`): the selected replica's partition, each replica's `log_end_offset`
 /// (solid) and `high_watermark` (dashed) in its broker's colour, with leader elections as vertical lines; or the
