@@ -163,6 +163,8 @@ pub struct ChartView {
     /// Re-simulated with every event (paused), or followed a frame at a time (playing).
     pub exact: bool,
     pub chart: Result<Chart, String>,
+    /// The UI frame in which it was last brought up to date.
+    pub frame: u64,
 }
 
 /// Where the UI drew things last frame: broker boxes (CSS pixels on the web, for the page's click targets) and how
@@ -526,6 +528,7 @@ pub fn rebuild_views(
     playback: Res<Playback>,
     selection: Res<Selection>,
     drawn: Res<DrawnLayout>,
+    tab: Option<Res<ui::SideTab>>,
     mut views: ResMut<Views>,
     mut cost: ResMut<FrameCost>,
 ) {
@@ -565,38 +568,47 @@ pub fn rebuild_views(
             views.record_path = Some((record, events, path));
         }
     }
-    // The charts of the last minute: the selected replica's partition, the selected group.
-    let replica_subject = selection.replica.map(|(_, partition)| Subject::Offsets(partition));
-    refresh_chart(&mut views.offset_chart, replica_subject, &runs.a, playback.playing);
-    let group_subject = selection.group.map(|group| Subject::Lag { group });
-    refresh_chart(&mut views.lag_chart, group_subject, &runs.a, playback.playing);
+    // The charts of the last minute: the selected replica's partition (Inspector), the selected group (Groups). Each
+    // is kept up to date only while its tab is shown (or where there is no UI, as in the headless tests), so stepping
+    // through events on a large cluster does not re-simulate a minute for a chart nobody sees.
+    let shown = |wanted: ui::SideTab| tab.as_ref().is_none_or(|tab| **tab == wanted);
+    if shown(ui::SideTab::Inspector) {
+        let replica_subject = selection.replica.map(|(_, partition)| Subject::Offsets(partition));
+        refresh_chart(&mut views.offset_chart, replica_subject, &runs.a, playback.playing, drawn.frames);
+    }
+    if shown(ui::SideTab::Groups) {
+        let group_subject = selection.group.map(|group| Subject::Lag { group });
+        refresh_chart(&mut views.lag_chart, group_subject, &runs.a, playback.playing, drawn.frames);
+    }
     FrameCost::push(&mut cost.rebuild_ms, started.elapsed_ms());
 }
 
 /// Keeps a chart up to date with the run: re-simulated exactly when paused (every event of the last minute); while
 /// playing it follows the run one sample a frame, and pausing makes it exact again. A newly chosen subject (or a run
-/// moved back) gets the exact last minute first, once.
-fn refresh_chart(slot: &mut Option<ChartView>, subject: Option<Subject>, run: &SimRun, playing: bool) {
+/// moved back, or a chart left behind while its tab was hidden) gets the exact last minute first, once. `frame` counts
+/// the UI's frames: a chart follows the run only from the frame before.
+fn refresh_chart(slot: &mut Option<ChartView>, subject: Option<Subject>, run: &SimRun, playing: bool, frame: u64) {
     let Some(subject) = subject else { return };
     let sim = run.sim();
     let events = sim.events();
     // A followed chart is not fresh once paused: the exact one replaces it.
     let fresh = slot.as_ref().is_some_and(|c| c.subject == subject && c.events == events && (c.exact || playing));
-    if fresh {
+    if let Some(view) = slot.as_mut().filter(|_| fresh) {
+        view.frame = frame;
         return;
     }
     match slot {
-        Some(ChartView { subject: s, events: e, exact, chart: Ok(chart) })
-            if playing && *s == subject && chart.to <= sim.now() =>
+        Some(ChartView { subject: s, events: e, exact, chart: Ok(chart), frame: last })
+            if playing && *s == subject && chart.to <= sim.now() && *last + 1 >= frame =>
         {
             chart.follow(sim);
-            (*e, *exact) = (events, false);
+            (*e, *exact, *last) = (events, false, frame);
         }
         // A chart that failed is not retried every frame while playing.
         Some(ChartView { subject: s, chart: Err(_), .. }) if playing && *s == subject => {}
         _ => {
             let chart = charts::chart(run, subject).map_err(|e| e.to_string());
-            *slot = Some(ChartView { subject, events, exact: true, chart });
+            *slot = Some(ChartView { subject, events, exact: true, chart, frame });
         }
     }
 }

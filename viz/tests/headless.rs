@@ -297,3 +297,16 @@ fn selecting_a_group_charts_its_lag() {
     send(&mut app, UiAction::Seek(20 * US_PER_SEC));
     assert!(views(&app).lag_chart.as_ref().is_some_and(|c| c.chart.as_ref().is_ok_and(|c| c.to == 14 * US_PER_SEC)));
 }
+
+#[test]
+fn a_chart_is_kept_up_to_date_only_while_its_tab_is_shown() {
+    let mut app = app(LaunchOptions::scenario("core/acks-all-min-isr-no-loss"));
+    app.insert_resource(kafkascope_viz::ui::SideTab::Story);
+    send(&mut app, UiAction::Seek(3 * US_PER_SEC));
+    send(&mut app, UiAction::SelectReplica(BrokerId(1), PartitionIdx(0)));
+    assert!(views(&app).offset_chart.is_none(), "the Inspector is not shown: no re-simulation for it");
+    app.insert_resource(kafkascope_viz::ui::SideTab::Inspector);
+    app.update();
+    let chart = views(&app).offset_chart.as_ref().and_then(|c| c.chart.as_ref().ok()).expect("charted once shown");
+    assert_eq!(chart.to, 3 * US_PER_SEC);
+}
