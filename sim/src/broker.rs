@@ -294,6 +294,8 @@ pub struct Broker {
     /// Held consumer fetches, by deadline.
     consumer_fetch_deadlines: DeadlineSet<(PartitionIdx, u64)>,
     consumer_fetch_timer_at: Option<Micros>,
+    /// The timer for the earliest offset commit waiting for `offsets.commit.timeout.ms`.
+    pub(crate) commit_timer_at: Option<Micros>,
     /// The groups this broker coordinates (it leads their offsets partitions).
     pub groups: BTreeMap<u32, crate::group::Group>,
 }
@@ -341,6 +343,7 @@ impl Broker {
             fetch_timer_at: None,
             consumer_fetch_deadlines: DeadlineSet::new(),
             consumer_fetch_timer_at: None,
+            commit_timer_at: None,
             groups: BTreeMap::new(),
         }
     }
@@ -358,6 +361,7 @@ impl Broker {
         self.sessions.clear();
         self.consumer_fetch_deadlines.clear();
         self.consumer_fetch_timer_at = None;
+        self.commit_timer_at = None;
         self.groups.clear();
         for replica in self.replicas.iter_mut().flatten() {
             replica.role = Role::None;
@@ -491,8 +495,15 @@ impl Broker {
                 }
                 self.arm_consumer_fetch_timer(ctx);
             }
+            Timer::OffsetCommitTimeout { at } if self.commit_timer_at == Some(at) => {
+                self.commit_timer_at = None;
+                self.expire_commits(ctx);
+            }
             timer @ (Timer::RebalanceDeadline { .. } | Timer::MemberSession { .. }) => self.on_group_timer(ctx, timer),
-            Timer::FetchWaitExpired { .. } | Timer::ProduceTimeout { .. } | Timer::ConsumerFetchWait { .. } => {}
+            Timer::FetchWaitExpired { .. }
+            | Timer::ProduceTimeout { .. }
+            | Timer::ConsumerFetchWait { .. }
+            | Timer::OffsetCommitTimeout { .. } => {}
             Timer::IsrCheck { partition, leader_epoch } => self.isr_check(ctx, partition, leader_epoch),
             other => debug_assert!(false, "broker got a timer it never sets: {other:?}"),
         }

@@ -153,6 +153,9 @@ pub struct BrokerConfig {
     pub offsets_topic_replication_factor: u32,
     /// `group.initial.rebalance.delay.ms` (default 3000): an empty group waits this long for more members.
     pub group_initial_rebalance_delay: Micros,
+    /// `offsets.commit.timeout.ms` (default 5000): "Offset commits will be delayed until all replicas for the offsets
+    /// topic receive the commit or this timeout is reached" (Kafka's broker configs); then the commit fails.
+    pub offsets_commit_timeout: Micros,
 }
 
 impl BrokerConfig {
@@ -171,6 +174,7 @@ impl BrokerConfig {
         "offsets.topic.num.partitions",
         "offsets.topic.replication.factor",
         "group.initial.rebalance.delay.ms",
+        "offsets.commit.timeout.ms",
     ];
 
     pub fn from_map(map: &ConfigMap) -> Result<Self, Vec<ConfigProblem>> {
@@ -195,6 +199,7 @@ impl BrokerConfig {
             offsets_topic_num_partitions: r.int("offsets.topic.num.partitions", 3, 1, 1000) as u32,
             offsets_topic_replication_factor: r.int("offsets.topic.replication.factor", 3, 1, 32) as u32,
             group_initial_rebalance_delay: ms(r.int("group.initial.rebalance.delay.ms", 3000, 0, INT_MAX) as u64),
+            offsets_commit_timeout: ms(r.int("offsets.commit.timeout.ms", 5000, 1, INT_MAX) as u64),
         };
         r.finish(config)
     }

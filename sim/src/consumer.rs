@@ -413,7 +413,14 @@ impl Consumer {
                 if let Err(error) = result {
                     self.commits_failed += 1;
                     ctx.trace(TraceKind::CommitFailed { consumer: self.node, group: self.group, error });
-                    if matches!(error, KafkaError::NotCoordinator | KafkaError::NetworkException) {
+                    // ConsumerCoordinator.OffsetCommitResponseHandler: these mark the coordinator unknown.
+                    if matches!(
+                        error,
+                        KafkaError::NotCoordinator
+                            | KafkaError::CoordinatorNotAvailable
+                            | KafkaError::RequestTimedOut
+                            | KafkaError::NetworkException
+                    ) {
                         self.find_coordinator(ctx);
                     }
                 }

@@ -76,6 +76,11 @@ pub enum Timer {
     ConsumerFetchWait {
         at: Micros,
     },
+    /// The earliest offset commit waiting for the offsets partition's high watermark reaches
+    /// `offsets.commit.timeout.ms` (one timer per broker, re-armed for the next).
+    OffsetCommitTimeout {
+        at: Micros,
+    },
     RebalanceDeadline {
         group: u32,
     },

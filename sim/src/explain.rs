@@ -2,7 +2,7 @@
 
 use crate::ctx::Topology;
 use crate::ids::NodeId;
-use crate::message::BrokerSet;
+use crate::message::{BrokerSet, KafkaError};
 use crate::time::format_time;
 use crate::trace::{BatchTrigger, DropReason, TraceEvent, TraceKind};
 
@@ -137,6 +137,16 @@ pub fn explain(event: &TraceEvent, topo: &Topology) -> String {
             grp(*group),
             error.name()
         ),
+        TraceKind::CommitNotReplicated { group, partitions, error } => format!(
+            "group {}: commit of {partitions} partition(s) answered {}: {}; the offsets are not taken and the consumer looks for its coordinator again",
+            grp(*group),
+            error.name(),
+            if *error == KafkaError::CoordinatorNotAvailable {
+                "the __consumer_offsets partition has fewer in-sync replicas than min.insync.replicas"
+            } else {
+                "__consumer_offsets did not replicate it within offsets.commit.timeout.ms"
+            }
+        ),
         TraceKind::OffsetsCommitted { group, partitions } => {
             format!("group {}: offsets of {partitions} partition(s) committed to __consumer_offsets", grp(*group))
         }
@@ -167,10 +177,11 @@ pub fn explain(event: &TraceEvent, topo: &Topology) -> String {
             format!("{} now takes {} per record", node(*consumer), format_time(*processing))
         }
         TraceKind::CommitFailed { consumer, group, error } => format!(
-            "{}: commit to group {} failed with {} (CommitFailedException)",
+            "{}: commit to group {} failed with {} ({})",
             node(*consumer),
             grp(*group),
-            error.name()
+            error.name(),
+            error.commit_exception()
         ),
         TraceKind::ConsumerTruncationDetected { consumer, partition, from_offset, to_offset } => format!(
             "{} found {} truncated below its position {from_offset} (KIP-320) and moved back to {to_offset}",

@@ -7,7 +7,7 @@
 
 use crate::ctx::Topology;
 use crate::ids::NodeId;
-use crate::message::BrokerSet;
+use crate::message::{BrokerSet, KafkaError};
 use crate::time::format_time;
 use crate::trace::{BatchTrigger, DropReason, TraceEvent, TraceKind};
 use std::fmt::Display;
@@ -284,6 +284,16 @@ pub fn explain_ko(event: &TraceEvent, topo: &Topology) -> String {
             grp(*group),
             error.name()
         ),
+        TraceKind::CommitNotReplicated { group, partitions, error } => format!(
+            "그룹 {}: 파티션 {partitions}개의 커밋에 {} 오류로 답했습니다: {}. offset은 반영되지 않고, 컨슈머는 코디네이터를 다시 찾습니다",
+            grp(*group),
+            error.name(),
+            if *error == KafkaError::CoordinatorNotAvailable {
+                "__consumer_offsets 파티션의 in-sync 레플리카가 min.insync.replicas보다 적습니다"
+            } else {
+                "__consumer_offsets가 offsets.commit.timeout.ms 안에 복제하지 못했습니다"
+            }
+        ),
         TraceKind::OffsetsCommitted { group, partitions } => format!(
             "그룹 {}: 파티션 {partitions}개의 offset이 __consumer_offsets에 커밋됐습니다",
             grp(*group)
@@ -325,10 +335,11 @@ pub fn explain_ko(event: &TraceEvent, topo: &Topology) -> String {
             format!("{} 이제 레코드 하나에 {}씩 걸립니다", i_ga(node(*consumer)), format_time(*processing))
         }
         TraceKind::CommitFailed { consumer, group, error } => format!(
-            "{}: 그룹 {}에 대한 커밋이 {} 오류로 실패했습니다 (CommitFailedException)",
+            "{}: 그룹 {}에 대한 커밋이 {} 오류로 실패했습니다 ({})",
             node(*consumer),
             grp(*group),
-            error.name()
+            error.name(),
+            error.commit_exception()
         ),
         TraceKind::ConsumerTruncationDetected { consumer, partition, from_offset, to_offset } => format!(
             "{} {}의 로그가 자기 위치(position) {from_offset} 아래로 잘린 것을 감지하고(KIP-320) offset {} 되돌아갔습니다",

@@ -134,6 +134,8 @@ pub struct PendingCommit {
     pub group: u32,
     pub offsets: Vec<(PartitionIdx, u64)>,
     pub required_offset: u64,
+    /// When `offsets.commit.timeout.ms` runs out for it (commits wait in arrival order, so deadlines only grow).
+    pub deadline: Micros,
 }
 
 impl Broker {
@@ -512,6 +514,21 @@ impl Broker {
         if group.state == GroupState::CompletingRebalance {
             return reject(ctx, KafkaError::RebalanceInProgress);
         }
+        // The commit is a produce with acks=all to the offsets partition (GroupMetadataManager.appendForGroup): with
+        // fewer in-sync replicas than min.insync.replicas nothing is appended, and storeOffsets turns the
+        // NOT_ENOUGH_REPLICAS into COORDINATOR_NOT_AVAILABLE.
+        let partition = Self::offsets_partition(ctx, group_idx).expect("coordinates");
+        let info = ctx.topo.partition(partition);
+        let min_isr = (info.min_insync_replicas as usize).min(info.replicas.len());
+        if let Some(crate::broker::Replica { role: Role::Leader(state), .. }) =
+            self.replicas[partition.index()].as_ref()
+        {
+            if state.isr.len() < min_isr {
+                let error = KafkaError::CoordinatorNotAvailable;
+                ctx.trace(TraceKind::CommitNotReplicated { group: group_idx, partitions: offsets.len() as u32, error });
+                return ctx.send(from, Message::OffsetCommitResponse { request_id, result: Err(error) });
+            }
+        }
         let records = offsets
             .iter()
             .map(|&(partition, offset)| InternalRecord::OffsetCommit { group: group_idx, partition, offset })
@@ -519,8 +536,8 @@ impl Broker {
         let Some(required_offset) = self.append_internal(ctx, group_idx, records) else {
             return reject(ctx, KafkaError::NotCoordinator);
         };
-        let partition = Self::offsets_partition(ctx, group_idx).expect("coordinates");
-        let pending = PendingCommit { node: from, request_id, group: group_idx, offsets, required_offset };
+        let deadline = ctx.now + ctx.config().offsets_commit_timeout;
+        let pending = PendingCommit { node: from, request_id, group: group_idx, offsets, required_offset, deadline };
         if let Some(crate::broker::Replica { role: Role::Leader(state), .. }) =
             self.replicas[partition.index()].as_mut()
         {
@@ -528,6 +545,52 @@ impl Broker {
         }
         // The offsets partition may be committed at once (a single in-sync replica).
         self.complete_commits(ctx, partition);
+        self.arm_commit_timer(ctx);
+    }
+
+    /// The earliest deadline of the offset commits waiting in this broker's offsets partitions.
+    fn earliest_commit_deadline(&self, ctx: &Ctx) -> Option<Micros> {
+        let topic = ctx.topo.offsets_topic?;
+        (0..ctx.topo.topics[topic].partitions)
+            .filter_map(|p| match self.replicas[ctx.topo.partition_idx(topic, p).index()].as_ref() {
+                Some(crate::broker::Replica { role: Role::Leader(state), .. }) => {
+                    state.waiting_commits.front().map(|c| c.deadline)
+                }
+                _ => None,
+            })
+            .min()
+    }
+
+    /// One timer per broker for all waiting offset commits, set for the earliest deadline.
+    pub(crate) fn arm_commit_timer(&mut self, ctx: &mut Ctx) {
+        let earliest = self.earliest_commit_deadline(ctx);
+        ctx.arm_coalesced(&mut self.commit_timer_at, earliest, |at| Timer::OffsetCommitTimeout { at });
+    }
+
+    /// `offsets.commit.timeout.ms` ran out for the commits still waiting for their offsets partition's high
+    /// watermark: the delayed produce expires, and the commit is answered REQUEST_TIMED_OUT (which `storeOffsets`
+    /// passes on as it is) without taking its offsets.
+    pub(crate) fn expire_commits(&mut self, ctx: &mut Ctx) {
+        let Some(topic) = ctx.topo.offsets_topic else { return };
+        for p in 0..ctx.topo.topics[topic].partitions {
+            let partition = ctx.topo.partition_idx(topic, p);
+            let Some(crate::broker::Replica { role: Role::Leader(state), .. }) =
+                self.replicas[partition.index()].as_mut()
+            else {
+                continue;
+            };
+            while state.waiting_commits.front().is_some_and(|c| c.deadline <= ctx.now) {
+                let commit = state.waiting_commits.pop_front().expect("front exists");
+                let error = KafkaError::RequestTimedOut;
+                let partitions = commit.offsets.len() as u32;
+                ctx.trace(TraceKind::CommitNotReplicated { group: commit.group, partitions, error });
+                ctx.send(
+                    commit.node,
+                    Message::OffsetCommitResponse { request_id: commit.request_id, result: Err(error) },
+                );
+            }
+        }
+        self.arm_commit_timer(ctx);
     }
 
     /// Appends internal records to the group's offsets partition, as its leader; returns the offset the high

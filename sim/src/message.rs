@@ -64,6 +64,9 @@ pub enum KafkaError {
     FetchSessionIdNotFound,
     /// An incremental fetch request carried the wrong session epoch (KIP-227 `INVALID_FETCH_SESSION_EPOCH`).
     InvalidFetchSessionEpoch,
+    /// The group coordinator could not write an offset commit: the offsets partition's ISR is below
+    /// `min.insync.replicas` (`GroupMetadataManager.storeOffsets` maps NOT_ENOUGH_REPLICAS to this).
+    CoordinatorNotAvailable,
 }
 
 impl KafkaError {
@@ -89,6 +92,19 @@ impl KafkaError {
             KafkaError::UnknownMemberId => "UNKNOWN_MEMBER_ID",
             KafkaError::FetchSessionIdNotFound => "FETCH_SESSION_ID_NOT_FOUND",
             KafkaError::InvalidFetchSessionEpoch => "INVALID_FETCH_SESSION_EPOCH",
+            KafkaError::CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
+        }
+    }
+
+    /// The exception a failed offset commit reaches the application as (`ConsumerCoordinator`): the coordinator
+    /// errors are retriable (the consumer looks for its coordinator again); the group errors mean the member lost
+    /// its partitions in a rebalance.
+    pub fn commit_exception(self) -> &'static str {
+        match self {
+            KafkaError::UnknownMemberId | KafkaError::IllegalGeneration | KafkaError::RebalanceInProgress => {
+                "CommitFailedException"
+            }
+            _ => "RetriableCommitFailedException",
         }
     }
 

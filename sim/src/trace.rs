@@ -273,6 +273,13 @@ pub enum TraceKind {
         error: KafkaError,
         records: u32,
     },
+    /// The coordinator could not replicate an offset commit in time, or at all (the offsets partition's ISR is below
+    /// `min.insync.replicas`): the commit is answered with `error` and its offsets are not taken.
+    CommitNotReplicated {
+        group: u32,
+        partitions: u32,
+        error: KafkaError,
+    },
 }
 
 impl TraceKind {
@@ -332,6 +339,7 @@ impl TraceKind {
             TraceKind::ProduceAcked { .. } => "producer.acked",
             TraceKind::ProduceRetry { .. } => "producer.retry",
             TraceKind::ProduceFailed { .. } => "producer.failed",
+            TraceKind::CommitNotReplicated { .. } => "group.commit_not_replicated",
         }
     }
 
@@ -388,6 +396,7 @@ impl TraceKind {
             | GroupStable { .. }
             | MemberRemoved { .. }
             | CommitRejected { .. }
+            | CommitNotReplicated { .. }
             | OffsetsCommitted { .. } => Vec::new(),
             Isolated { node } | Slowed { node, .. } | Paused { node } | Resumed { node } => {
                 vec![*node]

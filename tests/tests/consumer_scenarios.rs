@@ -131,3 +131,55 @@ fn a_consumer_detects_truncation_after_an_unclean_election() {
     assert!(from > to, "the consumer moved back from {from} to {to}");
     assert!(sim.verdict().acked_lost.len() as u64 >= from - to - 1, "those records are gone from the log");
 }
+
+/// A group whose `__consumer_offsets` partition cannot replicate: its two followers become very slow at 10 s, so its
+/// high watermark stops, until the controller fences them (their heartbeats are slow too) and the ISR is [1], below
+/// the broker's `min.insync.replicas=2`.
+const UNREPLICATED_OFFSETS: &str = r#"Scenario(
+    title: "offset commits that cannot be replicated",
+    seed: 5,
+    duration: "40s",
+    cluster: (brokers: 3, config: { "offsets.topic.num.partitions": 1, "min.insync.replicas": 2 }),
+    topics: [(name: "orders", partitions: 1, replication_factor: 1, config: { "min.insync.replicas": 1 })],
+    producers: [(name: "p", config: { "acks": 1 }, workload: [Steady(topic: "orders", rate_per_sec: 20)])],
+    consumers: [(name: "c", group: "g", topics: ["orders"], commit: SyncAfterProcessing, processing: "5ms",
+                 config: { "auto.offset.reset": "earliest" })],
+    timeline: [
+        (at: "10s", do: Slow(node: "B2", extra_latency: "20s")),
+        (at: "10s", do: Slow(node: "B3", extra_latency: "20s")),
+    ],
+)"#;
+
+#[test]
+fn an_offset_commit_that_cannot_be_replicated_times_out_then_finds_no_coordinator() {
+    use kafkascope_sim::message::KafkaError;
+    let scenario = kafkascope_sim::Scenario::parse(UNREPLICATED_OFFSETS, "unreplicated.ron").expect("valid");
+    let options =
+        kafkascope_sim::RunOptions { retention: TraceRetention::Full, check_invariants: true, ..Default::default() };
+    let mut sim = kafkascope_sim::Simulation::new(scenario, options);
+    run_to(&mut sim, 40.0);
+    let at = |kind: &dyn Fn(&TraceKind) -> bool| -> Vec<u64> {
+        sim.trace.events().iter().filter(|e| kind(&e.kind)).map(|e| e.time).collect()
+    };
+    let us = |seconds: u64| seconds * 1_000_000;
+    // offsets.commit.timeout.ms (5 s): a commit sent just after 10 s is answered REQUEST_TIMED_OUT 5 s later.
+    let timed_out = at(&|k| matches!(k, TraceKind::CommitNotReplicated { error: KafkaError::RequestTimedOut, .. }));
+    assert!(!timed_out.is_empty(), "a commit waited for the stalled high watermark and timed out");
+    assert!(timed_out.iter().all(|&t| t >= us(15)), "not before 10 s + offsets.commit.timeout.ms: {timed_out:?}");
+    // Once the controller fences the slow followers the ISR is [1], below min.insync.replicas=2: commits are refused
+    // at once with COORDINATOR_NOT_AVAILABLE, and nothing is appended for them.
+    let shrinks = at(&|k| matches!(k, TraceKind::IsrChanged { .. }));
+    let fenced = shrinks.into_iter().find(|&t| t > us(10)).expect("the ISR shrinks");
+    let refused =
+        at(&|k| matches!(k, TraceKind::CommitNotReplicated { error: KafkaError::CoordinatorNotAvailable, .. }));
+    assert!(!refused.is_empty() && refused.iter().all(|&t| t >= fenced), "refused after {fenced}: {refused:?}");
+    // The consumer hears both errors, and goes on: it looks for its coordinator and commits again later.
+    let failed =
+        |error: KafkaError| at(&|k| matches!(k, TraceKind::CommitFailed { error: e, .. } if *e == error)).len();
+    assert!(failed(KafkaError::RequestTimedOut) > 0 && failed(KafkaError::CoordinatorNotAvailable) > 0);
+    let committed = at(&|k| matches!(k, TraceKind::OffsetsCommitted { .. }));
+    assert!(committed.iter().any(|&t| t < us(10)), "commits worked before");
+    let report = Report::build(&sim, false);
+    let g = group(&report, "g");
+    assert!(g.checker.lost.is_empty(), "at-least-once: a failed commit loses nothing");
+}
