@@ -1062,8 +1062,11 @@ impl Broker {
             }
         }
         let mut answers = ctx.buffers.fetch_answers.take(0);
+        let new_session = session_epoch == 0;
         for named in partitions {
-            if let Some(answer) = self.fetch_partition(ctx, follower, session_id, previous_fetch_time, named) {
+            if let Some(answer) =
+                self.fetch_partition(ctx, follower, session_id, previous_fetch_time, new_session, named)
+            {
                 answers.push((named.partition, answer));
             }
         }
@@ -1107,6 +1110,7 @@ impl Broker {
         follower: BrokerId,
         session_id: u64,
         previous_fetch_time: Micros,
+        new_session: bool,
         named: &FetchPartition,
     ) -> Option<FetchResult> {
         let now = ctx.now;
@@ -1130,6 +1134,12 @@ impl Broker {
         };
         let was_member = f.session_id == session_id;
         f.session_id = session_id;
+        if new_session {
+            // A full request opens the session, and its response is a full one (KIP-227 `FullFetchContext`): every
+            // partition is in it with its high watermark, even one with no new records, so a restarted follower
+            // whose checkpointed high watermark is behind learns the leader's at once.
+            f.sent_high_watermark = u64::MAX;
+        }
         // Divergence (Partition.fetchRecords -> validateFetchOffsetAndMaybeGetDivergingEpoch): the follower's last
         // epoch must end, in the leader's log, at or after the fetch offset. An empty log cannot diverge.
         if let Some((epoch, end_offset)) = diverging_epoch(&replica.log, named.last_fetched_epoch, fetch_offset) {

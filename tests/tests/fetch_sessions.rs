@@ -181,3 +181,21 @@ fn a_restarted_leader_has_no_sessions_and_its_followers_open_new_ones() {
     }
     assert!(sim.verdict().acked_lost.is_empty());
 }
+
+/// A full request's response is a full one (KIP-227 `FullFetchContext`): a follower that restarts with a
+/// checkpointed high watermark behind the leader's, and with nothing left to fetch, still learns the leader's high
+/// watermark from its new session's first answer, without waiting for new records.
+#[test]
+fn a_restarted_follower_learns_the_high_watermark_from_its_new_sessions_first_answer() {
+    let mut sim = kafkascope_tests::simulate("consumer/offsets-topic-below-min-isr.ron");
+    // The producer stops at 8 s with 1600 records; B2 and B3 crash at 10 s, before their high watermark was
+    // checkpointed past 998, and restart at 35 s with every record already in their logs.
+    run_to(&mut sim, 35.001);
+    assert_eq!(kafkascope_tests::offsets(&sim, "payments", 0, 1), (1600, 1600));
+    let (log_end_offset, high_watermark) = kafkascope_tests::offsets(&sim, "payments", 0, 2);
+    assert!(log_end_offset == 1600 && high_watermark < 1600, "B2 restarted from its checkpoint: {high_watermark}");
+    run_to(&mut sim, 37.0);
+    for broker in [2, 3] {
+        assert_eq!(kafkascope_tests::offsets(&sim, "payments", 0, broker), (1600, 1600), "B{broker} after its restart");
+    }
+}
