@@ -1088,6 +1088,18 @@ impl Validator<'_> {
                 return Err(fail("at:", "an expectation is checked after the scenario ends".into(), None));
             }
             let topic_ok = |topic: &String, partition: u32| -> Result<(), ScenarioError> {
+                // `__consumer_offsets` exists whenever the scenario has consumers (see `Simulation::new`).
+                if topic == "__consumer_offsets" && !source.consumers.is_empty() {
+                    let count = broker_config.offsets_topic_num_partitions;
+                    if partition >= count {
+                        return Err(fail(
+                            &format!("\"{topic}\""),
+                            format!("topic `{topic}` has no partition {partition}"),
+                            Some(format!("it has offsets.topic.num.partitions = {count}")),
+                        ));
+                    }
+                    return Ok(());
+                }
                 let index = topic_names.iter().position(|t| t == topic).ok_or_else(|| {
                     fail(
                         &format!("\"{topic}\""),

@@ -183,3 +183,23 @@ fn an_offset_commit_that_cannot_be_replicated_times_out_then_finds_no_coordinato
     let g = group(&report, "g");
     assert!(g.checker.lost.is_empty(), "at-least-once: a failed commit loses nothing");
 }
+
+#[test]
+fn expectations_may_name_consumer_offsets_when_there_are_consumers() {
+    let scenario = |consumers: &str, partition: u32| {
+        format!(
+            r#"Scenario(title: "t", duration: "10s", cluster: (brokers: 3),
+            topics: [(name: "orders", partitions: 1, replication_factor: 3)],
+            consumers: [{consumers}],
+            expect: [(check: Isr(topic: "__consumer_offsets", partition: {partition}, isr: [1, 2, 3]))])"#
+        )
+    };
+    let consumer = r#"(name: "c", group: "g", topics: ["orders"])"#;
+    assert!(kafkascope_sim::Scenario::parse(&scenario(consumer, 2), "ok.ron").is_ok());
+    let error =
+        kafkascope_sim::Scenario::parse(&scenario(consumer, 3), "range.ron").expect_err("3 partitions by default");
+    assert!(error.to_string().contains("has no partition 3"), "{error}");
+    assert!(error.to_string().contains("offsets.topic.num.partitions = 3"), "{error}");
+    let error = kafkascope_sim::Scenario::parse(&scenario("", 0), "none.ron").expect_err("no consumers, no topic");
+    assert!(error.to_string().contains("unknown topic `__consumer_offsets`"), "{error}");
+}
