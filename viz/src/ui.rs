@@ -403,7 +403,7 @@ fn story(ui: &mut egui::Ui, run: &SimRun, lang: Lang) {
     ui.label(RichText::new(sim.scenario.title.get(lang)).strong());
     let description = sim.scenario.description.get(lang);
     if !description.is_empty() {
-        ui.label(RichText::new(description).color(Color32::from_gray(190)));
+        prose(ui, description, Color32::from_gray(190));
     }
     ui.separator();
     let mut any = false;
@@ -411,7 +411,7 @@ fn story(ui: &mut egui::Ui, run: &SimRun, lang: Lang) {
         if let Some(say) = &step.say {
             any = true;
             ui.label(RichText::new(format_time(step.at.0)).monospace().color(Color32::from_gray(150)));
-            ui.label(say.get(lang));
+            prose(ui, say.get(lang), ui.visuals().text_color());
             ui.add_space(4.0);
         }
     }
@@ -422,6 +422,49 @@ fn story(ui: &mut egui::Ui, run: &SimRun, lang: Lang) {
             "▶(스페이스)로 시작하세요. 브로커를 우클릭하면 장애를 낼 수 있습니다.",
         ));
     }
+}
+
+/// Splits scenario prose at its backticks: the `code` spans (names of topics, groups and settings) and the words
+/// between them, in order. An unmatched backtick is kept as it is, in the words.
+fn code_spans(text: &str) -> Vec<(&str, bool)> {
+    let mut spans = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('`') {
+        let Some(close) = rest[open + 1..].find('`') else { break };
+        if open > 0 {
+            spans.push((&rest[..open], false));
+        }
+        spans.push((&rest[open + 1..open + 1 + close], true));
+        rest = &rest[open + 2 + close..];
+    }
+    if !rest.is_empty() {
+        spans.push((rest, false));
+    }
+    spans
+}
+
+/// A paragraph of scenario text (a description, a narration line), wrapped to the panel, with its `code` spans in
+/// the monospace font on a faint background instead of showing the backticks.
+fn prose(ui: &mut egui::Ui, text: &str, colour: Color32) {
+    use egui::text::{LayoutJob, TextFormat};
+    let body = egui::TextStyle::Body.resolve(ui.style());
+    let mono = egui::TextStyle::Monospace.resolve(ui.style());
+    let mut job = LayoutJob::default();
+    job.wrap.max_width = ui.available_width();
+    for (span, code) in code_spans(text) {
+        let format = if code {
+            TextFormat {
+                font_id: mono.clone(),
+                color: colour,
+                background: Color32::from_gray(45),
+                ..Default::default()
+            }
+        } else {
+            TextFormat { font_id: body.clone(), color: colour, ..Default::default() }
+        };
+        job.append(span, 0.0, format);
+    }
+    ui.label(job);
 }
 
 /// Line colours of the charts, by broker (B1 first) or partition index: the distinct colours the log cells use for
@@ -978,4 +1021,20 @@ fn help_window(ctx: &egui::Context, narration: &Narration, lang: Lang, actions: 
             actions.push(UiAction::ToggleHelp);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::code_spans;
+
+    #[test]
+    fn backticks_mark_code_spans_and_an_unmatched_one_stays() {
+        assert_eq!(
+            code_spans("group `billing` reads `orders`."),
+            vec![("group ", false), ("billing", true), (" reads ", false), ("orders", true), (".", false)]
+        );
+        assert_eq!(code_spans("`acks=1`"), vec![("acks=1", true)]);
+        assert_eq!(code_spans("no code"), vec![("no code", false)]);
+        assert_eq!(code_spans("a ` b"), vec![("a ` b", false)]);
+    }
 }
