@@ -1338,7 +1338,7 @@ impl Broker {
         let info = ctx.topo.partition(partition);
         // KAFKA-15583 (Kafka 3.7+): while the ISR is smaller than min.insync.replicas (capped at the replica count),
         // the HW does not move, so nothing becomes visible to consumers that fewer replicas than promised hold.
-        let effective_min_isr = (info.min_insync_replicas as usize).min(info.replicas.len());
+        let effective_min_isr = info.effective_min_insync_replicas();
         let mut new_hw = log_end_offset;
         if state.isr.len() < effective_min_isr {
             new_hw = replica.high_watermark;
@@ -1702,7 +1702,7 @@ impl Broker {
             return Ok(base_offset);
         }
         let info = ctx.topo.partition(partition);
-        let min_isr = (info.min_insync_replicas as usize).min(info.replicas.len());
+        let min_isr = info.effective_min_insync_replicas();
         let replica = self.replicas[partition.index()].as_ref().expect("hosted");
         match &replica.role {
             Role::Leader(state) if state.maximal_isr().len() < min_isr => Err(KafkaError::NotEnoughReplicasAfterAppend),
@@ -1721,7 +1721,7 @@ impl Broker {
     ) -> Result<(u64, u64), KafkaError> {
         let me = self.id;
         let info = ctx.topo.partition(partition);
-        let min_isr = (info.min_insync_replicas as usize).min(info.replicas.len());
+        let min_isr = info.effective_min_insync_replicas();
         let flush_messages = ctx.topo.partition(partition).flush_messages;
         let Some(replica) = self.replicas[partition.index()].as_mut() else {
             return Err(KafkaError::NotLeaderOrFollower);

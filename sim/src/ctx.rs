@@ -111,6 +111,14 @@ pub struct PartitionInfo {
     pub flush_messages: u64,
 }
 
+impl PartitionInfo {
+    /// `min.insync.replicas` as the leader applies it: capped at the replica count, so a topic with fewer replicas
+    /// than the setting can still take acks=all writes once every replica is in sync.
+    pub fn effective_min_insync_replicas(&self) -> usize {
+        (self.min_insync_replicas as usize).min(self.replicas.len())
+    }
+}
+
 /// The cluster's layout, fixed for a run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Topology {

@@ -81,14 +81,14 @@ pub fn i_ga(word: impl Display) -> String {
 }
 
 /// The word followed by its topic particle, 은 or 는.
-pub fn eun_neun(word: impl Display) -> String {
+fn eun_neun(word: impl Display) -> String {
     let word = word.to_string();
     let particle = if coda(&word) == Coda::Open { "는" } else { "은" };
     format!("{word}{particle}")
 }
 
 /// The word followed by its object particle, 을 or 를.
-pub fn eul_reul(word: impl Display) -> String {
+fn eul_reul(word: impl Display) -> String {
     let word = word.to_string();
     let particle = if coda(&word) == Coda::Open { "를" } else { "을" };
     format!("{word}{particle}")

@@ -518,8 +518,7 @@ impl Broker {
         // fewer in-sync replicas than min.insync.replicas nothing is appended, and storeOffsets turns the
         // NOT_ENOUGH_REPLICAS into COORDINATOR_NOT_AVAILABLE.
         let partition = Self::offsets_partition(ctx, group_idx).expect("coordinates");
-        let info = ctx.topo.partition(partition);
-        let min_isr = (info.min_insync_replicas as usize).min(info.replicas.len());
+        let min_isr = ctx.topo.partition(partition).effective_min_insync_replicas();
         if let Some(crate::broker::Replica { role: Role::Leader(state), .. }) =
             self.replicas[partition.index()].as_ref()
         {
