@@ -27,7 +27,7 @@ pub const MAX_POINTS: usize = 2000;
 const LAG_SAMPLE_INTERVAL: Micros = 10_000;
 
 /// What a chart follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Subject {
     /// Each replica's `log_end_offset` and `high_watermark`; marks are leader elections.
     Offsets(PartitionIdx),

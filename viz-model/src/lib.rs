@@ -1,7 +1,8 @@
 //! What the KafkaScope visualizer shows, kept free of Bevy so that it is tested in seconds: the run with
 //! checkpoints, interventions and forks ([`run`]), the view model ([`view`]), the one mapping from user actions to
-//! simulation commands ([`action`]), the replica and record inspectors ([`inspect`], [`record`]) with the replica's
-//! offsets chart ([`chart`]), shareable links ([`url`]) and the built-in scenarios ([`catalog`]).
+//! simulation commands ([`action`]), the replica and record inspectors ([`inspect`], [`record`]), the charts of a
+//! partition's offsets and a group's lag ([`chart`]), shareable links ([`url`]) and the built-in scenarios
+//! ([`catalog`]).
 //!
 //! Architecture Invariant: nothing here decides a Kafka outcome; it reads the simulation's state and forwards
 //! commands to it.

@@ -15,6 +15,7 @@ pub mod screenshot;
 
 use bevy::platform::time::Instant;
 use bevy::prelude::*;
+use egui_plot::PlotPoint;
 use kafkascope_sim::history::Verdict;
 use kafkascope_sim::ids::{BrokerId, PartitionIdx, RecordId};
 use kafkascope_sim::scenario::{Action, Lang};
@@ -134,6 +135,18 @@ pub struct Selection {
 #[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UiLang(pub Lang);
 
+/// The side tab shown. The UI switches it; the core reads it to keep only a shown tab's chart up to date.
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SideTab {
+    #[default]
+    Story,
+    Inspector,
+    Events,
+    Checker,
+    Groups,
+    Config,
+}
+
 /// What the UI draws this frame: rebuilt when a run moved.
 #[derive(Resource, Default)]
 pub struct Views {
@@ -163,8 +176,34 @@ pub struct ChartView {
     /// Re-simulated with every event (paused), or followed a frame at a time (playing).
     pub exact: bool,
     pub chart: Result<Chart, String>,
+    /// Each line of the chart as the points drawn (its steps, in seconds), made when the chart changes rather than
+    /// in every frame that draws it.
+    pub points: Vec<Vec<PlotPoint>>,
     /// The UI frame in which it was last brought up to date.
     pub frame: u64,
+}
+
+impl ChartView {
+    fn new(subject: Subject, events: u64, exact: bool, chart: Result<Chart, String>, frame: u64) -> Self {
+        let mut view = ChartView { subject, events, exact, chart, points: Vec::new(), frame };
+        view.redraw();
+        view
+    }
+
+    fn redraw(&mut self) {
+        let Ok(chart) = &self.chart else { return };
+        let seconds = |time: Micros| time as f64 / US_PER_SEC as f64;
+        self.points = chart
+            .lines
+            .iter()
+            .map(|line| {
+                Chart::steps(&line.points, chart.to)
+                    .into_iter()
+                    .map(|(t, v)| PlotPoint::new(seconds(t), v as f64))
+                    .collect()
+            })
+            .collect();
+    }
 }
 
 /// Where the UI drew things last frame: broker boxes (CSS pixels on the web, for the page's click targets) and how
@@ -528,7 +567,7 @@ pub fn rebuild_views(
     playback: Res<Playback>,
     selection: Res<Selection>,
     drawn: Res<DrawnLayout>,
-    tab: Option<Res<ui::SideTab>>,
+    tab: Option<Res<SideTab>>,
     mut views: ResMut<Views>,
     mut cost: ResMut<FrameCost>,
 ) {
@@ -571,12 +610,12 @@ pub fn rebuild_views(
     // The charts of the last minute: the selected replica's partition (Inspector), the selected group (Groups). Each
     // is kept up to date only while its tab is shown (or where there is no UI, as in the headless tests), so stepping
     // through events on a large cluster does not re-simulate a minute for a chart nobody sees.
-    let shown = |wanted: ui::SideTab| tab.as_ref().is_none_or(|tab| **tab == wanted);
-    if shown(ui::SideTab::Inspector) {
+    let shown = |wanted: SideTab| tab.as_ref().is_none_or(|tab| **tab == wanted);
+    if shown(SideTab::Inspector) {
         let replica_subject = selection.replica.map(|(_, partition)| Subject::Offsets(partition));
         refresh_chart(&mut views.offset_chart, replica_subject, &runs.a, playback.playing, drawn.frames);
     }
-    if shown(ui::SideTab::Groups) {
+    if shown(SideTab::Groups) {
         let group_subject = selection.group.map(|group| Subject::Lag { group });
         refresh_chart(&mut views.lag_chart, group_subject, &runs.a, playback.playing, drawn.frames);
     }
@@ -591,24 +630,25 @@ fn refresh_chart(slot: &mut Option<ChartView>, subject: Option<Subject>, run: &S
     let Some(subject) = subject else { return };
     let sim = run.sim();
     let events = sim.events();
-    // A followed chart is not fresh once paused: the exact one replaces it.
-    let fresh = slot.as_ref().is_some_and(|c| c.subject == subject && c.events == events && (c.exact || playing));
-    if let Some(view) = slot.as_mut().filter(|_| fresh) {
-        view.frame = frame;
-        return;
-    }
-    match slot {
-        Some(ChartView { subject: s, events: e, exact, chart: Ok(chart), frame: last })
-            if playing && *s == subject && chart.to <= sim.now() && *last + 1 >= frame =>
-        {
-            chart.follow(sim);
-            (*e, *exact, *last) = (events, false, frame);
-        }
+    let view = slot.as_mut().filter(|view| view.subject == subject);
+    match view {
+        // Up to date; a followed chart is not, once paused: the exact one replaces it.
+        Some(view) if view.events == events && (view.exact || playing) => view.frame = frame,
         // A chart that failed is not retried every frame while playing.
-        Some(ChartView { subject: s, chart: Err(_), .. }) if playing && *s == subject => {}
+        Some(view) if playing && view.chart.is_err() => {}
+        // Playing on from the chart's end, drawn in the frame before: one more sample.
+        Some(view)
+            if playing && view.frame + 1 >= frame && view.chart.as_ref().is_ok_and(|chart| chart.to <= sim.now()) =>
+        {
+            if let Ok(chart) = &mut view.chart {
+                chart.follow(sim);
+            }
+            (view.events, view.exact, view.frame) = (events, false, frame);
+            view.redraw();
+        }
         _ => {
             let chart = charts::chart(run, subject).map_err(|e| e.to_string());
-            *slot = Some(ChartView { subject, events, exact: true, chart, frame });
+            *slot = Some(ChartView::new(subject, events, true, chart, frame));
         }
     }
 }

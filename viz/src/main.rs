@@ -57,7 +57,7 @@ mod desktop {
     use kafkascope_sim::ids::{BrokerId, PartitionIdx, RecordId};
     use kafkascope_sim::scenario::{Action, Lang};
     use kafkascope_sim::time::{format_time, parse_duration};
-    use kafkascope_viz::ui::SideTab;
+    use kafkascope_viz::SideTab;
     use kafkascope_viz::{FrameCost, UiAction};
 
     /// KafkaScope: see what Kafka does (desktop visualizer).
@@ -166,12 +166,11 @@ mod desktop {
             launch.autoplay = true;
         }
         let size = args.window.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)));
-        // A group is named on the command line and selected by its index in the scenario.
+        let mut app = base_app(launch, size);
+        // A group is named on the command line and selected by its index in the loaded scenario.
         let mut select_group = None;
         if let Some(name) = &args.group {
-            let source = launch.source().unwrap_or_default();
-            let groups =
-                kafkascope_sim::Scenario::parse(&source, &launch.scenario).map(|s| s.groups).unwrap_or_default();
+            let groups = &app.world().resource::<kafkascope_viz::Runs>().a.sim().scenario.groups;
             match groups.iter().position(|g| g == name) {
                 Some(index) => select_group = Some(UiAction::SelectGroup(Some(index as u32))),
                 None => {
@@ -180,7 +179,6 @@ mod desktop {
                 }
             }
         }
-        let mut app = base_app(launch, size);
         app.add_systems(Update, kafkascope_viz::load_dropped_files.before(kafkascope_viz::VizCoreSet));
         let mut startup_actions = Vec::new();
         if let Some(select) = &args.select {

@@ -4,8 +4,8 @@
 
 use crate::cluster::{broker_action_label, broker_menu, draw_cluster};
 use crate::{
-    ChartView, DrawnLayout, FrameCost, LaunchOptions, Narration, Playback, Runs, Selection, Stopwatch, UiAction,
-    UiLang, Views,
+    ChartView, DrawnLayout, FrameCost, LaunchOptions, Narration, Playback, Runs, Selection, SideTab, Stopwatch,
+    UiAction, UiLang, Views,
 };
 use bevy::input::keyboard::KeyCode;
 use bevy::prelude::*;
@@ -20,24 +20,12 @@ use kafkascope_sim::time::{format_time, Micros, US_PER_SEC};
 use kafkascope_sim::trace::TraceEvent;
 use kafkascope_viz_model::action::BrokerAction;
 use kafkascope_viz_model::catalog;
-use kafkascope_viz_model::chart::{Chart, LineKind, Subject};
+use kafkascope_viz_model::chart::{LineKind, Subject};
 use kafkascope_viz_model::inspect::describe_replica;
 use kafkascope_viz_model::run::{MarkerKind, RunSetup, SimRun};
 
 /// A subset of Noto Sans CJK KR (OFL-1.1), so that Hangul renders on desktop and web alike.
 pub const KOREAN_FONT: &[u8] = include_bytes!("../assets/fonts/NotoSansKR-subset.otf");
-
-/// The side tab shown.
-#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SideTab {
-    #[default]
-    Story,
-    Inspector,
-    Events,
-    Checker,
-    Groups,
-    Config,
-}
 
 /// The config panel's fields, edited before "Apply" restarts the run.
 #[derive(Resource, Clone, Debug, Default)]
@@ -514,7 +502,7 @@ fn draw_chart(ui: &mut egui::Ui, view: &ChartView, topo: &Topology, lang: Lang) 
         Subject::Offsets(_) => "offset",
         Subject::Lag { .. } => tr(lang, "lag", "랙"),
     };
-    Plot::new(("chart", format!("{:?}", view.subject)))
+    Plot::new(("chart", view.subject))
         .height(220.0)
         // Offsets grow from the lower left, so the upper left corner is the one most often free.
         .legend(Legend::default().position(Corner::LeftTop))
@@ -526,9 +514,8 @@ fn draw_chart(ui: &mut egui::Ui, view: &ChartView, topo: &Topology, lang: Lang) 
         .x_axis_label(tr(lang, "time (s)", "시간 (초)"))
         .y_axis_label(y_label)
         .show(ui, |plot| {
-            for line in &chart.lines {
-                let points: PlotPoints<'static> =
-                    Chart::steps(&line.points, chart.to).into_iter().map(|(t, v)| [seconds(t), v as f64]).collect();
+            for (line, points) in chart.lines.iter().zip(&view.points) {
+                let points = PlotPoints::Borrowed(points);
                 // Both lines of a broker share its name, so the legend has one entry per broker for the pair.
                 let drawn = match line.kind {
                     LineKind::LogEndOffset(b) => Line::new(b.to_string(), points).color(colour(b.0 as usize - 1)),

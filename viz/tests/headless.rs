@@ -277,6 +277,10 @@ fn selecting_a_replica_while_paused_charts_its_partition_and_the_chart_follows_t
     let view = views(&app).offset_chart.as_ref().expect("still charted");
     let chart = view.chart.as_ref().expect("followed");
     assert!(!view.exact && now > 15 * US_PER_SEC && chart.to == now, "to {} at {now}", chart.to);
+    // The points drawn are made with the chart: one list per line, each ending at the chart's end.
+    assert_eq!(view.points.len(), chart.lines.len());
+    let end = now as f64 / US_PER_SEC as f64;
+    assert!(view.points.iter().filter_map(|p| p.last()).all(|p| (p.x - end).abs() < 1e-9), "{end}");
     assert!(!chart.marks.is_empty(), "the election stays in the window");
     send(&mut app, UiAction::SetPlaying(false));
     assert!(views(&app).offset_chart.as_ref().is_some_and(|c| c.exact), "exact again once paused");
@@ -301,11 +305,11 @@ fn selecting_a_group_charts_its_lag() {
 #[test]
 fn a_chart_is_kept_up_to_date_only_while_its_tab_is_shown() {
     let mut app = app(LaunchOptions::scenario("core/acks-all-min-isr-no-loss"));
-    app.insert_resource(kafkascope_viz::ui::SideTab::Story);
+    app.insert_resource(kafkascope_viz::SideTab::Story);
     send(&mut app, UiAction::Seek(3 * US_PER_SEC));
     send(&mut app, UiAction::SelectReplica(BrokerId(1), PartitionIdx(0)));
     assert!(views(&app).offset_chart.is_none(), "the Inspector is not shown: no re-simulation for it");
-    app.insert_resource(kafkascope_viz::ui::SideTab::Inspector);
+    app.insert_resource(kafkascope_viz::SideTab::Inspector);
     app.update();
     let chart = views(&app).offset_chart.as_ref().and_then(|c| c.chart.as_ref().ok()).expect("charted once shown");
     assert_eq!(chart.to, 3 * US_PER_SEC);
