@@ -117,15 +117,25 @@ pub struct GroupVerdict {
 }
 
 impl Simulation {
+    /// The broker coordinating a group now and the group as it holds it: the live broker that loaded it (it leads
+    /// the group's `__consumer_offsets` partition), if any.
+    pub fn group_coordinator(&self, group: u32) -> Option<(BrokerId, &crate::group::Group)> {
+        self.brokers
+            .iter()
+            .filter(|b| self.net.status(b.id.node()) != NodeStatus::Crashed)
+            .find_map(|b| b.groups.get(&group).map(|g| (b.id, g)))
+    }
+
+    /// A partition's high watermark on its elected leader: what `kafka-consumer-groups` shows as LOG-END-OFFSET and
+    /// subtracts the committed offset from for LAG. `None` while the partition has no leader.
+    pub fn leader_high_watermark(&self, partition: PartitionIdx) -> Option<u64> {
+        self.leader_of(partition).and_then(|b| self.replica(b, partition)).map(|r| r.high_watermark)
+    }
+
     /// A group's committed offsets, from its coordinator (or, if none is up, from the offsets log).
     pub fn committed_offsets(&self, group: u32) -> std::collections::BTreeMap<PartitionIdx, u64> {
-        for broker in &self.brokers {
-            if self.net.status(broker.id.node()) == NodeStatus::Crashed {
-                continue;
-            }
-            if let Some(g) = broker.groups.get(&group) {
-                return g.committed.clone();
-            }
+        if let Some((_, g)) = self.group_coordinator(group) {
+            return g.committed.clone();
         }
         let mut out = std::collections::BTreeMap::new();
         if let Some(topic) = self.topo.offsets_topic {

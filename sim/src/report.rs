@@ -640,8 +640,7 @@ fn build_groups(sim: &Simulation) -> Vec<GroupReport> {
                     continue;
                 }
                 let p = PartitionIdx(index as u32);
-                let log_end_offset =
-                    sim.leader_of(p).and_then(|b| sim.replica(b, p)).map(|r| r.high_watermark).unwrap_or(0);
+                let log_end_offset = sim.leader_high_watermark(p).unwrap_or(0);
                 let current_offset = committed.get(&p).copied();
                 let owner =
                     group_state.and_then(|s| s.members.values().find(|m| m.assignment.contains(&p)).map(|m| m.id));

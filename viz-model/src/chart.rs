@@ -110,12 +110,9 @@ impl Subject {
                 let state = &sim.controller.partitions[partition.index()];
                 (state.leader_epoch, state.leader)
             }
-            Subject::Lag { group } => sim
-                .brokers
-                .iter()
-                .filter(|b| sim.net.status(b.id.node()) != kafkascope_sim::net::NodeStatus::Crashed)
-                .find_map(|b| b.groups.get(&group).map(|g| (g.generation, Some(b.id))))
-                .unwrap_or((0, None)),
+            Subject::Lag { group } => {
+                sim.group_coordinator(group).map(|(broker, g)| (g.generation, Some(broker))).unwrap_or((0, None))
+            }
         }
     }
 }
@@ -127,9 +124,7 @@ fn lag(
     committed: &std::collections::BTreeMap<PartitionIdx, u64>,
     partition: PartitionIdx,
 ) -> Option<u64> {
-    let committed = *committed.get(&partition)?;
-    let leader = sim.controller.partitions[partition.index()].leader?;
-    Some(sim.replica(leader, partition)?.high_watermark.saturating_sub(committed))
+    Some(sim.leader_high_watermark(partition)?.saturating_sub(*committed.get(&partition)?))
 }
 
 impl Chart {

@@ -367,23 +367,12 @@ fn broker_up(sim: &Simulation, id: BrokerId) -> bool {
 
 /// The group as its coordinator (the leader of its `__consumer_offsets` partition) sees it.
 fn group_view(sim: &Simulation, group: u32, name: &str) -> GroupView {
-    let coordinator = sim
-        .brokers
+    let committed = sim
+        .committed_offsets(group)
         .iter()
-        .filter(|b| sim.net.status(b.id.node()) != NodeStatus::Crashed)
-        .find(|b| b.groups.contains_key(&group));
-    let committed_offsets = sim.committed_offsets(group);
-    let committed = committed_offsets
-        .iter()
-        .map(|(p, offset)| {
-            let hw = sim.controller.partitions[p.index()]
-                .leader
-                .and_then(|l| sim.replica(l, *p))
-                .map_or(0, |r| r.high_watermark);
-            (*p, *offset, hw.saturating_sub(*offset))
-        })
+        .map(|(&p, &offset)| (p, offset, sim.leader_high_watermark(p).unwrap_or(0).saturating_sub(offset)))
         .collect();
-    match coordinator.and_then(|b| b.groups.get(&group).map(|g| (b.id, g))) {
+    match sim.group_coordinator(group) {
         Some((broker, g)) => GroupView {
             index: group,
             name: name.to_string(),
