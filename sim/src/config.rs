@@ -437,8 +437,14 @@ pub struct ConsumerConfig {
     pub fetch_max_wait: Micros,
     /// `retry.backoff.ms` (default 100).
     pub retry_backoff: Micros,
+    /// `retry.backoff.max.ms` (default 1000): the cap of KIP-580's exponential backoff for coordinator lookups and
+    /// commitSync retries.
+    pub retry_backoff_max: Micros,
     /// `request.timeout.ms` (default 30000).
     pub request_timeout: Micros,
+    /// `default.api.timeout.ms` (default 60000): how long `commitSync()` keeps trying before it throws a
+    /// `TimeoutException` (KafkaConsumer's javadoc).
+    pub default_api_timeout: Micros,
 }
 
 impl ConsumerConfig {
@@ -454,6 +460,8 @@ impl ConsumerConfig {
         "fetch.max.wait.ms",
         "retry.backoff.ms",
         "request.timeout.ms",
+        "default.api.timeout.ms",
+        "retry.backoff.max.ms",
     ];
 
     /// Reads the consumer's configs; `enable.auto.commit` must agree with the scenario's commit mode.
@@ -508,7 +516,9 @@ impl ConsumerConfig {
             assignor,
             fetch_max_wait: ms(r.int("fetch.max.wait.ms", 500, 0, INT_MAX) as u64),
             retry_backoff: ms(r.int("retry.backoff.ms", 100, 0, INT_MAX) as u64),
+            retry_backoff_max: ms(r.int("retry.backoff.max.ms", 1000, 0, INT_MAX) as u64),
             request_timeout: ms(r.int("request.timeout.ms", 30000, 1, INT_MAX) as u64),
+            default_api_timeout: ms(r.int("default.api.timeout.ms", 60000, 1, INT_MAX) as u64),
         };
         r.finish(config)
     }

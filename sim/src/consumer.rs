@@ -13,6 +13,7 @@ use crate::message::{FetchResult, JoinResult, KafkaError, MemberId, Message};
 use crate::scenario::ConsumerDef;
 use crate::time::Micros;
 use crate::trace::TraceKind;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -81,8 +82,13 @@ pub struct Consumer {
     last_auto_commit: Micros,
     /// Positions as of the previous poll: what auto-commit commits (the records that poll returned are done).
     committable: BTreeMap<PartitionIdx, u64>,
-    /// A commitSync in flight blocks the poll loop until it is answered.
+    /// The application's `commitSync()` in progress: it blocks the poll loop until it succeeds, fails with a
+    /// non-retriable error, or reaches `default.api.timeout.ms`.
+    pub commit_sync: Option<CommitSync>,
+    /// The OffsetCommit request of that commitSync's current try, while it waits for its answer.
     pub commit_in_flight: Option<u64>,
+    /// Numbers the commitSync calls, so that timers of a finished one are ignored.
+    commit_sync_calls: u64,
     /// After the poll: process (commit-before-processing waits for its commit first).
     process_after_commit: bool,
     /// Poll attempts to rejoin after an unexpected LeaveGroup from a poll timeout.
@@ -110,13 +116,43 @@ pub struct Consumer {
     /// When the pending commit, and the pending JoinGroup or SyncGroup, were sent (for `request.timeout.ms`).
     commit_sent_at: Micros,
     rebalance_sent_at: Micros,
+    /// The FindCoordinator request in flight and when it was sent: one lookup at a time
+    /// (`AbstractCoordinator.lookupCoordinator` returns the pending one).
+    lookup_in_flight: Option<(u64, Micros)>,
+    /// Lookups in a row that found no coordinator, or one that could not be reached, for the next one's backoff.
+    lookup_failures: u32,
+    /// The latest lookup's request id and send time, and the wait before the next one.
+    last_lookup: u64,
+    last_lookup_sent: Micros,
+    lookup_backoff: Micros,
+    /// The jitter of retry backoffs.
+    rng: ChaCha8Rng,
 }
+
+/// A `commitSync()` call: the offsets it commits, until when it keeps trying, and which call it is.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CommitSync {
+    pub offsets: Vec<(PartitionIdx, u64)>,
+    pub deadline: Micros,
+    pub token: u64,
+    /// Tries so far (the first one included).
+    pub tries: u32,
+}
+
+/// How long a FindCoordinator may go unanswered before the consumer asks again (a lost request or a silent broker).
+const LOOKUP_TIMEOUT: Micros = 5_000_000;
 
 /// How long the application's `poll(Duration)` waits when there is nothing to return (`poll(Duration.ofSeconds(1))`).
 const EMPTY_POLL_WAIT: Micros = 1_000_000;
 
 impl Consumer {
-    pub fn new(index: u32, node: NodeId, def: &ConsumerDef, leaders: Vec<(Option<BrokerId>, u32)>) -> Self {
+    pub fn new(
+        index: u32,
+        node: NodeId,
+        def: &ConsumerDef,
+        leaders: Vec<(Option<BrokerId>, u32)>,
+        rng: ChaCha8Rng,
+    ) -> Self {
         Consumer {
             index,
             node,
@@ -138,7 +174,9 @@ impl Consumer {
             last_poll: 0,
             last_auto_commit: 0,
             committable: BTreeMap::new(),
+            commit_sync: None,
             commit_in_flight: None,
+            commit_sync_calls: 0,
             process_after_commit: false,
             poll_timeout_left: false,
             last_polled: BTreeMap::new(),
@@ -155,6 +193,12 @@ impl Consumer {
             last_coordinator_answer: 0,
             commit_sent_at: 0,
             rebalance_sent_at: 0,
+            lookup_in_flight: None,
+            lookup_failures: 0,
+            last_lookup: 0,
+            last_lookup_sent: 0,
+            lookup_backoff: 0,
+            rng,
         }
     }
 
@@ -171,6 +215,7 @@ impl Consumer {
         self.assigned.clear();
         self.processing_queue.clear();
         self.busy = false;
+        self.commit_sync = None;
         self.commit_in_flight = None;
         self.last_poll = ctx.now;
         self.last_auto_commit = ctx.now;
@@ -182,6 +227,7 @@ impl Consumer {
         self.poll_timeout_left = false;
         self.revoke_commit = None;
         self.resume_after_find = false;
+        self.lookup_in_flight = None;
         self.last_coordinator_answer = ctx.now;
         self.find_coordinator(ctx);
         ctx.timer_after(self.config.heartbeat_interval, Timer::ConsumerHeartbeat);
@@ -216,11 +262,33 @@ impl Consumer {
             self.resume_after_find = self.state == MemberState::Stable && self.member_id.is_some();
         }
         self.state = MemberState::FindingCoordinator;
+        if self.lookup_in_flight.is_some() {
+            return;
+        }
+        // AbstractCoordinator.ensureCoordinatorReady: after a lookup that found no coordinator, or one that cannot be
+        // reached, the next lookup waits a backoff that grows with each such failure (KIP-580).
+        if self.lookup_failures > 0 {
+            let allowed_at = self.last_lookup_sent + self.lookup_backoff;
+            if ctx.now < allowed_at {
+                ctx.timer_after(allowed_at - ctx.now, Timer::ConsumerRetry { lookup: self.last_lookup });
+                return;
+            }
+        }
         let request_id = self.request_id();
+        self.lookup_in_flight = Some((request_id, ctx.now));
+        self.last_lookup = request_id;
+        self.last_lookup_sent = ctx.now;
         // Ask the brokers in turn (leastLoadedNode): a different one each attempt.
         let broker = BrokerId((request_id as u32 + self.index) % ctx.topo.brokers + 1);
         ctx.send(broker.node(), Message::FindCoordinator { request_id, group: self.group });
-        ctx.timer_after(self.config.request_timeout.min(5_000_000), Timer::ConsumerRetry);
+        ctx.timer_after(LOOKUP_TIMEOUT.min(self.config.request_timeout), Timer::ConsumerRetry { lookup: request_id });
+    }
+
+    /// The coordinator a lookup named cannot be reached (`client.isUnavailable(coordinator)` in
+    /// `ensureCoordinatorReady`): the next lookup backs off.
+    fn coordinator_unavailable(&mut self) {
+        self.lookup_failures += 1;
+        self.lookup_backoff = self.backoff(self.lookup_failures);
     }
 
     fn join(&mut self, ctx: &mut Ctx) {
@@ -318,7 +386,7 @@ impl Consumer {
                 // max.poll.interval.ms: a consumer that has not polled for that long leaves the group from its
                 // heartbeat thread; it finds out (and rejoins) at its next poll.
                 if self.state == MemberState::Stable
-                    && self.busy
+                    && (self.busy || self.commit_sync.is_some())
                     && ctx.now.saturating_sub(self.last_poll) > self.config.max_poll_interval
                 {
                     if let (Some(coordinator), Some(member_id)) = (self.coordinator, self.member_id) {
@@ -365,12 +433,32 @@ impl Consumer {
                     );
                 }
             }
-            Timer::ConsumerRetry if self.state == MemberState::FindingCoordinator => {
-                self.schedule_poll(ctx);
+            Timer::ConsumerRetry { lookup }
+                if self.state == MemberState::FindingCoordinator && lookup == self.last_lookup =>
+            {
+                // A lookup still waiting for its answer keeps waiting until it times out.
+                if let Some((_, sent_at)) = self.lookup_in_flight {
+                    if ctx.now < sent_at + LOOKUP_TIMEOUT.min(self.config.request_timeout) {
+                        return;
+                    }
+                    self.lookup_in_flight = None;
+                }
+                if self.commit_sync.is_some() {
+                    // Blocked in commitSync, which looks for the coordinator itself (ensureCoordinatorReady).
+                    self.find_coordinator(ctx);
+                } else {
+                    self.schedule_poll(ctx);
+                }
             }
             Timer::ConsumerPoll { token } if token == self.poll_token => self.poll(ctx),
             Timer::ConsumerProcess => self.process_next(ctx, history),
             Timer::ConsumerFetchRetry { partition } => self.fetch(ctx, partition),
+            Timer::ConsumerCommitRetry { token } => self.try_commit_sync(ctx, token),
+            Timer::ConsumerCommitDeadline { token } if self.commit_sync.as_ref().is_some_and(|s| s.token == token) => {
+                self.commits_failed += 1;
+                ctx.trace(TraceKind::CommitSyncTimedOut { consumer: self.node, group: self.group });
+                self.end_commit_sync(ctx, None);
+            }
             _ => {}
         }
     }
@@ -380,39 +468,67 @@ impl Consumer {
             return;
         }
         match message {
-            Message::FindCoordinatorResponse { coordinator, .. } => {
+            Message::FindCoordinatorResponse { request_id, coordinator } => {
+                if self.lookup_in_flight.map(|(id, _)| id) != Some(request_id) {
+                    return;
+                }
+                self.lookup_in_flight = None;
+                if coordinator.is_some() {
+                    self.lookup_failures = 0;
+                } else {
+                    self.coordinator_unavailable();
+                }
                 if self.state != MemberState::FindingCoordinator {
                     return;
                 }
-                if let Some(coordinator) = coordinator {
-                    self.coordinator = Some(coordinator);
-                    if std::mem::take(&mut self.resume_after_find) {
-                        self.state = MemberState::Stable;
-                    } else {
-                        self.rejoin_needed = true;
+                match coordinator {
+                    Some(coordinator) => {
+                        self.coordinator = Some(coordinator);
+                        if std::mem::take(&mut self.resume_after_find) {
+                            self.state = MemberState::Stable;
+                        } else {
+                            self.rejoin_needed = true;
+                        }
+                        self.schedule_poll(ctx);
                     }
-                    self.schedule_poll(ctx);
+                    // COORDINATOR_NOT_AVAILABLE, or the broker asked was down: AbstractCoordinator.ensureCoordinatorReady
+                    // asks again after the retry backoff.
+                    None => self.find_coordinator(ctx),
                 }
             }
             Message::JoinGroupResponse { result, .. } => {
+                if result == Err(KafkaError::NetworkException) {
+                    self.coordinator_unavailable();
+                }
                 self.last_coordinator_answer = ctx.now;
                 self.on_join(ctx, result)
             }
             Message::SyncGroupResponse { generation, result, .. } => {
+                if matches!(result, Err(KafkaError::NetworkException)) {
+                    self.coordinator_unavailable();
+                }
                 self.last_coordinator_answer = ctx.now;
                 self.on_sync(ctx, generation, result)
             }
             Message::HeartbeatResponse { error, .. } => {
-                if error != Some(KafkaError::NetworkException) {
+                if error == Some(KafkaError::NetworkException) {
+                    self.coordinator_unavailable();
+                } else {
                     self.last_coordinator_answer = ctx.now;
                 }
                 self.on_heartbeat_response(ctx, error)
             }
 
             Message::OffsetCommitResponse { request_id, result } => {
+                let sync_try = self.commit_in_flight == Some(request_id);
                 if let Err(error) = result {
-                    self.commits_failed += 1;
-                    ctx.trace(TraceKind::CommitFailed { consumer: self.node, group: self.group, error });
+                    // A commitSync says below whether it tries again; any other commit has failed for good.
+                    if !sync_try || !error.commit_is_retriable() {
+                        self.commit_failed(ctx, error);
+                    }
+                    if error == KafkaError::NetworkException {
+                        self.coordinator_unavailable();
+                    }
                     // ConsumerCoordinator.OffsetCommitResponseHandler: these mark the coordinator unknown.
                     if matches!(
                         error,
@@ -430,13 +546,12 @@ impl Consumer {
                         self.send_join_group(ctx, coordinator);
                     }
                 }
-                if self.commit_in_flight == Some(request_id) {
+                if sync_try {
                     self.commit_in_flight = None;
-                    if self.process_after_commit {
-                        self.process_after_commit = false;
-                        self.process_next(ctx, history);
-                    } else {
-                        self.schedule_poll(ctx);
+                    match result {
+                        Err(error) if error.commit_is_retriable() => self.retry_commit_sync(ctx, error),
+                        // Committed, or a CommitFailedException thrown to the application, which goes on.
+                        _ => self.end_commit_sync(ctx, Some(history)),
                     }
                 }
             }
@@ -701,7 +816,7 @@ impl Consumer {
                 }
                 let had_data = !state.buffer.is_empty();
                 self.fetch(ctx, partition);
-                if had_data && !self.busy && self.commit_in_flight.is_none() {
+                if had_data && !self.busy && self.commit_sync.is_none() {
                     self.schedule_poll(ctx);
                 }
             }
@@ -744,7 +859,7 @@ impl Consumer {
 
     /// `KafkaConsumer.poll`: up to `max.poll.records` records from the fetched buffers, then processing.
     fn poll(&mut self, ctx: &mut Ctx) {
-        if self.busy || self.commit_in_flight.is_some() {
+        if self.busy || self.commit_sync.is_some() {
             return;
         }
         self.last_poll = ctx.now;
@@ -822,8 +937,7 @@ impl Consumer {
         match self.commit {
             CommitMode::SyncBeforeProcessing => {
                 // At most once: the offsets are committed before the records are processed.
-                self.commit_in_flight = self.send_commit(ctx, positions);
-                self.process_after_commit = self.commit_in_flight.is_some();
+                self.process_after_commit = self.commit_sync(ctx, positions);
                 if !self.process_after_commit {
                     ctx.timer_after(self.processing, Timer::ConsumerProcess);
                 }
@@ -859,8 +973,7 @@ impl Consumer {
         self.committable = positions.iter().copied().collect();
         match self.commit {
             CommitMode::SyncAfterProcessing => {
-                self.commit_in_flight = self.send_commit(ctx, positions);
-                if self.commit_in_flight.is_none() {
+                if !self.commit_sync(ctx, positions) {
                     self.schedule_poll(ctx);
                 }
             }
@@ -892,25 +1005,97 @@ impl Consumer {
         }
     }
 
-    /// A commit's answer never came: it counts as failed and the consumer goes on (the next commit covers it).
+    /// A commit's answer never came within `request.timeout.ms`: the connection is closed. A revocation's commit
+    /// counts as failed and the rebalance goes on; a commitSync tries again.
     fn commit_timed_out(&mut self, ctx: &mut Ctx) {
-        self.commits_failed += 1;
-        ctx.trace(TraceKind::CommitFailed {
-            consumer: self.node,
-            group: self.group,
-            error: KafkaError::RequestTimedOut,
-        });
         if self.revoke_commit.take().is_some() {
+            self.commit_failed(ctx, KafkaError::RequestTimedOut);
             if let (MemberState::Joining, Some(coordinator)) = (self.state, self.coordinator) {
                 self.send_join_group(ctx, coordinator);
             }
         }
         if self.commit_in_flight.take().is_some() {
-            if std::mem::take(&mut self.process_after_commit) {
-                ctx.timer_after(self.processing, Timer::ConsumerProcess);
-            } else {
-                self.schedule_poll(ctx);
+            self.retry_commit_sync(ctx, KafkaError::RequestTimedOut);
+        }
+    }
+
+    fn commit_failed(&mut self, ctx: &mut Ctx, error: KafkaError) {
+        self.commits_failed += 1;
+        ctx.trace(TraceKind::CommitFailed { consumer: self.node, group: self.group, error });
+    }
+
+    /// `commitSync()`: commits `offsets` and blocks the poll loop until the commit succeeds, fails with an error that
+    /// is not retriable, or `default.api.timeout.ms` runs out (`ConsumerCoordinator.commitOffsetsSync`). False when
+    /// there is nothing to commit.
+    fn commit_sync(&mut self, ctx: &mut Ctx, offsets: Vec<(PartitionIdx, u64)>) -> bool {
+        if offsets.is_empty() {
+            return false;
+        }
+        self.commit_sync_calls += 1;
+        let token = self.commit_sync_calls;
+        let deadline = ctx.now + self.config.default_api_timeout;
+        self.commit_sync = Some(CommitSync { offsets, deadline, token, tries: 0 });
+        self.try_commit_sync(ctx, token);
+        true
+    }
+
+    /// One try of commitSync `token`: once the coordinator is known (`ensureCoordinatorReady`), the OffsetCommit.
+    fn try_commit_sync(&mut self, ctx: &mut Ctx, token: u64) {
+        let Some(sync) = self.commit_sync.as_mut() else { return };
+        if sync.token != token || self.commit_in_flight.is_some() {
+            return;
+        }
+        // Wait while the coordinator is being looked up. A member that left the group after a poll timeout knows its
+        // coordinator (FindingCoordinator stands for "not in the group" there) and commits with its old member id.
+        let looking_up = self.state == MemberState::FindingCoordinator && !self.poll_timeout_left;
+        if looking_up || self.coordinator.is_none() {
+            ctx.timer_after(self.config.retry_backoff.max(1), Timer::ConsumerCommitRetry { token });
+            return;
+        }
+        sync.tries += 1;
+        let offsets = sync.offsets.clone();
+        self.commit_in_flight = self.send_commit(ctx, offsets);
+    }
+
+    /// A try of the commitSync failed with a retriable error: it tries again after the retry backoff, as long as
+    /// `default.api.timeout.ms` lasts (a timer at the deadline ends it, set at the first failure so that commits
+    /// that work at once cost no timer).
+    fn retry_commit_sync(&mut self, ctx: &mut Ctx, error: KafkaError) {
+        let Some(sync) = self.commit_sync.as_ref() else { return };
+        let token = sync.token;
+        if sync.tries == 1 {
+            ctx.timer_after(sync.deadline.saturating_sub(ctx.now), Timer::ConsumerCommitDeadline { token });
+        }
+        let tries = sync.tries;
+        ctx.trace(TraceKind::CommitSyncRetry { consumer: self.node, group: self.group, error });
+        let backoff = self.backoff(tries);
+        ctx.timer_after(backoff, Timer::ConsumerCommitRetry { token });
+    }
+
+    /// The wait before retrying after `failures` failed tries in a row (KIP-580, as the producer's).
+    fn backoff(&mut self, failures: u32) -> Micros {
+        let wait = crate::producer::exponential_backoff(
+            self.config.retry_backoff,
+            self.config.retry_backoff_max,
+            failures,
+            &mut self.rng,
+        );
+        wait.max(1)
+    }
+
+    /// The commitSync returns (committed, or its exception reached the application, which goes on): the poll loop
+    /// resumes, or commit-before-processing processes what it polled. Answered by the coordinator, the first record
+    /// is taken at once; after a timeout, one processing time later.
+    fn end_commit_sync(&mut self, ctx: &mut Ctx, answered: Option<&mut Vec<Processed>>) {
+        self.commit_sync = None;
+        self.commit_in_flight = None;
+        if std::mem::take(&mut self.process_after_commit) {
+            match answered {
+                Some(history) => self.process_next(ctx, history),
+                None => ctx.timer_after(self.processing, Timer::ConsumerProcess),
             }
+        } else {
+            self.schedule_poll(ctx);
         }
     }
 
@@ -918,17 +1103,7 @@ impl Consumer {
     fn on_coordinator_lost(&mut self, ctx: &mut Ctx, _broker: BrokerId) {
         {
             if self.commit_in_flight.take().is_some() {
-                self.commits_failed += 1;
-                ctx.trace(TraceKind::CommitFailed {
-                    consumer: self.node,
-                    group: self.group,
-                    error: KafkaError::NetworkException,
-                });
-                if self.process_after_commit {
-                    // Commit-before-processing goes on with the batch it already polled.
-                    self.process_after_commit = false;
-                    ctx.timer_after(self.processing, Timer::ConsumerProcess);
-                }
+                self.retry_commit_sync(ctx, KafkaError::NetworkException);
             }
             if self.revoke_commit.take().is_some() {
                 if let MemberState::Joining = self.state {

@@ -90,13 +90,24 @@ pub enum Timer {
     },
     // Consumer timers.
     ConsumerHeartbeat,
-    ConsumerRetry,
+    /// A coordinator lookup (`lookup` is its request id) timed out, or its backoff is over.
+    ConsumerRetry {
+        lookup: u64,
+    },
     ConsumerPoll {
         token: u64,
     },
     ConsumerProcess,
     ConsumerFetchRetry {
         partition: PartitionIdx,
+    },
+    /// `commitSync()` tries its commit again after `retry.backoff.ms` (`token` names the commitSync call).
+    ConsumerCommitRetry {
+        token: u64,
+    },
+    /// `commitSync()` reaches `default.api.timeout.ms`.
+    ConsumerCommitDeadline {
+        token: u64,
     },
 }
 

@@ -128,6 +128,10 @@ fn evaluate(sim: &Simulation, at: u64, check: &Check) -> Outcome {
                 .unwrap_or(0);
             count(at, format!("records group {group} processed twice"), *c, actual)
         }
+        Check::GroupProcessed { group, count: c } => {
+            let actual = report.groups.iter().find(|g| &g.group == group).map(|g| g.checker.processed).unwrap_or(0);
+            count(at, format!("records group {group} processed"), *c, actual)
+        }
         Check::Events { key, count: c } => {
             let actual = sim.trace.events().iter().filter(|e| e.kind.key() == key).count() as u64;
             count(at, format!("`{key}` events"), *c, actual)

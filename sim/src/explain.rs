@@ -176,6 +176,18 @@ pub fn explain(event: &TraceEvent, topo: &Topology) -> String {
         TraceKind::ConsumerSlowed { consumer, processing } => {
             format!("{} now takes {} per record", node(*consumer), format_time(*processing))
         }
+        TraceKind::CommitSyncRetry { consumer, group, error } => format!(
+            "{}: commitSync to group {} failed with {} (retriable): it tries again, and the application waits in it",
+            node(*consumer),
+            grp(*group),
+            error.name(),
+        ),
+        TraceKind::CommitSyncTimedOut { consumer, group } => format!(
+            "{}: commitSync to group {} gave up after default.api.timeout.ms (TimeoutException): the offsets are not \
+             committed",
+            node(*consumer),
+            grp(*group),
+        ),
         TraceKind::CommitFailed { consumer, group, error } => format!(
             "{}: commit to group {} failed with {} ({})",
             node(*consumer),

@@ -334,6 +334,17 @@ pub fn explain_ko(event: &TraceEvent, topo: &Topology) -> String {
         TraceKind::ConsumerSlowed { consumer, processing } => {
             format!("{} 이제 레코드 하나에 {}씩 걸립니다", i_ga(node(*consumer)), format_time(*processing))
         }
+        TraceKind::CommitSyncRetry { consumer, group, error } => format!(
+            "{}: 그룹 {}에 대한 commitSync가 {} 오류로 실패했습니다(재시도 가능). 다시 시도하며, 애플리케이션은 그동안 commitSync에서 기다립니다",
+            node(*consumer),
+            grp(*group),
+            error.name(),
+        ),
+        TraceKind::CommitSyncTimedOut { consumer, group } => format!(
+            "{}: 그룹 {}에 대한 commitSync가 default.api.timeout.ms 안에 성공하지 못해 포기했습니다(TimeoutException). 오프셋은 커밋되지 않았습니다",
+            node(*consumer),
+            grp(*group),
+        ),
         TraceKind::CommitFailed { consumer, group, error } => format!(
             "{}: 그룹 {}에 대한 커밋이 {} 오류로 실패했습니다 ({})",
             node(*consumer),

@@ -108,6 +108,13 @@ impl KafkaError {
         }
     }
 
+    /// Whether `commitSync()` tries a commit that failed with this error again (`ConsumerCoordinator`'s
+    /// `OffsetCommitResponseHandler`: the coordinator errors and disconnects are `RetriableException`s; the group
+    /// errors are not).
+    pub fn commit_is_retriable(self) -> bool {
+        !matches!(self, KafkaError::UnknownMemberId | KafkaError::IllegalGeneration | KafkaError::RebalanceInProgress)
+    }
+
     /// Retriable errors make the producer refresh metadata and try again (`RetriableException`).
     pub fn is_retriable(self) -> bool {
         !matches!(

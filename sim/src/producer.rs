@@ -902,16 +902,22 @@ impl Producer {
     /// KIP-580 (Kafka 3.7+): `retry.backoff.ms` doubles with each attempt up to `retry.backoff.max.ms`, with 20%
     /// random jitter either way (`ExponentialBackoff`).
     fn retry_backoff(&mut self, attempts: u32) -> Micros {
-        let base = self.config.retry_backoff;
-        let max = self.config.retry_backoff_max.max(base);
-        let exponential = base.saturating_mul(1u64 << attempts.saturating_sub(1).min(32)).min(max);
-        if exponential == 0 {
-            return 0;
-        }
-        // A jitter factor in [0.8, 1.2], in integer thousandths so runs stay exact.
-        let jitter_permille = 800 + self.rng.next_u64() % 401;
-        (exponential * jitter_permille / 1000).min(max)
+        exponential_backoff(self.config.retry_backoff, self.config.retry_backoff_max, attempts, &mut self.rng)
     }
+}
+
+/// KIP-580 (Kafka 3.7+, `ExponentialBackoff`): the wait before try number `attempts` + 1 is `retry.backoff.ms` doubled
+/// per earlier failure, capped at `retry.backoff.max.ms`, with 20% random jitter either way. Clients use it for
+/// every retried request (produce, FindCoordinator, OffsetCommit, ...).
+pub(crate) fn exponential_backoff(base: Micros, max: Micros, attempts: u32, rng: &mut impl RngCore) -> Micros {
+    let max = max.max(base);
+    let exponential = base.saturating_mul(1u64 << attempts.saturating_sub(1).min(32)).min(max);
+    if exponential == 0 {
+        return 0;
+    }
+    // A jitter factor in [0.8, 1.2], in integer thousandths so runs stay exact.
+    let jitter_permille = 800 + rng.next_u64() % 401;
+    (exponential * jitter_permille / 1000).min(max)
 }
 
 /// Partitions whose first batch is ready to send, grouped by the broker that leads them (as this producer

@@ -68,6 +68,9 @@ pub struct GroupCheckerReport {
     pub duplicates: Vec<DuplicateReport>,
     pub skips: u64,
     pub nonmonotonic: u64,
+    /// Commits that failed for the application: a `commitSync` that gave up or hit a group error, or an
+    /// auto-commit, `commitAsync` or revocation commit answered with an error (a `commitSync`'s retried tries are
+    /// not counted).
     pub commits_failed: u64,
 }
 

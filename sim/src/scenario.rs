@@ -351,6 +351,11 @@ pub enum Check {
         group: String,
         count: Count,
     },
+    /// Records the group's consumers have processed so far (a record processed twice counts twice).
+    GroupProcessed {
+        group: String,
+        count: Count,
+    },
     /// How many times a trace event of this key happened (e.g. `"election.unclean"`).
     Events {
         key: String,
@@ -1154,7 +1159,8 @@ impl Validator<'_> {
                 }
                 Check::IdleConsumers { group, .. }
                 | Check::GroupLost { group, .. }
-                | Check::GroupDuplicates { group, .. } => {
+                | Check::GroupDuplicates { group, .. }
+                | Check::GroupProcessed { group, .. } => {
                     named(group, "group", groups.iter().map(|g| g.as_str()).collect())?
                 }
                 Check::Lag { group, topic, partition, .. } => {

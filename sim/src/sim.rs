@@ -109,6 +109,8 @@ fn sub_seed(seed: u64, subsystem: u64) -> u64 {
 }
 const SUBSYSTEM_NETWORK: u64 = 1;
 const SUBSYSTEM_WORKLOAD: u64 = 2;
+/// Consumers draw only the jitter of their retry backoffs.
+const SUBSYSTEM_CONSUMER: u64 = 3;
 
 #[derive(Clone)]
 pub struct Simulation {
@@ -229,7 +231,10 @@ impl Simulation {
             .consumers
             .iter()
             .enumerate()
-            .map(|(i, def)| Consumer::new(i as u32, NodeId(first_consumer + i as u32), def, leaders.clone()))
+            .map(|(i, def)| {
+                let rng = ChaCha8Rng::seed_from_u64(sub_seed(seed, SUBSYSTEM_CONSUMER + 16 * (i as u64 + 1)));
+                Consumer::new(i as u32, NodeId(first_consumer + i as u32), def, leaders.clone(), rng)
+            })
             .collect();
         let invariants = Invariants::new(&controller);
         let scenario_brokers = scenario.brokers;

@@ -280,6 +280,19 @@ pub enum TraceKind {
         partitions: u32,
         error: KafkaError,
     },
+    /// One try of a `commitSync()` failed with a retriable error: it tries again after `retry.backoff.ms` (finding
+    /// the coordinator first when the error was the coordinator's), and the application stays blocked in it.
+    CommitSyncRetry {
+        consumer: NodeId,
+        group: u32,
+        error: KafkaError,
+    },
+    /// `commitSync()` did not succeed within `default.api.timeout.ms`: it throws a `TimeoutException` and the
+    /// offsets are not committed; the application goes on.
+    CommitSyncTimedOut {
+        consumer: NodeId,
+        group: u32,
+    },
 }
 
 impl TraceKind {
@@ -340,6 +353,8 @@ impl TraceKind {
             TraceKind::ProduceRetry { .. } => "producer.retry",
             TraceKind::ProduceFailed { .. } => "producer.failed",
             TraceKind::CommitNotReplicated { .. } => "group.commit_not_replicated",
+            TraceKind::CommitSyncRetry { .. } => "consumer.commit_sync_retry",
+            TraceKind::CommitSyncTimedOut { .. } => "consumer.commit_sync_timed_out",
         }
     }
 
@@ -390,6 +405,8 @@ impl TraceKind {
             | ConsumerClosed { consumer }
             | ConsumerSlowed { consumer, .. }
             | CommitFailed { consumer, .. }
+            | CommitSyncRetry { consumer, .. }
+            | CommitSyncTimedOut { consumer, .. }
             | ConsumerTruncationDetected { consumer, .. } => vec![*consumer],
             RebalanceStarted { .. }
             | GenerationStarted { .. }

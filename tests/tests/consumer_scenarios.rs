@@ -173,15 +173,55 @@ fn an_offset_commit_that_cannot_be_replicated_times_out_then_finds_no_coordinato
     let refused =
         at(&|k| matches!(k, TraceKind::CommitNotReplicated { error: KafkaError::CoordinatorNotAvailable, .. }));
     assert!(!refused.is_empty() && refused.iter().all(|&t| t >= fenced), "refused after {fenced}: {refused:?}");
-    // The consumer hears both errors, and goes on: it looks for its coordinator and commits again later.
-    let failed =
-        |error: KafkaError| at(&|k| matches!(k, TraceKind::CommitFailed { error: e, .. } if *e == error)).len();
-    assert!(failed(KafkaError::RequestTimedOut) > 0 && failed(KafkaError::CoordinatorNotAvailable) > 0);
+    // Both errors are retriable: commitSync tries again (looking for its coordinator first) instead of throwing, so
+    // the application sees no failed commit, and stays blocked in commitSync: nothing is processed meanwhile.
+    let retried =
+        |error: KafkaError| at(&|k| matches!(k, TraceKind::CommitSyncRetry { error: e, .. } if *e == error)).len();
+    assert!(retried(KafkaError::RequestTimedOut) > 0 && retried(KafkaError::CoordinatorNotAvailable) > 0);
+    assert!(at(&|k| matches!(k, TraceKind::CommitFailed { .. })).is_empty(), "nothing reached the application");
     let committed = at(&|k| matches!(k, TraceKind::OffsetsCommitted { .. }));
     assert!(committed.iter().any(|&t| t < us(10)), "commits worked before");
+    let first_retry = *at(&|k| matches!(k, TraceKind::CommitSyncRetry { .. })).first().expect("retried");
+    let processed_after = sim.processed.iter().filter(|p| p.at > first_retry).count();
+    assert_eq!(processed_after, 0, "blocked in commitSync from its first failed try on");
     let report = Report::build(&sim, false);
     let g = group(&report, "g");
     assert!(g.checker.lost.is_empty(), "at-least-once: a failed commit loses nothing");
+    assert_eq!(g.checker.commits_failed, 0, "retried tries are not failed commits");
+}
+
+/// `default.api.timeout.ms` bounds a commitSync: it throws a TimeoutException after that long, and the application
+/// goes on to its next poll without the commit (and blocks again in the next commitSync).
+#[test]
+fn a_commit_sync_that_cannot_succeed_times_out_after_default_api_timeout() {
+    let text = UNREPLICATED_OFFSETS.replace(
+        r#"config: { "auto.offset.reset": "earliest" }"#,
+        r#"config: { "auto.offset.reset": "earliest", "default.api.timeout.ms": 8000 }"#,
+    );
+    let scenario = kafkascope_sim::Scenario::parse(&text, "short-api-timeout.ron").expect("valid");
+    let options =
+        kafkascope_sim::RunOptions { retention: TraceRetention::Full, check_invariants: true, ..Default::default() };
+    let mut sim = kafkascope_sim::Simulation::new(scenario, options);
+    run_to(&mut sim, 40.0);
+    let at = |kind: &dyn Fn(&TraceKind) -> bool| -> Vec<u64> {
+        sim.trace.events().iter().filter(|e| kind(&e.kind)).map(|e| e.time).collect()
+    };
+    let timeouts = at(&|k| matches!(k, TraceKind::CommitSyncTimedOut { .. }));
+    let first_retry = *at(&|k| matches!(k, TraceKind::CommitSyncRetry { .. })).first().expect("retried");
+    let first_timeout = *timeouts.first().expect("a commitSync timed out");
+    // That commitSync's first try reached the coordinator just after it was called (one network hop); the
+    // TimeoutException comes 8 s after the call.
+    let delivered_commits =
+        at(&|k| matches!(k, TraceKind::Delivered { message: kafkascope_sim::message::MessageKind::OffsetCommit, .. }));
+    let call = *delivered_commits.iter().rfind(|&&t| t < first_retry).expect("the first try");
+    let waited = first_timeout - call;
+    assert!((7_990_000..=8_000_000).contains(&waited), "timed out {waited} us after the call");
+    // The application goes on: it polls and processes again, then blocks in its next commitSync.
+    let processed_between = sim.processed.iter().filter(|p| p.at > first_timeout).count();
+    assert!(processed_between > 0, "processing resumed after the TimeoutException");
+    assert!(timeouts.len() >= 2, "the next commitSync blocks and times out too: {timeouts:?}");
+    let report = Report::build(&sim, false);
+    assert_eq!(group(&report, "g").checker.commits_failed, timeouts.len() as u64);
 }
 
 #[test]
