@@ -137,6 +137,9 @@ pub struct CommitSync {
     pub token: u64,
     /// Tries so far (the first one included).
     pub tries: u32,
+    /// Whether the timer at `deadline` is set: only once the call does not succeed at once, so that commits that
+    /// work cost no timer.
+    pub deadline_armed: bool,
 }
 
 /// How long a FindCoordinator may go unanswered before the consumer asks again (a lost request or a silent broker).
@@ -1034,7 +1037,7 @@ impl Consumer {
         self.commit_sync_calls += 1;
         let token = self.commit_sync_calls;
         let deadline = ctx.now + self.config.default_api_timeout;
-        self.commit_sync = Some(CommitSync { offsets, deadline, token, tries: 0 });
+        self.commit_sync = Some(CommitSync { offsets, deadline, token, tries: 0, deadline_armed: false });
         self.try_commit_sync(ctx, token);
         true
     }
@@ -1049,6 +1052,7 @@ impl Consumer {
         // coordinator (FindingCoordinator stands for "not in the group" there) and commits with its old member id.
         let looking_up = self.state == MemberState::FindingCoordinator && !self.poll_timeout_left;
         if looking_up || self.coordinator.is_none() {
+            Self::arm_commit_deadline(ctx, sync);
             ctx.timer_after(self.config.retry_backoff.max(1), Timer::ConsumerCommitRetry { token });
             return;
         }
@@ -1058,18 +1062,22 @@ impl Consumer {
     }
 
     /// A try of the commitSync failed with a retriable error: it tries again after the retry backoff, as long as
-    /// `default.api.timeout.ms` lasts (a timer at the deadline ends it, set at the first failure so that commits
-    /// that work at once cost no timer).
+    /// `default.api.timeout.ms` lasts (a timer at the deadline ends it).
     fn retry_commit_sync(&mut self, ctx: &mut Ctx, error: KafkaError) {
-        let Some(sync) = self.commit_sync.as_ref() else { return };
+        let Some(sync) = self.commit_sync.as_mut() else { return };
         let token = sync.token;
-        if sync.tries == 1 {
-            ctx.timer_after(sync.deadline.saturating_sub(ctx.now), Timer::ConsumerCommitDeadline { token });
-        }
+        Self::arm_commit_deadline(ctx, sync);
         let tries = sync.tries;
         ctx.trace(TraceKind::CommitSyncRetry { consumer: self.node, group: self.group, error });
         let backoff = self.backoff(tries);
         ctx.timer_after(backoff, Timer::ConsumerCommitRetry { token });
+    }
+
+    fn arm_commit_deadline(ctx: &mut Ctx, sync: &mut CommitSync) {
+        if !std::mem::replace(&mut sync.deadline_armed, true) {
+            let token = sync.token;
+            ctx.timer_after(sync.deadline.saturating_sub(ctx.now), Timer::ConsumerCommitDeadline { token });
+        }
     }
 
     /// The wait before retrying after `failures` failed tries in a row (KIP-580, as the producer's).

@@ -243,3 +243,44 @@ fn expectations_may_name_consumer_offsets_when_there_are_consumers() {
     let error = kafkascope_sim::Scenario::parse(&scenario("", 0), "none.ron").expect_err("no consumers, no topic");
     assert!(error.to_string().contains("unknown topic `__consumer_offsets`"), "{error}");
 }
+
+/// A commitSync called while no coordinator can be found still ends after `default.api.timeout.ms`: it waits for the
+/// lookup, sends nothing, and throws a TimeoutException.
+#[test]
+fn a_commit_sync_without_a_coordinator_times_out_too() {
+    let text = r#"Scenario(
+        title: "every broker down while the consumer processes",
+        seed: 3,
+        duration: "40s",
+        cluster: (brokers: 3),
+        topics: [(name: "orders", partitions: 1, replication_factor: 3)],
+        producers: [(name: "p", config: { "acks": 1 }, workload: [Steady(topic: "orders", rate_per_sec: 20, stop: Some("5s"))])],
+        consumers: [(name: "c", group: "g", topics: ["orders"], commit: SyncAfterProcessing, processing: "1s",
+                     config: { "auto.offset.reset": "earliest", "max.poll.records": 8, "default.api.timeout.ms": 5000 })],
+        timeline: [
+            (at: "9s", do: Crash(broker: 1)),
+            (at: "9s", do: Crash(broker: 2)),
+            (at: "9s", do: Crash(broker: 3)),
+        ],
+    )"#;
+    let scenario = kafkascope_sim::Scenario::parse(text, "all-down.ron").expect("valid");
+    let options =
+        kafkascope_sim::RunOptions { retention: TraceRetention::Full, check_invariants: true, ..Default::default() };
+    let mut sim = kafkascope_sim::Simulation::new(scenario, options);
+    run_to(&mut sim, 40.0);
+    let at = |kind: &dyn Fn(&TraceKind) -> bool| -> Vec<u64> {
+        sim.trace.events().iter().filter(|e| kind(&e.kind)).map(|e| e.time).collect()
+    };
+    let timeouts = at(&|k| matches!(k, TraceKind::CommitSyncTimedOut { .. }));
+    assert!(!timeouts.is_empty(), "the commitSync gave up although no coordinator was ever found again");
+    // After the crash no OffsetCommit reached a broker: every try waited for a coordinator.
+    let commits_after =
+        at(&|k| matches!(k, TraceKind::Delivered { message: kafkascope_sim::message::MessageKind::OffsetCommit, .. }));
+    assert!(commits_after.iter().all(|&t| t < 9_000_000), "{commits_after:?}");
+    // The call came when the poll's last record was done, after the crash, and the TimeoutException 5 s later.
+    let last_processed_before = sim.processed.iter().map(|p| p.at).filter(|&t| t < timeouts[0]).max().expect("some");
+    assert!(last_processed_before > 9_000_000, "the batch was finished after the crash");
+    assert_eq!(timeouts[0] - last_processed_before, 5_000_000, "default.api.timeout.ms after the call");
+    let report = Report::build(&sim, false);
+    assert_eq!(group(&report, "g").checker.commits_failed, timeouts.len() as u64);
+}
