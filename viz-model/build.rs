@@ -6,10 +6,14 @@ fn main() {
     // Paths relative to this package, so that cargo checks this checkout's files: two checkouts that share a target
     // directory (CI reuses one across clones) would otherwise each see the other's scenarios as up to date.
     let relative_root = Path::new("../scenarios");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative_root);
+    // Read at run time: `env!` would freeze the path of whichever checkout compiled this script first, and cargo
+    // reuses the compiled script in other checkouts that share the target directory (it then found no files).
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join(relative_root);
     println!("cargo:rerun-if-changed={}", relative_root.display());
     let mut files = Vec::new();
     collect(&root, relative_root, &mut files);
+    assert!(!files.is_empty(), "no scenario files under {}", root.display());
     files.sort();
     let mut out = String::from("/// Every scenario under `scenarios/`: (name without `.ron`, file text).\n");
     out.push_str("pub static EMBEDDED: &[(&str, &str)] = &[\n");

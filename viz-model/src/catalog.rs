@@ -42,3 +42,30 @@ pub fn generated(spec: &str) -> Result<String, String> {
 )"#
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every scenario file of this checkout is built in, with its current text (the build script once reused another
+    /// checkout's path and embedded nothing).
+    #[test]
+    fn every_scenario_file_is_embedded_with_its_text() {
+        let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR");
+        let root = std::path::Path::new(&manifest_dir).join("../scenarios");
+        let mut files = Vec::new();
+        for group in std::fs::read_dir(&root).expect("scenarios/ exists").flatten() {
+            for file in std::fs::read_dir(group.path()).into_iter().flatten().flatten() {
+                if file.path().extension().is_some_and(|e| e == "ron") {
+                    files.push(file.path());
+                }
+            }
+        }
+        assert!(files.len() >= 30, "found {} scenario files", files.len());
+        assert_eq!(super::names().count(), files.len());
+        for file in files {
+            let name = file.strip_prefix(&root).expect("under root").with_extension("");
+            let name = name.to_string_lossy().replace('\\', "/");
+            let text = std::fs::read_to_string(&file).expect("readable");
+            assert_eq!(super::embedded(&name), Some(text.as_str()), "{name} is embedded as it is on disk");
+        }
+    }
+}

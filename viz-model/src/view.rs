@@ -146,6 +146,8 @@ pub struct ConsumerView {
     pub assigned: Vec<(PartitionIdx, Option<u64>)>,
     /// Per-record processing time (a slow consumer has a large one).
     pub processing: Micros,
+    /// While the application is blocked in `commitSync()`: the tries so far.
+    pub commit_sync_tries: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -321,6 +323,7 @@ impl ClusterView {
                 generation: c.generation,
                 assigned: c.assigned.iter().map(|(p, s)| (*p, s.position)).collect(),
                 processing: c.processing,
+                commit_sync_tries: c.commit_sync.as_ref().map(|s| s.tries),
             })
             .collect();
         let groups = topo.groups.iter().enumerate().map(|(g, name)| group_view(sim, g as u32, name)).collect();

@@ -195,7 +195,13 @@ pub fn draw_cluster(
         let rect = *rect;
         let group = view.groups.get(consumer.group as usize).map_or("", |g| g.name.as_str());
         let parts: Vec<String> = consumer.assigned.iter().map(|(p, _)| short_partition(view, *p)).collect();
-        let detail = format!("{group} g{} {:?}\n[{}]", consumer.generation, consumer.state, parts.join(","));
+        // Blocked in commitSync says more than the member state (the Groups tab counts the tries).
+        let state = match (consumer.commit_sync_tries, lang) {
+            (Some(_), Lang::Ko) => "commitSync 대기".to_string(),
+            (Some(_), Lang::En) => "in commitSync".to_string(),
+            (None, _) => format!("{:?}", consumer.state),
+        };
+        let detail = format!("{group} g{} {state}\n[{}]", consumer.generation, parts.join(","));
         let response =
             draw_client(ui, rect, &consumer.name, &detail, Color32::from_rgb(120, 170, 140), consumer.status, lang);
         let index = consumer.index;

@@ -780,8 +780,12 @@ fn groups(
                 format!("{name}@{}", pos.map_or("-".into(), |o| o.to_string()))
             })
             .collect();
+        let blocked = consumer.commit_sync_tries.map_or(String::new(), |tries| match lang {
+            Lang::Ko => format!(", commitSync 대기 중({tries}번째 시도)"),
+            Lang::En => format!(", blocked in commitSync (try {tries})"),
+        });
         ui.label(format!(
-            "{} ({:?}, g{}): {}",
+            "{} ({:?}, g{}{blocked}): {}",
             consumer.name,
             consumer.state,
             consumer.generation,
