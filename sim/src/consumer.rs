@@ -891,15 +891,25 @@ impl Consumer {
         }
         let cooperative_rebalance =
             self.config.assignor.is_cooperative() && matches!(self.state, MemberState::Joining | MemberState::Syncing);
-        if self.state != MemberState::Stable && !cooperative_rebalance {
-            // Joining or syncing (poll blocks in the rebalance), or still looking for the coordinator.
+        // A member that only lost its coordinator keeps its partitions: KafkaConsumer.poll looks for the coordinator
+        // (ConsumerCoordinator.poll, bounded by the poll's own timeout) and still returns the records it fetched.
+        let coordinator_lost_only = self.state == MemberState::FindingCoordinator && self.resume_after_find;
+        if self.state != MemberState::Stable && !cooperative_rebalance && !coordinator_lost_only {
+            // Joining or syncing (poll blocks in the rebalance), or looking for the coordinator before joining.
             if self.state == MemberState::FindingCoordinator {
                 self.find_coordinator(ctx);
             }
             return self.schedule_poll_after(ctx, EMPTY_POLL_WAIT);
         }
-        // Auto-commit at poll: commit what the previous poll returned, every auto.commit.interval.ms.
-        if self.commit == CommitMode::Auto && ctx.now >= self.last_auto_commit + self.config.auto_commit_interval {
+        if coordinator_lost_only {
+            self.find_coordinator(ctx);
+        }
+        // Auto-commit at poll: commit what the previous poll returned, every auto.commit.interval.ms (only to a known
+        // coordinator: maybeAutoCommitOffsetsAsync waits for the lookup).
+        if self.commit == CommitMode::Auto
+            && !coordinator_lost_only
+            && ctx.now >= self.last_auto_commit + self.config.auto_commit_interval
+        {
             self.last_auto_commit = ctx.now;
             let offsets: Vec<(PartitionIdx, u64)> = self.committable.iter().map(|(p, o)| (*p, *o)).collect();
             self.send_commit(ctx, offsets);

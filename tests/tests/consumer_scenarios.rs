@@ -284,3 +284,47 @@ fn a_commit_sync_without_a_coordinator_times_out_too() {
     let report = Report::build(&sim, false);
     assert_eq!(group(&report, "g").checker.commits_failed, timeouts.len() as u64);
 }
+
+/// A member that only lost its coordinator keeps consuming what it owns while it looks for the new one: the fetches
+/// go to the partitions' leaders, not to the coordinator (KafkaConsumer.poll returns fetched records even when the
+/// coordinator lookup does not finish within the poll).
+#[test]
+fn a_consumer_keeps_processing_while_its_coordinator_is_unknown() {
+    let text = r#"Scenario(
+        title: "the only replica of the offsets partition dies under an auto-committing consumer",
+        seed: 11,
+        duration: "40s",
+        cluster: (brokers: 3, config: { "offsets.topic.num.partitions": 1, "offsets.topic.replication.factor": 1 }),
+        topics: [(name: "orders", partitions: 1, replication_factor: 1, assignment: Some([[2]]))],
+        producers: [(name: "p", config: { "acks": "all" }, workload: [Steady(topic: "orders", rate_per_sec: 50)])],
+        consumers: [(name: "c", group: "g", topics: ["orders"], commit: Auto, processing: "5ms",
+                     config: { "auto.offset.reset": "earliest" })],
+        timeline: [(at: "10s", do: Crash(broker: 1))],
+    )"#;
+    let scenario = kafkascope_sim::Scenario::parse(text, "coordinator-lost.ron").expect("valid");
+    let options =
+        kafkascope_sim::RunOptions { retention: TraceRetention::Full, check_invariants: true, ..Default::default() };
+    let mut sim = kafkascope_sim::Simulation::new(scenario, options);
+    run_to(&mut sim, 40.0);
+    // B1 holds the only replica of __consumer_offsets-0: once the controller fences it (broker.session.timeout.ms)
+    // that partition is offline and no broker can name a coordinator, while `orders`-0 lives on B2.
+    let offline = sim
+        .trace
+        .events()
+        .iter()
+        .find(|e| matches!(e.kind, TraceKind::PartitionOffline { .. }))
+        .map(|e| e.time)
+        .expect("the offsets partition goes offline");
+    let lookups = sim.trace.events().iter().filter(|e| {
+        e.time > offline
+            && matches!(
+                e.kind,
+                TraceKind::Delivered { message: kafkascope_sim::message::MessageKind::FindCoordinator, .. }
+            )
+    });
+    assert!(lookups.count() > 5, "the consumer keeps looking for a coordinator");
+    let processed_meanwhile = sim.processed.iter().filter(|p| p.at > offline + 2_000_000).count();
+    assert!(processed_meanwhile > 500, "processing went on without a coordinator: {processed_meanwhile}");
+    let report = Report::build(&sim, false);
+    assert!(group(&report, "g").checker.lost.is_empty());
+}
