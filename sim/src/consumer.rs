@@ -352,6 +352,9 @@ impl Consumer {
     }
 
     fn send_commit(&mut self, ctx: &mut Ctx, offsets: Vec<(PartitionIdx, u64)>) -> Option<u64> {
+        if self.fails_not_in_group(ctx) {
+            return None;
+        }
         let coordinator = self.coordinator?;
         let member_id = self.member_id.unwrap_or(MemberId(0));
         if offsets.is_empty() {
@@ -528,6 +531,13 @@ impl Consumer {
                     // A commitSync says below whether it tries again; any other commit has failed for good.
                     if !sync_try || !error.commit_is_retriable() {
                         self.commit_failed(ctx, error);
+                    }
+                    // OffsetCommitResponseHandler: resetGenerationOnResponseError. The member is out of the group: its
+                    // partitions are lost (nothing more is committed for them) and its next poll rejoins.
+                    if matches!(error, KafkaError::UnknownMemberId | KafkaError::IllegalGeneration) {
+                        self.member_id = None;
+                        self.partitions_lost = true;
+                        self.rejoin_needed = true;
                     }
                     if error == KafkaError::NetworkException {
                         self.coordinator_unavailable();
@@ -950,8 +960,9 @@ impl Consumer {
         match self.commit {
             CommitMode::SyncBeforeProcessing => {
                 // At most once: the offsets are committed before the records are processed.
-                self.process_after_commit = self.commit_sync(ctx, positions);
-                if !self.process_after_commit {
+                // Set first: a commitSync that ends at once (nothing to commit, or failed by the client) takes it.
+                self.process_after_commit = true;
+                if !self.commit_sync(ctx, positions) && std::mem::take(&mut self.process_after_commit) {
                     ctx.timer_after(self.processing, Timer::ConsumerProcess);
                 }
             }
@@ -1032,6 +1043,18 @@ impl Consumer {
         }
     }
 
+    /// A member that left its group after a poll timeout, or was fenced out of it, has reset its generation: its
+    /// client fails a commit at once (`ConsumerCoordinator.sendOffsetCommitRequest`, `generationIfStable()` is null),
+    /// until its next poll rejoins.
+    fn fails_not_in_group(&mut self, ctx: &mut Ctx) -> bool {
+        let reset = self.poll_timeout_left || self.member_id.is_none();
+        if reset {
+            self.commits_failed += 1;
+            ctx.trace(TraceKind::CommitFailedNotInGroup { consumer: self.node, group: self.group });
+        }
+        reset
+    }
+
     fn commit_failed(&mut self, ctx: &mut Ctx, error: KafkaError) {
         self.commits_failed += 1;
         ctx.trace(TraceKind::CommitFailed { consumer: self.node, group: self.group, error });
@@ -1039,7 +1062,7 @@ impl Consumer {
 
     /// `commitSync()`: commits `offsets` and blocks the poll loop until the commit succeeds, fails with an error that
     /// is not retriable, or `default.api.timeout.ms` runs out (`ConsumerCoordinator.commitOffsetsSync`). False when
-    /// there is nothing to commit.
+    /// it is not pending after its first try: nothing to commit, or failed at once by the client.
     fn commit_sync(&mut self, ctx: &mut Ctx, offsets: Vec<(PartitionIdx, u64)>) -> bool {
         if offsets.is_empty() {
             return false;
@@ -1049,19 +1072,20 @@ impl Consumer {
         let deadline = ctx.now + self.config.default_api_timeout;
         self.commit_sync = Some(CommitSync { offsets, deadline, token, tries: 0, deadline_armed: false });
         self.try_commit_sync(ctx, token);
-        true
+        self.commit_sync.is_some()
     }
 
     /// One try of commitSync `token`: once the coordinator is known (`ensureCoordinatorReady`), the OffsetCommit.
     fn try_commit_sync(&mut self, ctx: &mut Ctx, token: u64) {
-        let Some(sync) = self.commit_sync.as_mut() else { return };
-        if sync.token != token || self.commit_in_flight.is_some() {
+        if self.commit_sync.as_ref().is_none_or(|sync| sync.token != token) || self.commit_in_flight.is_some() {
             return;
         }
-        // Wait while the coordinator is being looked up. A member that left the group after a poll timeout knows its
-        // coordinator (FindingCoordinator stands for "not in the group" there) and commits with its old member id.
-        let looking_up = self.state == MemberState::FindingCoordinator && !self.poll_timeout_left;
-        if looking_up || self.coordinator.is_none() {
+        if self.fails_not_in_group(ctx) {
+            return self.end_commit_sync(ctx, None);
+        }
+        let Some(sync) = self.commit_sync.as_mut() else { return };
+        // Wait while the coordinator is being looked up.
+        if self.state == MemberState::FindingCoordinator || self.coordinator.is_none() {
             Self::arm_commit_deadline(ctx, sync);
             ctx.timer_after(self.config.retry_backoff.max(1), Timer::ConsumerCommitRetry { token });
             return;

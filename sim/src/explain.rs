@@ -188,6 +188,12 @@ pub fn explain(event: &TraceEvent, topo: &Topology) -> String {
             node(*consumer),
             grp(*group),
         ),
+        TraceKind::CommitFailedNotInGroup { consumer, group } => format!(
+            "{}: commit to group {} failed at once, without a request: the consumer left the group (max.poll.interval.ms) \
+             or was fenced out of it, and forgot its generation (CommitFailedException)",
+            node(*consumer),
+            grp(*group),
+        ),
         TraceKind::CommitFailed { consumer, group, error } => format!(
             "{}: commit to group {} failed with {} ({})",
             node(*consumer),

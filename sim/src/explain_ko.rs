@@ -345,6 +345,11 @@ pub fn explain_ko(event: &TraceEvent, topo: &Topology) -> String {
             node(*consumer),
             grp(*group),
         ),
+        TraceKind::CommitFailedNotInGroup { consumer, group } => format!(
+            "{}: 그룹 {}에 대한 커밋이 요청도 보내지 않고 곧바로 실패했습니다. 그룹을 떠났거나(max.poll.interval.ms) 그룹에서 밀려나 generation을 잊었기 때문입니다 (CommitFailedException)",
+            node(*consumer),
+            grp(*group),
+        ),
         TraceKind::CommitFailed { consumer, group, error } => format!(
             "{}: 그룹 {}에 대한 커밋이 {} 오류로 실패했습니다 ({})",
             node(*consumer),

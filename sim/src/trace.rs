@@ -293,6 +293,14 @@ pub enum TraceKind {
         consumer: NodeId,
         group: u32,
     },
+    /// A commit the client fails at once, without a request: the member left its group after
+    /// `max.poll.interval.ms`, or was fenced out of it, and reset its generation
+    /// (`ConsumerCoordinator.sendOffsetCommitRequest`: `CommitFailedException`, "it is likely that the consumer was
+    /// kicked out of the group").
+    CommitFailedNotInGroup {
+        consumer: NodeId,
+        group: u32,
+    },
 }
 
 impl TraceKind {
@@ -355,6 +363,7 @@ impl TraceKind {
             TraceKind::CommitNotReplicated { .. } => "group.commit_not_replicated",
             TraceKind::CommitSyncRetry { .. } => "consumer.commit_sync_retry",
             TraceKind::CommitSyncTimedOut { .. } => "consumer.commit_sync_timed_out",
+            TraceKind::CommitFailedNotInGroup { .. } => "consumer.commit_not_in_group",
         }
     }
 
@@ -407,6 +416,7 @@ impl TraceKind {
             | CommitFailed { consumer, .. }
             | CommitSyncRetry { consumer, .. }
             | CommitSyncTimedOut { consumer, .. }
+            | CommitFailedNotInGroup { consumer, .. }
             | ConsumerTruncationDetected { consumer, .. } => vec![*consumer],
             RebalanceStarted { .. }
             | GenerationStarted { .. }

@@ -61,15 +61,23 @@ fn commit_before_processing_loses_and_commit_after_processing_repeats() {
 }
 
 #[test]
-fn a_consumer_past_max_poll_interval_is_kicked_out_and_its_commit_rejected() {
+fn a_consumer_past_max_poll_interval_is_kicked_out_and_its_commit_fails() {
     let mut sim = simulate("consumer/max-poll-interval-exceeded.ron");
     run_to(&mut sim, 60.0);
     let events = sim.trace.events();
-    assert!(events.iter().any(|e| matches!(e.kind, TraceKind::PollTimeout { .. })));
-    assert!(
-        events.iter().any(|e| matches!(e.kind, TraceKind::CommitRejected { .. })),
-        "the zombie's late commit is rejected by the coordinator"
-    );
+    let left = events.iter().find(|e| matches!(e.kind, TraceKind::PollTimeout { .. })).expect("a poll timeout").time;
+    // The zombie's client fails its late commit itself (it reset its generation when it left): no OffsetCommit goes
+    // out between leaving and rejoining, and the coordinator has nothing to reject.
+    let failed = events
+        .iter()
+        .find(|e| matches!(e.kind, TraceKind::CommitFailedNotInGroup { .. }))
+        .expect("the zombie's late commit fails")
+        .time;
+    let slow = sim.consumers.iter().find(|c| c.name == "slow").expect("slow").node;
+    assert!(!events.iter().any(|e| e.time > left
+        && e.time <= failed
+        && matches!(e.kind, TraceKind::Delivered { from, message: kafkascope_sim::message::MessageKind::OffsetCommit, .. } if from == slow)));
+    assert!(!events.iter().any(|e| matches!(e.kind, TraceKind::CommitRejected { .. })));
     let report = Report::build(&sim, false);
     let g = group(&report, "reports");
     assert!(g.checker.lost.is_empty());
