@@ -127,7 +127,21 @@ pub struct Consumer {
     lookup_backoff: Micros,
     /// The jitter of retry backoffs.
     rng: ChaCha8Rng,
+    /// The coordinator was marked unknown and no lookup has named one since (`coordinatorUnknown()`).
+    coordinator_unknown: bool,
+    /// Commits in flight with the generation they were sent in: a late group error from an older generation does
+    /// not reset the member again (`generationUnchanged()`). Bounded: the oldest are forgotten.
+    commits_in_flight: VecDeque<(u64, u32)>,
+    /// Tries of a commitSync that were given up (timed out, or the call ended): their late answers are ignored, as a
+    /// closed connection's would be.
+    abandoned_commits: VecDeque<u64>,
+    /// Since when a poll has waited for the coordinator while this member owns partitions: `ensureCoordinatorReady`
+    /// blocks the poll for its timeout before the poll returns what was fetched.
+    waiting_for_coordinator_since: Option<Micros>,
 }
+
+/// How many commits in flight, and abandoned commitSync tries, a consumer remembers.
+const REMEMBERED_COMMITS: usize = 16;
 
 /// A `commitSync()` call: the offsets it commits, until when it keeps trying, and which call it is.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -202,6 +216,10 @@ impl Consumer {
             last_lookup_sent: 0,
             lookup_backoff: 0,
             rng,
+            coordinator_unknown: true,
+            commits_in_flight: VecDeque::new(),
+            abandoned_commits: VecDeque::new(),
+            waiting_for_coordinator_since: None,
         }
     }
 
@@ -231,6 +249,10 @@ impl Consumer {
         self.revoke_commit = None;
         self.resume_after_find = false;
         self.lookup_in_flight = None;
+        self.coordinator_unknown = true;
+        self.commits_in_flight.clear();
+        self.abandoned_commits.clear();
+        self.waiting_for_coordinator_since = None;
         self.last_coordinator_answer = ctx.now;
         self.find_coordinator(ctx);
         ctx.timer_after(self.config.heartbeat_interval, Timer::ConsumerHeartbeat);
@@ -265,8 +287,13 @@ impl Consumer {
             self.resume_after_find = self.state == MemberState::Stable && self.member_id.is_some();
         }
         self.state = MemberState::FindingCoordinator;
-        if self.lookup_in_flight.is_some() {
-            return;
+        self.coordinator_unknown = true;
+        if let Some((_, sent_at)) = self.lookup_in_flight {
+            if ctx.now < sent_at + self.lookup_timeout() {
+                return;
+            }
+            // Its answer never came (lost, or a silent broker): ask again.
+            self.lookup_in_flight = None;
         }
         // AbstractCoordinator.ensureCoordinatorReady: after a lookup that found no coordinator, or one that cannot be
         // reached, the next lookup waits a backoff that grows with each such failure (KIP-580).
@@ -284,7 +311,11 @@ impl Consumer {
         // Ask the brokers in turn (leastLoadedNode): a different one each attempt.
         let broker = BrokerId((request_id as u32 + self.index) % ctx.topo.brokers + 1);
         ctx.send(broker.node(), Message::FindCoordinator { request_id, group: self.group });
-        ctx.timer_after(LOOKUP_TIMEOUT.min(self.config.request_timeout), Timer::ConsumerRetry { lookup: request_id });
+        ctx.timer_after(self.lookup_timeout(), Timer::ConsumerRetry { lookup: request_id });
+    }
+
+    fn lookup_timeout(&self) -> Micros {
+        LOOKUP_TIMEOUT.min(self.config.request_timeout)
     }
 
     /// The coordinator a lookup named cannot be reached (`client.isUnavailable(coordinator)` in
@@ -352,15 +383,16 @@ impl Consumer {
     }
 
     fn send_commit(&mut self, ctx: &mut Ctx, offsets: Vec<(PartitionIdx, u64)>) -> Option<u64> {
-        if self.fails_not_in_group(ctx) {
+        if offsets.is_empty() || self.fails_not_in_group(ctx) {
             return None;
         }
         let coordinator = self.coordinator?;
         let member_id = self.member_id.unwrap_or(MemberId(0));
-        if offsets.is_empty() {
-            return None;
-        }
         let request_id = self.request_id();
+        if self.commits_in_flight.len() == REMEMBERED_COMMITS {
+            self.commits_in_flight.pop_front();
+        }
+        self.commits_in_flight.push_back((request_id, self.generation));
         self.commit_sent_at = ctx.now;
         ctx.send(
             coordinator.node(),
@@ -439,15 +471,17 @@ impl Consumer {
                     );
                 }
             }
-            Timer::ConsumerRetry { lookup }
-                if self.state == MemberState::FindingCoordinator && lookup == self.last_lookup =>
-            {
-                // A lookup still waiting for its answer keeps waiting until it times out.
+            Timer::ConsumerRetry { lookup } if lookup == self.last_lookup => {
+                // A lookup still waiting for its answer keeps waiting until it times out; then it is given up,
+                // whatever the member is doing meanwhile.
                 if let Some((_, sent_at)) = self.lookup_in_flight {
-                    if ctx.now < sent_at + LOOKUP_TIMEOUT.min(self.config.request_timeout) {
+                    if ctx.now < sent_at + self.lookup_timeout() {
                         return;
                     }
                     self.lookup_in_flight = None;
+                }
+                if !self.coordinator_unknown || self.state != MemberState::FindingCoordinator {
+                    return;
                 }
                 if self.commit_sync.is_some() {
                     // Blocked in commitSync, which looks for the coordinator itself (ensureCoordinatorReady).
@@ -490,6 +524,8 @@ impl Consumer {
                 match coordinator {
                     Some(coordinator) => {
                         self.coordinator = Some(coordinator);
+                        self.coordinator_unknown = false;
+                        self.waiting_for_coordinator_since = None;
                         if std::mem::take(&mut self.resume_after_find) {
                             self.state = MemberState::Stable;
                         } else {
@@ -526,18 +562,41 @@ impl Consumer {
             }
 
             Message::OffsetCommitResponse { request_id, result } => {
+                if self.abandoned_commits.contains(&request_id) {
+                    // A try the commitSync gave up on: its connection was closed, nobody waits for this answer.
+                    return;
+                }
+                let sent_in = self
+                    .commits_in_flight
+                    .iter()
+                    .position(|(id, _)| *id == request_id)
+                    .and_then(|i| self.commits_in_flight.remove(i))
+                    .map(|(_, generation)| generation);
                 let sync_try = self.commit_in_flight == Some(request_id);
+                let revocation = self.revoke_commit == Some(request_id);
                 if let Err(error) = result {
                     // A commitSync says below whether it tries again; any other commit has failed for good.
                     if !sync_try || !error.commit_is_retriable() {
                         self.commit_failed(ctx, error);
                     }
-                    // OffsetCommitResponseHandler: resetGenerationOnResponseError. The member is out of the group: its
-                    // partitions are lost (nothing more is committed for them) and its next poll rejoins.
-                    if matches!(error, KafkaError::UnknownMemberId | KafkaError::IllegalGeneration) {
+                    // OffsetCommitResponseHandler, only if the generation has not changed since the commit was sent:
+                    // UNKNOWN_MEMBER_ID and ILLEGAL_GENERATION reset the generation (the member id only for the
+                    // first), so the partitions are lost and the next poll rejoins; REBALANCE_IN_PROGRESS asks for a
+                    // rejoin. A revocation's commit is already part of a rejoin.
+                    if sent_in.is_none_or(|g| g == self.generation) && !revocation {
+                        match error {
+                            KafkaError::UnknownMemberId | KafkaError::IllegalGeneration => {
+                                if error == KafkaError::UnknownMemberId {
+                                    self.member_id = None;
+                                }
+                                self.partitions_lost = true;
+                                self.rejoin_needed = true;
+                            }
+                            KafkaError::RebalanceInProgress => self.rejoin_needed = true,
+                            _ => {}
+                        }
+                    } else if revocation && error == KafkaError::UnknownMemberId {
                         self.member_id = None;
-                        self.partitions_lost = true;
-                        self.rejoin_needed = true;
                     }
                     if error == KafkaError::NetworkException {
                         self.coordinator_unavailable();
@@ -895,7 +954,7 @@ impl Consumer {
             self.committable.clear();
             self.processing_queue.clear();
         }
-        if self.rejoin_needed && self.coordinator.is_some() {
+        if self.rejoin_needed && self.coordinator.is_some() && !self.coordinator_unknown {
             self.rejoin_needed = false;
             self.join(ctx);
         }
@@ -912,7 +971,15 @@ impl Consumer {
             return self.schedule_poll_after(ctx, EMPTY_POLL_WAIT);
         }
         if coordinator_lost_only {
+            // ensureCoordinatorReady holds the poll for the poll's own timeout while the lookup fails; only then does
+            // the poll return what was fetched. A coordinator found sooner (or fetched records) wakes the poll early;
+            // the wait is counted from its start.
             self.find_coordinator(ctx);
+            let since = *self.waiting_for_coordinator_since.get_or_insert(ctx.now);
+            if ctx.now < since + EMPTY_POLL_WAIT {
+                return self.schedule_poll_after(ctx, since + EMPTY_POLL_WAIT - ctx.now);
+            }
+            self.waiting_for_coordinator_since = None;
         }
         // Auto-commit at poll: commit what the previous poll returned, every auto.commit.interval.ms (only to a known
         // coordinator: maybeAutoCommitOffsetsAsync waits for the lookup).
@@ -1038,16 +1105,25 @@ impl Consumer {
                 self.send_join_group(ctx, coordinator);
             }
         }
-        if self.commit_in_flight.take().is_some() {
+        if let Some(abandoned) = self.commit_in_flight.take() {
+            self.abandon_commit(abandoned);
             self.retry_commit_sync(ctx, KafkaError::RequestTimedOut);
         }
+    }
+
+    /// Forgets a commit request whose connection was closed: a late answer to it is ignored.
+    fn abandon_commit(&mut self, request_id: u64) {
+        if self.abandoned_commits.len() == REMEMBERED_COMMITS {
+            self.abandoned_commits.pop_front();
+        }
+        self.abandoned_commits.push_back(request_id);
     }
 
     /// A member that left its group after a poll timeout, or was fenced out of it, has reset its generation: its
     /// client fails a commit at once (`ConsumerCoordinator.sendOffsetCommitRequest`, `generationIfStable()` is null),
     /// until its next poll rejoins.
     fn fails_not_in_group(&mut self, ctx: &mut Ctx) -> bool {
-        let reset = self.poll_timeout_left || self.member_id.is_none();
+        let reset = self.poll_timeout_left || self.member_id.is_none() || self.partitions_lost;
         if reset {
             self.commits_failed += 1;
             ctx.trace(TraceKind::CommitFailedNotInGroup { consumer: self.node, group: self.group });
@@ -1084,8 +1160,8 @@ impl Consumer {
             return self.end_commit_sync(ctx, None);
         }
         let Some(sync) = self.commit_sync.as_mut() else { return };
-        // Wait while the coordinator is being looked up.
-        if self.state == MemberState::FindingCoordinator || self.coordinator.is_none() {
+        // Wait while the coordinator is being looked up (`coordinatorUnknownAndUnreadySync`).
+        if self.coordinator_unknown || self.coordinator.is_none() {
             Self::arm_commit_deadline(ctx, sync);
             ctx.timer_after(self.config.retry_backoff.max(1), Timer::ConsumerCommitRetry { token });
             return;
@@ -1130,7 +1206,10 @@ impl Consumer {
     /// is taken at once; after a timeout, one processing time later.
     fn end_commit_sync(&mut self, ctx: &mut Ctx, answered: Option<&mut Vec<Processed>>) {
         self.commit_sync = None;
-        self.commit_in_flight = None;
+        if let Some(abandoned) = self.commit_in_flight.take() {
+            // Ended by the deadline with a try still out (`client.poll(future, timer)` stops waiting for it).
+            self.abandon_commit(abandoned);
+        }
         if std::mem::take(&mut self.process_after_commit) {
             match answered {
                 Some(history) => self.process_next(ctx, history),
@@ -1144,7 +1223,8 @@ impl Consumer {
     /// The coordinator is unreachable: requests waiting on it fail, and the consumer looks for the new one.
     fn on_coordinator_lost(&mut self, ctx: &mut Ctx, _broker: BrokerId) {
         {
-            if self.commit_in_flight.take().is_some() {
+            if let Some(abandoned) = self.commit_in_flight.take() {
+                self.abandon_commit(abandoned);
                 self.retry_commit_sync(ctx, KafkaError::NetworkException);
             }
             if self.revoke_commit.take().is_some() {

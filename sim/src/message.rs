@@ -96,23 +96,29 @@ impl KafkaError {
         }
     }
 
-    /// The exception a failed offset commit reaches the application as (`ConsumerCoordinator`): the coordinator
-    /// errors are retriable (the consumer looks for its coordinator again); the group errors mean the member lost
-    /// its partitions in a rebalance.
+    /// The exception a failed offset commit reaches the application as (`ConsumerCoordinator`'s
+    /// `OffsetCommitResponseHandler`): the coordinator errors are retriable (the consumer looks for its coordinator
+    /// again); `REBALANCE_IN_PROGRESS` asks the member to rejoin; the generation errors mean it lost its partitions.
     pub fn commit_exception(self) -> &'static str {
         match self {
-            KafkaError::UnknownMemberId | KafkaError::IllegalGeneration | KafkaError::RebalanceInProgress => {
-                "CommitFailedException"
-            }
-            _ => "RetriableCommitFailedException",
+            KafkaError::UnknownMemberId | KafkaError::IllegalGeneration => "CommitFailedException",
+            KafkaError::RebalanceInProgress => "RebalanceInProgressException",
+            other if other.commit_is_retriable() => "RetriableCommitFailedException",
+            _ => "KafkaException",
         }
     }
 
-    /// Whether `commitSync()` tries a commit that failed with this error again (`ConsumerCoordinator`'s
-    /// `OffsetCommitResponseHandler`: the coordinator errors and disconnects are `RetriableException`s; the group
-    /// errors are not).
+    /// Whether `commitSync()` tries a commit that failed with this error again (`OffsetCommitResponseHandler`: the
+    /// coordinator's errors and a lost connection are retriable; any other error ends the call).
     pub fn commit_is_retriable(self) -> bool {
-        !matches!(self, KafkaError::UnknownMemberId | KafkaError::IllegalGeneration | KafkaError::RebalanceInProgress)
+        matches!(
+            self,
+            KafkaError::CoordinatorNotAvailable
+                | KafkaError::NotCoordinator
+                | KafkaError::RequestTimedOut
+                | KafkaError::CoordinatorLoadInProgress
+                | KafkaError::NetworkException
+        )
     }
 
     /// Retriable errors make the producer refresh metadata and try again (`RetriableException`).
@@ -550,6 +556,36 @@ impl Message {
                 Some(Message::MetadataResponse { request_id: *request_id, leaders: Vec::new() })
             }
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KafkaError;
+
+    /// `OffsetCommitResponseHandler`: the coordinator's errors and a lost connection are retried by commitSync;
+    /// REBALANCE_IN_PROGRESS and the generation errors end it, and so does anything unexpected.
+    #[test]
+    fn commit_errors_are_retried_or_thrown_as_kafka_does() {
+        for retried in [
+            KafkaError::CoordinatorNotAvailable,
+            KafkaError::NotCoordinator,
+            KafkaError::RequestTimedOut,
+            KafkaError::CoordinatorLoadInProgress,
+            KafkaError::NetworkException,
+        ] {
+            assert!(retried.commit_is_retriable(), "{retried:?}");
+            assert_eq!(retried.commit_exception(), "RetriableCommitFailedException");
+        }
+        for (thrown, exception) in [
+            (KafkaError::UnknownMemberId, "CommitFailedException"),
+            (KafkaError::IllegalGeneration, "CommitFailedException"),
+            (KafkaError::RebalanceInProgress, "RebalanceInProgressException"),
+            (KafkaError::NotEnoughReplicas, "KafkaException"),
+        ] {
+            assert!(!thrown.commit_is_retriable(), "{thrown:?}");
+            assert_eq!(thrown.commit_exception(), exception);
         }
     }
 }

@@ -910,7 +910,10 @@ impl Producer {
 /// per earlier failure, capped at `retry.backoff.max.ms`, with 20% random jitter either way. Clients use it for
 /// every retried request (produce, FindCoordinator, OffsetCommit, ...).
 pub(crate) fn exponential_backoff(base: Micros, max: Micros, attempts: u32, rng: &mut impl RngCore) -> Micros {
-    let max = max.max(base);
+    // With no room to grow, `ExponentialBackoff` waits the first interval every time, without jitter.
+    if max <= base {
+        return base;
+    }
     let exponential = base.saturating_mul(1u64 << attempts.saturating_sub(1).min(32)).min(max);
     if exponential == 0 {
         return 0;
