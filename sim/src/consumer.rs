@@ -363,7 +363,7 @@ impl Consumer {
         if self.commit != CommitMode::SyncBeforeProcessing && self.member_id.is_some() {
             let offsets: Vec<(PartitionIdx, u64)> =
                 self.positions().into_iter().filter(|(p, _)| partitions.contains(p)).collect();
-            self.revoke_commit = self.send_commit(ctx, offsets);
+            self.revoke_commit = self.send_commit_request(ctx, offsets);
         }
         for p in &partitions {
             self.assigned.remove(p);
@@ -383,7 +383,16 @@ impl Consumer {
     }
 
     fn send_commit(&mut self, ctx: &mut Ctx, offsets: Vec<(PartitionIdx, u64)>) -> Option<u64> {
-        if offsets.is_empty() || self.fails_not_in_group(ctx) {
+        if offsets.is_empty() || self.fails_not_in_group(ctx) || self.fails_rebalancing(ctx) {
+            return None;
+        }
+        self.send_commit_request(ctx, offsets)
+    }
+
+    /// The OffsetCommit itself, without the client's checks: a revocation commits from its rebalance listener, before
+    /// the member's state leaves `Stable` in Kafka (`onJoinPrepare`, or `onJoinComplete` for cooperative ones).
+    fn send_commit_request(&mut self, ctx: &mut Ctx, offsets: Vec<(PartitionIdx, u64)>) -> Option<u64> {
+        if offsets.is_empty() {
             return None;
         }
         let coordinator = self.coordinator?;
@@ -1126,9 +1135,22 @@ impl Consumer {
         let reset = self.poll_timeout_left || self.member_id.is_none() || self.partitions_lost;
         if reset {
             self.commits_failed += 1;
-            ctx.trace(TraceKind::CommitFailedNotInGroup { consumer: self.node, group: self.group });
+            let (consumer, group) = (self.node, self.group);
+            ctx.trace(TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress: false });
         }
         reset
+    }
+
+    /// A member in a rebalance (a cooperative one keeps processing meanwhile) has no stable generation either: the
+    /// client fails a commit at once with a `RebalanceInProgressException` (`sendOffsetCommitRequest`).
+    fn fails_rebalancing(&mut self, ctx: &mut Ctx) -> bool {
+        let rebalancing = matches!(self.state, MemberState::Joining | MemberState::Syncing);
+        if rebalancing {
+            self.commits_failed += 1;
+            let (consumer, group) = (self.node, self.group);
+            ctx.trace(TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress: true });
+        }
+        rebalancing
     }
 
     fn commit_failed(&mut self, ctx: &mut Ctx, error: KafkaError) {
@@ -1156,7 +1178,7 @@ impl Consumer {
         if self.commit_sync.as_ref().is_none_or(|sync| sync.token != token) || self.commit_in_flight.is_some() {
             return;
         }
-        if self.fails_not_in_group(ctx) {
+        if self.fails_not_in_group(ctx) || self.fails_rebalancing(ctx) {
             return self.end_commit_sync(ctx, None);
         }
         let Some(sync) = self.commit_sync.as_mut() else { return };

@@ -188,9 +188,15 @@ pub fn explain(event: &TraceEvent, topo: &Topology) -> String {
             node(*consumer),
             grp(*group),
         ),
-        TraceKind::CommitFailedNotInGroup { consumer, group } => format!(
+        TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress: false } => format!(
             "{}: commit to group {} failed at once, without a request: the consumer left the group (max.poll.interval.ms) \
              or was fenced out of it, and forgot its generation (CommitFailedException)",
+            node(*consumer),
+            grp(*group),
+        ),
+        TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress: true } => format!(
+            "{}: commit to group {} failed at once, without a request: the group is rebalancing \
+             (RebalanceInProgressException); it can commit again once the rebalance is done",
             node(*consumer),
             grp(*group),
         ),

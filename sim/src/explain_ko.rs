@@ -345,7 +345,12 @@ pub fn explain_ko(event: &TraceEvent, topo: &Topology) -> String {
             node(*consumer),
             grp(*group),
         ),
-        TraceKind::CommitFailedNotInGroup { consumer, group } => format!(
+        TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress: true } => format!(
+            "{}: 그룹 {}에 대한 커밋이 요청도 보내지 않고 곧바로 실패했습니다. 그룹이 리밸런싱 중입니다 (RebalanceInProgressException). 리밸런스가 끝나면 다시 커밋할 수 있습니다",
+            node(*consumer),
+            grp(*group),
+        ),
+        TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress: false } => format!(
             "{}: 그룹 {}에 대한 커밋이 요청도 보내지 않고 곧바로 실패했습니다. 그룹을 떠났거나(max.poll.interval.ms) 그룹에서 밀려나 generation을 잊었기 때문입니다 (CommitFailedException)",
             node(*consumer),
             grp(*group),

@@ -297,9 +297,12 @@ pub enum TraceKind {
     /// `max.poll.interval.ms`, or was fenced out of it, and reset its generation
     /// (`ConsumerCoordinator.sendOffsetCommitRequest`: `CommitFailedException`, "it is likely that the consumer was
     /// kicked out of the group").
+    /// With `rebalance_in_progress`, the member is in a rebalance instead (a cooperative member keeps processing
+    /// during one): `RebalanceInProgressException`, the commit can be made again once the rebalance is done.
     CommitFailedNotInGroup {
         consumer: NodeId,
         group: u32,
+        rebalance_in_progress: bool,
     },
 }
 

@@ -105,6 +105,20 @@ fn eager_rebalancing_stops_everyone_cooperative_only_what_moves() {
     let cooperative = sim.topo.groups.iter().position(|g| g == "cooperative").unwrap() as u32;
     assert_eq!(revoked(eager), 4, "eager: every member gives up every partition");
     assert_eq!(revoked(cooperative), 1, "cooperative: only the partition that moves to the newcomer");
+    // A cooperative member keeps processing during the rebalance, but has no stable generation to commit with: its
+    // client fails an auto-commit then at once (RebalanceInProgressException). Eager members do not poll meanwhile.
+    let failed_while_rebalancing = |group: u32| {
+        sim.trace
+            .events()
+            .iter()
+            .filter(|e| {
+                matches!(e.kind, TraceKind::CommitFailedNotInGroup { group: g, rebalance_in_progress: true, .. }
+                    if g == group)
+            })
+            .count()
+    };
+    assert!(failed_while_rebalancing(cooperative) > 0);
+    assert_eq!(failed_while_rebalancing(eager), 0);
     let report = Report::build(&sim, false);
     assert_eq!(group(&report, "cooperative").generation, 3, "two rebalances: revoke, then assign");
     for name in ["eager", "cooperative"] {
