@@ -574,7 +574,12 @@ impl Broker {
             | Message::OffsetFetch { .. }) => self.handle_group_message(ctx, from, message),
             Message::MetadataRequest { request_id } => {
                 let leaders = self.metadata.iter().map(|s| (s.leader, s.leader_epoch)).collect();
-                ctx.send(from, Message::MetadataResponse { request_id, leaders });
+                // Fenced brokers are not in the metadata's broker list (clients stop picking them).
+                let brokers = (1..=ctx.topo.brokers)
+                    .map(BrokerId)
+                    .filter(|b| !self.ineligible.contains(*b))
+                    .fold(BrokerSet::default(), |set, b| set.with(b));
+                ctx.send(from, Message::MetadataResponse { request_id, leaders, brokers });
             }
             other => debug_assert!(false, "broker got a message it never expects: {:?}", other.kind()),
         }

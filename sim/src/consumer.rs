@@ -9,7 +9,7 @@ use crate::config::{CommitMode, ConsumerConfig, OffsetReset};
 use crate::ctx::{Ctx, Timer};
 use crate::ids::{BrokerId, NodeId, PartitionIdx, RecordId};
 use crate::log::LogEntry;
-use crate::message::{FetchResult, JoinResult, KafkaError, MemberId, Message};
+use crate::message::{BrokerSet, FetchResult, JoinResult, KafkaError, MemberId, Message};
 use crate::scenario::ConsumerDef;
 use crate::time::Micros;
 use crate::trace::TraceKind;
@@ -135,6 +135,9 @@ pub struct Consumer {
     /// Tries of a commitSync that were given up (timed out, or the call ended): their late answers are ignored, as a
     /// closed connection's would be.
     abandoned_commits: VecDeque<u64>,
+    /// The brokers the latest metadata listed (empty until a metadata answer): lookups and metadata requests go to
+    /// these (`leastLoadedNode` picks among the metadata's brokers).
+    live_brokers: BrokerSet,
     /// Since when a poll has waited for the coordinator while this member owns partitions: `ensureCoordinatorReady`
     /// blocks the poll for its timeout before the poll returns what was fetched.
     waiting_for_coordinator_since: Option<Micros>,
@@ -220,6 +223,7 @@ impl Consumer {
             commits_in_flight: VecDeque::new(),
             abandoned_commits: VecDeque::new(),
             waiting_for_coordinator_since: None,
+            live_brokers: BrokerSet::default(),
         }
     }
 
@@ -253,6 +257,7 @@ impl Consumer {
         self.commits_in_flight.clear();
         self.abandoned_commits.clear();
         self.waiting_for_coordinator_since = None;
+        self.live_brokers = BrokerSet::default();
         self.last_coordinator_answer = ctx.now;
         self.find_coordinator(ctx);
         ctx.timer_after(self.config.heartbeat_interval, Timer::ConsumerHeartbeat);
@@ -308,10 +313,26 @@ impl Consumer {
         self.lookup_in_flight = Some((request_id, ctx.now));
         self.last_lookup = request_id;
         self.last_lookup_sent = ctx.now;
-        // Ask the brokers in turn (leastLoadedNode): a different one each attempt.
-        let broker = BrokerId((request_id as u32 + self.index) % ctx.topo.brokers + 1);
+        let broker = self.least_loaded_broker(ctx, request_id);
         ctx.send(broker.node(), Message::FindCoordinator { request_id, group: self.group });
         ctx.timer_after(self.lookup_timeout(), Timer::ConsumerRetry { lookup: request_id });
+    }
+
+    /// `leastLoadedNode`, simplified: the brokers in turn, a different one each request, among those the metadata lists
+    /// (all of them until a metadata answer came).
+    fn least_loaded_broker(&self, ctx: &Ctx, request_id: u64) -> BrokerId {
+        let listed: Vec<BrokerId> = (1..=ctx.topo.brokers)
+            .map(BrokerId)
+            .filter(|b| self.live_brokers.is_empty() || self.live_brokers.contains(*b))
+            .collect();
+        listed[(request_id as usize + self.index as usize) % listed.len()]
+    }
+
+    /// `Metadata.requestUpdate`: asks a broker for fresh metadata (partition leaders, and which brokers are listed).
+    fn refresh_metadata(&mut self, ctx: &mut Ctx) {
+        let request_id = self.request_id();
+        let broker = self.least_loaded_broker(ctx, request_id);
+        ctx.send(broker.node(), Message::MetadataRequest { request_id });
     }
 
     fn lookup_timeout(&self) -> Micros {
@@ -543,8 +564,12 @@ impl Consumer {
                         self.schedule_poll(ctx);
                     }
                     // COORDINATOR_NOT_AVAILABLE, or the broker asked was down: AbstractCoordinator.ensureCoordinatorReady
-                    // asks again after the retry backoff.
-                    None => self.find_coordinator(ctx),
+                    // refreshes the metadata ("Coordinator discovery failed, refreshing metadata") and asks again after
+                    // the retry backoff.
+                    None => {
+                        self.refresh_metadata(ctx);
+                        self.find_coordinator(ctx);
+                    }
                 }
             }
             Message::JoinGroupResponse { result, .. } => {
@@ -663,7 +688,10 @@ impl Consumer {
                 }
                 Err(_) => self.refresh_metadata_and_retry(ctx, partition),
             },
-            Message::MetadataResponse { leaders, .. } => {
+            Message::MetadataResponse { leaders, brokers, .. } => {
+                // A refused request (no brokers) means a listed broker is gone: KIP-899's rebootstrap (the default
+                // metadata.recovery.strategy since Kafka 4.0) falls back to the bootstrap servers, all of them here.
+                self.live_brokers = brokers;
                 for (known, fresh) in self.leaders.iter_mut().zip(leaders) {
                     if fresh.1 >= known.1 {
                         *known = fresh;
@@ -837,9 +865,7 @@ impl Consumer {
     }
 
     fn refresh_metadata_and_retry(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
-        let request_id = self.request_id();
-        let broker = BrokerId((request_id as u32 + self.index) % ctx.topo.brokers + 1);
-        ctx.send(broker.node(), Message::MetadataRequest { request_id });
+        self.refresh_metadata(ctx);
         ctx.timer_after(self.config.retry_backoff.max(1), Timer::ConsumerFetchRetry { partition });
     }
 
@@ -973,8 +999,10 @@ impl Consumer {
         // (ConsumerCoordinator.poll, bounded by the poll's own timeout) and still returns the records it fetched.
         let coordinator_lost_only = self.state == MemberState::FindingCoordinator && self.resume_after_find;
         if self.state != MemberState::Stable && !cooperative_rebalance && !coordinator_lost_only {
-            // Joining or syncing (poll blocks in the rebalance), or looking for the coordinator before joining.
+            // Joining or syncing (poll blocks in the rebalance), or looking for the coordinator before joining. Each
+            // poll is a new `ensureCoordinatorReady` call, whose backoff starts again from `retry.backoff.ms`.
             if self.state == MemberState::FindingCoordinator {
+                self.lookup_failures = 0;
                 self.find_coordinator(ctx);
             }
             return self.schedule_poll_after(ctx, EMPTY_POLL_WAIT);
@@ -982,7 +1010,10 @@ impl Consumer {
         if coordinator_lost_only {
             // ensureCoordinatorReady holds the poll for the poll's own timeout while the lookup fails; only then does
             // the poll return what was fetched. A coordinator found sooner (or fetched records) wakes the poll early;
-            // the wait is counted from its start.
+            // the wait is counted from its start, and its backoff starts again with it.
+            if self.waiting_for_coordinator_since.is_none() {
+                self.lookup_failures = 0;
+            }
             self.find_coordinator(ctx);
             let since = *self.waiting_for_coordinator_since.get_or_insert(ctx.now);
             if ctx.now < since + EMPTY_POLL_WAIT {

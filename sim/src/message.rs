@@ -417,6 +417,9 @@ pub enum Message {
     MetadataResponse {
         request_id: u64,
         leaders: Vec<(Option<BrokerId>, u32)>,
+        /// The brokers the metadata lists: registered and not fenced (a fenced broker drops out of
+        /// `MetadataResponse.brokers`). Empty in a refused answer.
+        brokers: BrokerSet,
     },
 }
 
@@ -552,9 +555,11 @@ impl Message {
                 partition: *partition,
                 result: Err(KafkaError::NetworkException),
             }),
-            Message::MetadataRequest { request_id } => {
-                Some(Message::MetadataResponse { request_id: *request_id, leaders: Vec::new() })
-            }
+            Message::MetadataRequest { request_id } => Some(Message::MetadataResponse {
+                request_id: *request_id,
+                leaders: Vec::new(),
+                brokers: BrokerSet::default(),
+            }),
             _ => None,
         }
     }

@@ -721,7 +721,7 @@ impl Producer {
                 self.request_metadata(ctx);
                 ctx.timer_after(RECONNECT_BACKOFF_MAX, Timer::Reconnect { broker });
             }
-            Message::MetadataResponse { request_id, leaders } => {
+            Message::MetadataResponse { request_id, leaders, .. } => {
                 if self.metadata_in_flight != Some(request_id) {
                     return;
                 }
