@@ -1,6 +1,8 @@
 //! The consumer-group scenarios in `scenarios/consumer/`: pub/sub versus queue, scaling out, commit order and
 //! delivery semantics, poll timeouts, eager versus cooperative rebalancing, coordinator failover, and KIP-320.
 
+use kafkascope_sim::ids::{BrokerId, NodeId};
+use kafkascope_sim::message::MessageKind;
 use kafkascope_sim::report::{GroupReport, Report};
 use kafkascope_sim::trace::{TraceKind, TraceRetention};
 use kafkascope_tests::{run_to, simulate, simulate_with};
@@ -349,4 +351,28 @@ fn a_consumer_keeps_processing_while_its_coordinator_is_unknown() {
     assert!(processed_meanwhile > 500, "processing went on without a coordinator: {processed_meanwhile}");
     let report = Report::build(&sim, false);
     assert!(group(&report, "g").checker.lost.is_empty());
+}
+
+/// `leastLoadedNode` picks among the brokers the metadata lists, and a fenced broker drops out of that list: once a
+/// failed lookup has refreshed the consumer's metadata after the controller fenced B2 and B3 (at 17 s), commitSync's
+/// lookups go to B1 only, until the two restart at 35 s.
+#[test]
+fn coordinator_lookups_skip_brokers_the_metadata_no_longer_lists() {
+    let mut sim = simulate_with("consumer/offsets-topic-below-min-isr.ron", TraceRetention::Full);
+    run_to(&mut sim, 40.0);
+    let lookups: Vec<(u64, NodeId)> = sim
+        .trace
+        .events()
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::Delivered { message: MessageKind::FindCoordinator, to, .. }
+            | TraceKind::Dropped { message: MessageKind::FindCoordinator, to, .. } => Some((e.time, to)),
+            _ => None,
+        })
+        .collect();
+    let dead = |to: NodeId| to == BrokerId(2).node() || to == BrokerId(3).node();
+    assert!(lookups.iter().any(|&(t, to)| t > 10_000_000 && t < 17_000_000 && dead(to)), "still listed before fencing");
+    let after_refresh = lookups.iter().filter(|&&(t, _)| t > 21_000_000 && t < 35_000_000);
+    assert!(after_refresh.clone().count() > 10, "commitSync kept looking");
+    assert!(after_refresh.clone().all(|&(_, to)| !dead(to)), "{:?}", after_refresh.collect::<Vec<_>>());
 }
