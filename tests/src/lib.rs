@@ -32,6 +32,18 @@ pub fn simulate_with(relative: &str, retention: TraceRetention) -> Simulation {
     Simulation::new(load(relative), options)
 }
 
+/// A simulation of a scenario written in the test itself, with invariant checks on and every trace event kept.
+pub fn simulate_text(text: &str, name: &str) -> Simulation {
+    let scenario = Scenario::parse(text, name).unwrap_or_else(|e| panic!("{e}"));
+    let options = RunOptions { retention: TraceRetention::Full, check_invariants: true, ..RunOptions::default() };
+    Simulation::new(scenario, options)
+}
+
+/// The times of the kept trace events whose kind matches.
+pub fn event_times(sim: &Simulation, matches: impl Fn(&kafkascope_sim::trace::TraceKind) -> bool) -> Vec<u64> {
+    sim.trace.events().iter().filter(|e| matches(&e.kind)).map(|e| e.time).collect()
+}
+
 /// Runs a simulation to `seconds` (simulated), failing the test on any invariant violation.
 pub fn run_to(sim: &mut Simulation, seconds: f64) {
     sim.run_until((seconds * 1e6) as u64).unwrap_or_else(|e| panic!("{e}"));

@@ -5,7 +5,7 @@ use kafkascope_sim::ids::{BrokerId, NodeId};
 use kafkascope_sim::message::MessageKind;
 use kafkascope_sim::report::{GroupReport, Report};
 use kafkascope_sim::trace::{TraceKind, TraceRetention};
-use kafkascope_tests::{run_to, simulate, simulate_with};
+use kafkascope_tests::{event_times, run_to, simulate, simulate_text, simulate_with};
 
 fn group<'a>(report: &'a Report, name: &str) -> &'a GroupReport {
     report.groups.iter().find(|g| g.group == name).expect("group exists")
@@ -177,14 +177,9 @@ const UNREPLICATED_OFFSETS: &str = r#"Scenario(
 #[test]
 fn an_offset_commit_that_cannot_be_replicated_times_out_then_finds_no_coordinator() {
     use kafkascope_sim::message::KafkaError;
-    let scenario = kafkascope_sim::Scenario::parse(UNREPLICATED_OFFSETS, "unreplicated.ron").expect("valid");
-    let options =
-        kafkascope_sim::RunOptions { retention: TraceRetention::Full, check_invariants: true, ..Default::default() };
-    let mut sim = kafkascope_sim::Simulation::new(scenario, options);
+    let mut sim = simulate_text(UNREPLICATED_OFFSETS, "unreplicated.ron");
     run_to(&mut sim, 40.0);
-    let at = |kind: &dyn Fn(&TraceKind) -> bool| -> Vec<u64> {
-        sim.trace.events().iter().filter(|e| kind(&e.kind)).map(|e| e.time).collect()
-    };
+    let at = |kind: &dyn Fn(&TraceKind) -> bool| event_times(&sim, kind);
     let us = |seconds: u64| seconds * 1_000_000;
     // offsets.commit.timeout.ms (5 s): a commit sent just after 10 s is answered REQUEST_TIMED_OUT 5 s later.
     let timed_out = at(&|k| matches!(k, TraceKind::CommitNotReplicated { error: KafkaError::RequestTimedOut, .. }));
@@ -222,14 +217,9 @@ fn a_commit_sync_that_cannot_succeed_times_out_after_default_api_timeout() {
         r#"config: { "auto.offset.reset": "earliest" }"#,
         r#"config: { "auto.offset.reset": "earliest", "default.api.timeout.ms": 8000 }"#,
     );
-    let scenario = kafkascope_sim::Scenario::parse(&text, "short-api-timeout.ron").expect("valid");
-    let options =
-        kafkascope_sim::RunOptions { retention: TraceRetention::Full, check_invariants: true, ..Default::default() };
-    let mut sim = kafkascope_sim::Simulation::new(scenario, options);
+    let mut sim = simulate_text(&text, "short-api-timeout.ron");
     run_to(&mut sim, 40.0);
-    let at = |kind: &dyn Fn(&TraceKind) -> bool| -> Vec<u64> {
-        sim.trace.events().iter().filter(|e| kind(&e.kind)).map(|e| e.time).collect()
-    };
+    let at = |kind: &dyn Fn(&TraceKind) -> bool| event_times(&sim, kind);
     let timeouts = at(&|k| matches!(k, TraceKind::CommitSyncTimedOut { .. }));
     let first_retry = *at(&|k| matches!(k, TraceKind::CommitSyncRetry { .. })).first().expect("retried");
     let first_timeout = *timeouts.first().expect("a commitSync timed out");
@@ -287,14 +277,9 @@ fn a_commit_sync_without_a_coordinator_times_out_too() {
             (at: "9s", do: Crash(broker: 3)),
         ],
     )"#;
-    let scenario = kafkascope_sim::Scenario::parse(text, "all-down.ron").expect("valid");
-    let options =
-        kafkascope_sim::RunOptions { retention: TraceRetention::Full, check_invariants: true, ..Default::default() };
-    let mut sim = kafkascope_sim::Simulation::new(scenario, options);
+    let mut sim = simulate_text(text, "all-down.ron");
     run_to(&mut sim, 40.0);
-    let at = |kind: &dyn Fn(&TraceKind) -> bool| -> Vec<u64> {
-        sim.trace.events().iter().filter(|e| kind(&e.kind)).map(|e| e.time).collect()
-    };
+    let at = |kind: &dyn Fn(&TraceKind) -> bool| event_times(&sim, kind);
     let timeouts = at(&|k| matches!(k, TraceKind::CommitSyncTimedOut { .. }));
     assert!(!timeouts.is_empty(), "the commitSync gave up although no coordinator was ever found again");
     // After the crash no OffsetCommit reached a broker: every try waited for a coordinator.
@@ -325,10 +310,7 @@ fn a_consumer_keeps_processing_while_its_coordinator_is_unknown() {
                      config: { "auto.offset.reset": "earliest" })],
         timeline: [(at: "10s", do: Crash(broker: 1))],
     )"#;
-    let scenario = kafkascope_sim::Scenario::parse(text, "coordinator-lost.ron").expect("valid");
-    let options =
-        kafkascope_sim::RunOptions { retention: TraceRetention::Full, check_invariants: true, ..Default::default() };
-    let mut sim = kafkascope_sim::Simulation::new(scenario, options);
+    let mut sim = simulate_text(text, "coordinator-lost.ron");
     run_to(&mut sim, 40.0);
     // B1 holds the only replica of __consumer_offsets-0: once the controller fences it (broker.session.timeout.ms)
     // that partition is offline and no broker can name a coordinator, while `orders`-0 lives on B2.
