@@ -404,7 +404,7 @@ impl Consumer {
     }
 
     fn send_commit(&mut self, ctx: &mut Ctx, offsets: Vec<(PartitionIdx, u64)>) -> Option<u64> {
-        if offsets.is_empty() || self.fails_not_in_group(ctx) || self.fails_rebalancing(ctx) {
+        if offsets.is_empty() || self.fails_without_stable_generation(ctx) {
             return None;
         }
         self.send_commit_request(ctx, offsets)
@@ -537,22 +537,27 @@ impl Consumer {
         if self.state == MemberState::Stopped {
             return;
         }
+        // A group request the coordinator's broker refused: the coordinator cannot be reached, and the next lookup
+        // backs off (`client.isUnavailable(coordinator)` in `ensureCoordinatorReady`).
+        if matches!(
+            message,
+            Message::JoinGroupResponse { result: Err(KafkaError::NetworkException), .. }
+                | Message::SyncGroupResponse { result: Err(KafkaError::NetworkException), .. }
+                | Message::HeartbeatResponse { error: Some(KafkaError::NetworkException), .. }
+                | Message::OffsetCommitResponse { result: Err(KafkaError::NetworkException), .. }
+        ) {
+            self.coordinator_unavailable();
+        }
         match message {
             Message::FindCoordinatorResponse { request_id, coordinator } => {
                 if self.lookup_in_flight.map(|(id, _)| id) != Some(request_id) {
                     return;
                 }
                 self.lookup_in_flight = None;
-                if coordinator.is_some() {
-                    self.lookup_failures = 0;
-                } else {
-                    self.coordinator_unavailable();
-                }
-                if self.state != MemberState::FindingCoordinator {
-                    return;
-                }
                 match coordinator {
+                    Some(_) if self.state != MemberState::FindingCoordinator => self.lookup_failures = 0,
                     Some(coordinator) => {
+                        self.lookup_failures = 0;
                         self.coordinator = Some(coordinator);
                         self.coordinator_unknown = false;
                         self.waiting_for_coordinator_since = None;
@@ -567,29 +572,24 @@ impl Consumer {
                     // refreshes the metadata ("Coordinator discovery failed, refreshing metadata") and asks again after
                     // the retry backoff.
                     None => {
-                        self.refresh_metadata(ctx);
-                        self.find_coordinator(ctx);
+                        self.coordinator_unavailable();
+                        if self.state == MemberState::FindingCoordinator {
+                            self.refresh_metadata(ctx);
+                            self.find_coordinator(ctx);
+                        }
                     }
                 }
             }
             Message::JoinGroupResponse { result, .. } => {
-                if result == Err(KafkaError::NetworkException) {
-                    self.coordinator_unavailable();
-                }
                 self.last_coordinator_answer = ctx.now;
                 self.on_join(ctx, result)
             }
             Message::SyncGroupResponse { generation, result, .. } => {
-                if matches!(result, Err(KafkaError::NetworkException)) {
-                    self.coordinator_unavailable();
-                }
                 self.last_coordinator_answer = ctx.now;
                 self.on_sync(ctx, generation, result)
             }
             Message::HeartbeatResponse { error, .. } => {
-                if error == Some(KafkaError::NetworkException) {
-                    self.coordinator_unavailable();
-                } else {
+                if error != Some(KafkaError::NetworkException) {
                     self.last_coordinator_answer = ctx.now;
                 }
                 self.on_heartbeat_response(ctx, error)
@@ -631,9 +631,6 @@ impl Consumer {
                         }
                     } else if revocation && error == KafkaError::UnknownMemberId {
                         self.member_id = None;
-                    }
-                    if error == KafkaError::NetworkException {
-                        self.coordinator_unavailable();
                     }
                     // ConsumerCoordinator.OffsetCommitResponseHandler: these mark the coordinator unknown.
                     if matches!(
@@ -1159,29 +1156,20 @@ impl Consumer {
         self.abandoned_commits.push_back(request_id);
     }
 
-    /// A member that left its group after a poll timeout, or was fenced out of it, has reset its generation: its
-    /// client fails a commit at once (`ConsumerCoordinator.sendOffsetCommitRequest`, `generationIfStable()` is null),
-    /// until its next poll rejoins.
-    fn fails_not_in_group(&mut self, ctx: &mut Ctx) -> bool {
+    /// `ConsumerCoordinator.sendOffsetCommitRequest`: without a stable generation (`generationIfStable()` is null)
+    /// the client fails a commit at once, without a request. That is a member that left its group after a poll
+    /// timeout or was fenced out of it (`CommitFailedException`, until its next poll rejoins), or one in a rebalance,
+    /// which a cooperative member keeps processing through (`RebalanceInProgressException`).
+    fn fails_without_stable_generation(&mut self, ctx: &mut Ctx) -> bool {
         let reset = self.poll_timeout_left || self.member_id.is_none() || self.partitions_lost;
-        if reset {
-            self.commits_failed += 1;
-            let (consumer, group) = (self.node, self.group);
-            ctx.trace(TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress: false });
-        }
-        reset
-    }
-
-    /// A member in a rebalance (a cooperative one keeps processing meanwhile) has no stable generation either: the
-    /// client fails a commit at once with a `RebalanceInProgressException` (`sendOffsetCommitRequest`).
-    fn fails_rebalancing(&mut self, ctx: &mut Ctx) -> bool {
         let rebalancing = matches!(self.state, MemberState::Joining | MemberState::Syncing);
-        if rebalancing {
-            self.commits_failed += 1;
-            let (consumer, group) = (self.node, self.group);
-            ctx.trace(TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress: true });
+        if !reset && !rebalancing {
+            return false;
         }
-        rebalancing
+        self.commits_failed += 1;
+        let (consumer, group) = (self.node, self.group);
+        ctx.trace(TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress: !reset });
+        true
     }
 
     fn commit_failed(&mut self, ctx: &mut Ctx, error: KafkaError) {
@@ -1209,7 +1197,7 @@ impl Consumer {
         if self.commit_sync.as_ref().is_none_or(|sync| sync.token != token) || self.commit_in_flight.is_some() {
             return;
         }
-        if self.fails_not_in_group(ctx) || self.fails_rebalancing(ctx) {
+        if self.fails_without_stable_generation(ctx) {
             return self.end_commit_sync(ctx, None);
         }
         let Some(sync) = self.commit_sync.as_mut() else { return };
