@@ -179,13 +179,16 @@ pub struct ChartView {
     /// Each line of the chart as the points drawn (its steps, in seconds), made when the chart changes rather than
     /// in every frame that draws it.
     pub points: Vec<Vec<PlotPoint>>,
+    /// The value axis's top: half the plotted range above the highest value, so that the legend in the upper left
+    /// does not hide the lines (a lag flat at its maximum ran right under it).
+    pub top: f64,
     /// The UI frame in which it was last brought up to date.
     pub frame: u64,
 }
 
 impl ChartView {
     fn new(subject: Subject, events: u64, exact: bool, chart: Result<Chart, String>, frame: u64) -> Self {
-        let mut view = ChartView { subject, events, exact, chart, points: Vec::new(), frame };
+        let mut view = ChartView { subject, events, exact, chart, points: Vec::new(), top: 1.0, frame };
         view.redraw();
         view
     }
@@ -203,6 +206,12 @@ impl ChartView {
                     .collect()
             })
             .collect();
+        let (low, high) = self
+            .points
+            .iter()
+            .flatten()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), p| (low.min(p.y), high.max(p.y)));
+        self.top = if high.is_finite() { high + (high - low).max(1.0) * 0.5 } else { 1.0 };
     }
 }
 

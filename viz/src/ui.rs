@@ -502,19 +502,11 @@ fn draw_chart(ui: &mut egui::Ui, view: &ChartView, topo: &Topology, lang: Lang) 
         Subject::Offsets(_) => "offset",
         Subject::Lag { .. } => tr(lang, "lag", "랙"),
     };
-    // Room above the highest value for the legend, so that it does not hide the lines (a flat lag at its maximum
-    // ran right under it): a third of the plotted range on top.
-    let (low, high) = view
-        .points
-        .iter()
-        .flatten()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), p| (low.min(p.y), high.max(p.y)));
-    let headroom = if high.is_finite() { high + ((high - low).max(1.0)) * 0.5 } else { 1.0 };
     Plot::new(("chart", view.subject))
         .height(220.0)
         // Offsets grow from the lower left, so the upper left corner is the one most often free.
         .legend(Legend::default().position(Corner::LeftTop))
-        .include_y(headroom)
+        .include_y(view.top)
         // The whole window, even where the lines start late; the value axis fits the data, so a truncation of a
         // few records on a long log still shows.
         .include_x(seconds(chart.from))
