@@ -242,6 +242,11 @@ pub fn explain(event: &TraceEvent, topo: &Topology) -> String {
             part(*partition),
             error.name()
         ),
+        TraceKind::ProducerEpochBumped { producer, partition, producer_epoch } => format!(
+            "{} cannot tell which of its sequence numbers on {} the leader has: it bumps its producer epoch to {producer_epoch} and starts that partition over at sequence 0",
+            node(NodeId(topo.brokers + 1 + producer.0)),
+            part(*partition)
+        ),
     };
     format!("{:>10}  {text}", format_time(event.time))
 }

@@ -398,6 +398,12 @@ pub fn explain_ko(event: &TraceEvent, topo: &Topology) -> String {
             part(*partition),
             error.name()
         ),
+        TraceKind::ProducerEpochBumped { producer, partition, producer_epoch } => format!(
+            "{} 리더가 {}의 어느 시퀀스 번호까지 가졌는지 알 수 없어 producer epoch를 {} 올리고 그 파티션을 시퀀스 0부터 다시 시작합니다",
+            eun_neun(node(NodeId(topo.brokers + 1 + producer.0))),
+            part(*partition),
+            euro_ro(producer_epoch)
+        ),
     };
     format!("{:>10}  {text}", format_time(event.time))
 }

@@ -148,6 +148,15 @@ pub struct Producer {
     /// Brokers whose connection broke: not ready until the reconnect backoff passes.
     unreachable: BTreeSet<BrokerId>,
     next_sequence: Vec<i32>,
+    /// The producer id and epoch each partition's sequence numbers run under (`TxnPartitionEntry.producerIdAndEpoch`):
+    /// after an epoch bump a partition keeps the old one until its batches sequenced under it are done.
+    partition_producer_id: Vec<u32>,
+    /// The last sequence the broker acknowledged per partition, under `partition_producer_id` (-1 for none).
+    last_acked_sequence: Vec<i32>,
+    /// Partitions where a batch with a sequence expired, so whether the broker wrote it is unknown
+    /// (`partitionsWithUnresolvedSequences`): the sequence after the expired batch. New batches wait until the
+    /// partition's outstanding batches settle it.
+    unresolved_sequence: Vec<Option<i32>>,
     sticky_partition: Vec<Option<u32>>,
     /// Bytes sent to each topic's sticky partition since it was chosen.
     sticky_bytes: Vec<u64>,
@@ -203,6 +212,9 @@ impl Producer {
             request_timer_at: None,
             unreachable: BTreeSet::new(),
             next_sequence: vec![0; partitions],
+            partition_producer_id: vec![if def.config.enable_idempotence { 1000 + idx.0 } else { 0 }; partitions],
+            last_acked_sequence: vec![-1; partitions],
+            unresolved_sequence: vec![None; partitions],
             sticky_partition: vec![None; topo.topics.len()],
             sticky_bytes: vec![0; topo.topics.len()],
             round_robin: vec![0; topo.topics.len()],
@@ -458,8 +470,15 @@ impl Producer {
                 // With max.in.flight=1 the sender mutes the partition while a batch is out (guaranteeMessageOrder);
                 // the idempotent producer keeps order by sequence numbers, but a retried batch goes alone.
                 let retrying = front.attempts > 0;
-                let muted = (max_in_flight == 1 || (self.producer_id != 0 && retrying))
-                    && self.in_flight_per_partition[partition.index()] > 0;
+                // `RecordAccumulator.shouldStopDrainBatchesForPartition`: after an epoch bump no new batch (sequence 0
+                // under the new epoch) goes out while batches sequenced under the old epoch are in flight.
+                // Nor while an expired batch leaves the partition's sequence unresolved.
+                let unsequenced = self.producer_id != 0 && front.base_sequence < 0;
+                let stale_epoch = unsequenced && self.partition_producer_id[partition.index()] != self.producer_id;
+                let unresolved = unsequenced && self.unresolved_sequence[partition.index()].is_some();
+                let muted = unresolved
+                    || ((max_in_flight == 1 || (self.producer_id != 0 && retrying) || stale_epoch)
+                        && self.in_flight_per_partition[partition.index()] > 0);
                 if front.retry_at > ctx.now || muted {
                     if front.closed {
                         self.arm_expiry(ctx, partition);
@@ -526,10 +545,20 @@ impl Producer {
             } else {
                 self.stats.batches += 1;
             }
-            if self.producer_id != 0 && (batch.base_sequence < 0 || batch.sequenced_as != self.producer_id) {
+            // `RecordAccumulator.drain`: a batch gets its producer id, epoch and sequence at its first send and keeps
+            // them on every retry, so the broker can recognise it; only an epoch bump on its own partition renumbers it.
+            if self.producer_id != 0 && batch.base_sequence < 0 {
+                let p = partition.index();
+                if self.partition_producer_id[p] != self.producer_id {
+                    // `TransactionManager.maybeUpdateProducerIdAndEpoch`: nothing of the old epoch is outstanding
+                    // here any more, so the partition starts over at sequence 0 under the new epoch.
+                    self.partition_producer_id[p] = self.producer_id;
+                    self.next_sequence[p] = 0;
+                    self.last_acked_sequence[p] = -1;
+                }
                 batch.sequenced_as = self.producer_id;
-                batch.base_sequence = self.next_sequence[partition.index()];
-                self.next_sequence[partition.index()] += batch.records.len() as i32;
+                batch.base_sequence = self.next_sequence[p];
+                self.next_sequence[p] += batch.records.len() as i32;
             }
             ctx.trace(TraceKind::BatchSent {
                 producer: self.idx,
@@ -549,7 +578,7 @@ impl Producer {
                 *p,
                 ProduceBatch {
                     records: b.records.clone(),
-                    producer_id: self.producer_id,
+                    producer_id: b.sequenced_as,
                     base_sequence: b.base_sequence,
                 },
             )
@@ -600,16 +629,54 @@ impl Producer {
                 self.stats.ack_latency_total += ctx.now * records as u64 - batch.records_created_at_total;
                 self.stats.acked += records as u64;
                 ctx.trace(TraceKind::ProduceAcked { producer: self.idx, partition, base_offset, records });
+                if self.producer_id != 0
+                    && batch.base_sequence >= 0
+                    && batch.sequenced_as == self.partition_producer_id[partition.index()]
+                {
+                    let last = &mut self.last_acked_sequence[partition.index()];
+                    *last = (*last).max(batch.base_sequence + records as i32 - 1);
+                }
             }
             Err(error) => {
                 history.set_outcome(batch.outcome, BatchOutcome::Failed { error, at: ctx.now });
-                if self.producer_id != 0 && batch.base_sequence >= 0 && batch.sequenced_as == self.producer_id {
-                    // The batch's sequence numbers will never be filled in: bump the epoch and start over.
-                    self.bump_epoch();
+                if self.producer_id != 0
+                    && batch.base_sequence >= 0
+                    && batch.sequenced_as == self.partition_producer_id[partition.index()]
+                {
+                    if error == KafkaError::DeliveryTimeout {
+                        // `Sender.sendProducerData` -> `markSequenceUnresolved`: the expired batch may or may not
+                        // be in the log, so the later batches decide: if they are acknowledged in sequence it was.
+                        let next = batch.base_sequence + records as i32;
+                        let unresolved = &mut self.unresolved_sequence[partition.index()];
+                        *unresolved = Some(unresolved.map_or(next, |u| u.max(next)));
+                    } else {
+                        // The batch failed for good: its sequence numbers will never be filled in, so bump the
+                        // epoch and start the partition over (`handleFailedBatch` ->
+                        // `requestIdempotentEpochBumpForPartition`).
+                        self.bump_epoch(ctx, partition);
+                    }
                 }
                 self.stats.failed += records as u64;
                 ctx.trace(TraceKind::ProduceFailed { producer: self.idx, partition, error, records });
             }
+        }
+        self.maybe_resolve_sequences(ctx, partition);
+    }
+
+    /// `TransactionManager.maybeResolveSequences`: once nothing sequenced is outstanding on a partition whose
+    /// sequence an expired batch left unresolved, either the acknowledged sequences run up to the next one (the later
+    /// batches covered the gap) or the epoch is bumped and the partition starts over.
+    fn maybe_resolve_sequences(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
+        let p = partition.index();
+        if self.unresolved_sequence[p].is_none()
+            || self.in_flight_per_partition[p] > 0
+            || self.accumulator[p].front().is_some_and(|b| b.base_sequence >= 0)
+        {
+            return;
+        }
+        self.unresolved_sequence[p] = None;
+        if self.next_sequence[p] != self.last_acked_sequence[p] + 1 {
+            self.bump_epoch(ctx, partition);
         }
     }
 
@@ -769,28 +836,50 @@ impl Producer {
         ctx.timer_after(RECONNECT_BACKOFF_MAX, Timer::Reconnect { broker });
     }
 
-    /// KIP-360: an idempotent producer whose sequence numbers can no longer line up with the broker's (a batch
-    /// expired or failed after getting its sequence, or the partition lost the producer's state in an unclean
-    /// election) bumps its epoch and numbers every partition from 0 again.
-    fn bump_epoch(&mut self) {
+    /// KIP-360: an idempotent producer whose sequence numbers on `partition` can no longer line up with the
+    /// broker's (a batch expired or failed after getting its sequence, or the partition lost the producer's state in
+    /// an unclean election) bumps its epoch (`TransactionManager.bumpIdempotentProducerEpoch`) and renumbers that
+    /// partition's outstanding batches from 0 under it (`startSequencesAtBeginning`). Batches of other partitions
+    /// keep their old epoch and sequence, so a retry there is still recognised as a duplicate; those partitions move
+    /// to the new epoch once nothing of the old one is outstanding.
+    fn bump_epoch(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
         self.producer_epoch += 1;
+        ctx.trace(TraceKind::ProducerEpochBumped {
+            producer: self.idx,
+            partition,
+            producer_epoch: self.producer_epoch,
+        });
         self.producer_id = (self.producer_id & 0xF_FFFF) | (self.producer_epoch << 20);
-        self.next_sequence.iter_mut().for_each(|s| *s = 0);
-        for batch in self.accumulator.iter_mut().flatten() {
-            batch.base_sequence = -1;
+        let new_id = self.producer_id;
+        let mut outstanding: Vec<&mut Batch> = self
+            .in_flight
+            .values_mut()
+            .flat_map(|f| f.batches.iter_mut())
+            .filter(|(p, b)| *p == partition && b.base_sequence >= 0)
+            .map(|(_, b)| b)
+            .chain(self.accumulator[partition.index()].iter_mut().filter(|b| b.base_sequence >= 0))
+            .collect();
+        outstanding.sort_by_key(|b| b.base_sequence);
+        let mut next = 0;
+        for batch in outstanding {
+            batch.sequenced_as = new_id;
+            batch.base_sequence = next;
+            next += batch.records.len() as i32;
         }
+        self.partition_producer_id[partition.index()] = new_id;
+        self.next_sequence[partition.index()] = next;
+        self.last_acked_sequence[partition.index()] = -1;
+        self.unresolved_sequence[partition.index()] = None;
     }
 
-    /// Is there a batch of `partition` with a lower sequence still in flight or queued, whose landing would close
-    /// the gap the broker complained about?
-    fn earlier_batch_pending(&self, partition: PartitionIdx, sequence: i32) -> bool {
-        self.in_flight
-            .values()
-            .flat_map(|f| &f.batches)
-            .any(|(p, b)| *p == partition && b.sequenced_as == self.producer_id && b.base_sequence < sequence)
-            || self.accumulator[partition.index()]
-                .iter()
-                .any(|b| b.sequenced_as == self.producer_id && b.base_sequence >= 0 && b.base_sequence < sequence)
+    /// Is there a batch of `partition`, sequenced under the same epoch as `batch` with a lower sequence, still in
+    /// flight or queued, whose landing would close the gap the broker complained about?
+    fn earlier_batch_pending(&self, partition: PartitionIdx, batch: &Batch) -> bool {
+        let earlier = |b: &Batch| {
+            b.sequenced_as == batch.sequenced_as && b.base_sequence >= 0 && b.base_sequence < batch.base_sequence
+        };
+        self.in_flight.values().flat_map(|f| &f.batches).any(|(p, b)| *p == partition && earlier(b))
+            || self.accumulator[partition.index()].iter().any(earlier)
     }
 
     fn count_error(&mut self, error: KafkaError) {
@@ -845,12 +934,14 @@ impl Producer {
         let retriable =
             error.is_retriable() && (error != KafkaError::OutOfOrderSequenceNumber || self.producer_id != 0);
         if retriable && batch.attempts <= self.config.retries && !expired {
-            if error == KafkaError::OutOfOrderSequenceNumber
-                && batch.sequenced_as == self.producer_id
-                && !self.earlier_batch_pending(partition, batch.base_sequence)
-            {
-                self.bump_epoch();
-            }
+            // `TransactionManager.canRetry`: with the partition's sequence unresolved, only the batch right after the
+            // expired one shows a real gap; otherwise a gap with no earlier batch outstanding is real.
+            let bump = error == KafkaError::OutOfOrderSequenceNumber
+                && batch.sequenced_as == self.partition_producer_id[partition.index()]
+                && match self.unresolved_sequence[partition.index()] {
+                    Some(next) => batch.base_sequence == next,
+                    None => !self.earlier_batch_pending(partition, &batch),
+                };
             ctx.trace(TraceKind::ProduceRetry {
                 producer: self.idx,
                 partition,
@@ -858,6 +949,10 @@ impl Producer {
                 records: batch.records.len() as u32,
             });
             self.reenqueue(ctx, partition, batch);
+            if bump {
+                // The retried batch is queued again, so the bump renumbers it with the rest of its partition.
+                self.bump_epoch(ctx, partition);
+            }
             // Invalid-metadata errors and disconnects refresh metadata; a broker-side REQUEST_TIMED_OUT does not.
             let client_side_timeout = error == KafkaError::RequestTimedOut && client_side;
             if client_side_timeout

@@ -273,6 +273,12 @@ pub enum TraceKind {
         error: KafkaError,
         records: u32,
     },
+    /// KIP-360: the idempotent producer bumped its epoch and renumbers `partition` from sequence 0.
+    ProducerEpochBumped {
+        producer: ProducerIdx,
+        partition: PartitionIdx,
+        producer_epoch: u32,
+    },
     /// The coordinator could not replicate an offset commit in time, or at all (the offsets partition's ISR is below
     /// `min.insync.replicas`): the commit is answered with `error` and its offsets are not taken.
     CommitNotReplicated {
@@ -362,6 +368,7 @@ impl TraceKind {
             TraceKind::BatchSent { .. } => "producer.batch_sent",
             TraceKind::ProduceAcked { .. } => "producer.acked",
             TraceKind::ProduceRetry { .. } => "producer.retry",
+            TraceKind::ProducerEpochBumped { .. } => "producer.epoch_bumped",
             TraceKind::ProduceFailed { .. } => "producer.failed",
             TraceKind::CommitNotReplicated { .. } => "group.commit_not_replicated",
             TraceKind::CommitSyncRetry { .. } => "consumer.commit_sync_retry",
@@ -442,7 +449,7 @@ impl TraceKind {
             }
             Healed => Vec::new(),
             BatchSent { to, .. } => vec![to.node()],
-            ProduceAcked { .. } | ProduceRetry { .. } | ProduceFailed { .. } => Vec::new(),
+            ProduceAcked { .. } | ProduceRetry { .. } | ProduceFailed { .. } | ProducerEpochBumped { .. } => Vec::new(),
         }
     }
 }

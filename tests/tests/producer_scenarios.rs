@@ -111,6 +111,54 @@ fn lost_responses_duplicate_records_only_without_idempotence() {
     assert_eq!(plain.acked_lost + safe.acked_lost, 0);
 }
 
+/// KIP-360 with Kafka's per-partition bookkeeping (`TxnPartitionEntry`): the epoch bump forced by orders-0's
+/// unresolved sequence renumbers only orders-0. The orders-1 batches B2 already appended are retried with their
+/// old epoch and sequences, so B2 recognises them; renumbering them too would write them a second time.
+#[test]
+fn an_epoch_bump_renumbers_only_the_partition_that_needs_it() {
+    let mut sim = simulate_with("producer/idempotent-epoch-bump.ron", TraceRetention::Full);
+    run_to(&mut sim, 12.0);
+    let events = sim.trace.events();
+    let bumps: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::ProducerEpochBumped { partition, producer_epoch, .. } => {
+                Some((e.time, partition.index(), producer_epoch))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bumps.len(), 1, "one bump, for orders-0: {bumps:?}");
+    let (bumped_at, partition, epoch) = bumps[0];
+    assert_eq!((partition, epoch), (0, 1));
+    let recognised_after_bump = events
+        .iter()
+        .filter(|e| e.time >= bumped_at)
+        .filter(|e| matches!(e.kind, TraceKind::DuplicateBatch { partition, .. } if partition.index() == 1))
+        .count();
+    assert!(recognised_after_bump >= 1, "orders-1 retries kept their sequences and were recognised");
+    let report = Report::build(&sim, false);
+    let safe = producer(&report, "safe");
+    assert!(safe.errors.get("DELIVERY_TIMEOUT").is_some_and(|&n| n >= 2));
+    assert_eq!((safe.duplicated, safe.reordered, safe.acked_lost), (0, 0, 0));
+    // Both partitions end under epoch 1 (the packed id's high bits): orders-0 from the bump, orders-1 once its
+    // old-epoch retries were answered (`maybeUpdateProducerIdAndEpoch`), each starting at sequence 0.
+    let epochs_in_log = |partition: usize, broker: usize| -> Vec<u32> {
+        let log = &sim.brokers[broker].replicas[partition].as_ref().expect("replica").log;
+        let mut epochs: Vec<u32> = log.entries().iter().map(|e| e.producer_id >> 20).collect();
+        epochs.dedup();
+        epochs
+    };
+    assert_eq!(epochs_in_log(0, 0), vec![0, 1]);
+    assert_eq!(epochs_in_log(1, 1), vec![0, 1]);
+    let first_sequence_of_epoch_1 = |partition: usize, broker: usize| {
+        let log = &sim.brokers[broker].replicas[partition].as_ref().expect("replica").log;
+        log.entries().iter().find(|e| e.producer_id >> 20 == 1).map(|e| e.sequence)
+    };
+    assert_eq!(first_sequence_of_epoch_1(0, 0), Some(0));
+    assert_eq!(first_sequence_of_epoch_1(1, 1), Some(0));
+}
+
 #[test]
 fn retries_reorder_batches_only_without_idempotence() {
     let mut sim = simulate("producer/retries-reorder-in-flight.ron");
