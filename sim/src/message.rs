@@ -266,8 +266,11 @@ pub enum Message {
         batches: Vec<(PartitionIdx, ProduceBatch)>,
     },
     /// The connection to a dead broker was refused while sending an acks=0 request (which has no response).
+    /// The connection to a dead process was refused, so the request never went out; `request_id` is the request
+    /// the producer was waiting on (none for acks=0).
     ProduceRefused {
         broker: BrokerId,
+        request_id: Option<u64>,
     },
     /// Per partition, `Ok(base_offset)` or the error.
     ProduceResponse {
@@ -511,13 +514,10 @@ impl Message {
     /// (TCP RST), which Kafka's NetworkClient reports as a disconnect (`NetworkException`).
     pub fn refused(&self, receiver: crate::ids::NodeId) -> Option<Message> {
         match self {
-            Message::Produce { acks: Acks::None, .. } => Some(Message::ProduceRefused { broker: BrokerId(receiver.0) }),
-            Message::Produce { request_id, acks, batches, .. } if *acks != Acks::None => {
-                Some(Message::ProduceResponse {
-                    request_id: *request_id,
-                    results: batches.iter().map(|(p, _)| (*p, Err(KafkaError::NetworkException))).collect(),
-                })
-            }
+            Message::Produce { request_id, acks, .. } => Some(Message::ProduceRefused {
+                broker: BrokerId(receiver.0),
+                request_id: (*acks != Acks::None).then_some(*request_id),
+            }),
             Message::Fetch { fetch_id, .. } => Some(Message::FetchResponse {
                 fetch_id: *fetch_id,
                 error: Some(KafkaError::NetworkException),

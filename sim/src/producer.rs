@@ -81,6 +81,8 @@ pub struct Batch {
     /// back from the history (at 1,000 partitions that read was a cache miss per record).
     pub records_created_at_total: Micros,
     pub attempts: u32,
+    /// The sender has taken it once: its records are fixed, even if it comes back to the queue.
+    pub drained: bool,
     /// The idempotent producer's first sequence number, fixed at the first send (-1 without idempotence).
     pub base_sequence: i32,
     /// The producer id (and epoch) the sequence was assigned under.
@@ -129,6 +131,10 @@ pub struct Producer {
     /// Leader and leader epoch per partition, as last learnt from metadata.
     pub leaders: Vec<(Option<BrokerId>, u32)>,
     metadata_in_flight: Option<u64>,
+    /// The broker the metadata request in flight went to.
+    metadata_target: Option<BrokerId>,
+    /// A metadata refresh is due but every broker is in reconnect backoff: it goes out at the next reconnect.
+    metadata_wanted: bool,
     metadata_rotation: u32,
     pub accumulator: Vec<VecDeque<Batch>>,
     /// Partitions whose front batch is ready (full, lingered, or retried), by leader: a broker with one is ready.
@@ -199,6 +205,8 @@ impl Producer {
             producer_epoch: 0,
             leaders,
             metadata_in_flight: None,
+            metadata_target: None,
+            metadata_wanted: false,
             metadata_rotation: idx.0,
             accumulator: vec![VecDeque::new(); partitions],
             ready: ReadySet::new(topo.brokers, partitions),
@@ -249,8 +257,14 @@ impl Producer {
         let key_bytes_len = history.key_len(key);
         let partition_count = ctx.topo.topics[topic].partitions;
         let sticky = explicit_partition.is_none() && key == KeyRef::None;
+        // `KafkaProducer.partition`: an explicit partition wins; a configured partitioner class decides next, keys or
+        // not (RoundRobinPartitioner never looks at the key); only then the key's murmur2 hash, else the built-in
+        // sticky partitioner.
         let partition = match (explicit_partition, &key) {
             (Some(p), _) => p,
+            (None, _) if self.config.partitioner == Partitioner::RoundRobin => {
+                self.next_round_robin_partition(ctx, topic, partition_count)
+            }
             (None, KeyRef::Text(text)) => partition_for_key(history.text(*text).as_bytes(), partition_count),
             (None, KeyRef::Numbered(n)) => self.workload_partition(topic, *n, partition_count),
             (None, KeyRef::None) => self.partition_without_key(ctx, topic, partition_count),
@@ -260,7 +274,7 @@ impl Producer {
         let size = record_size(key_bytes_len, value_len);
         // The record joins its batch first, so that its history entry is written once, with its batch in it.
         let record = history.next_record_id();
-        let (outcome, position_in_batch, new_batch) = self.append(ctx, history, partition, record, size);
+        let (outcome, position_in_batch) = self.append(ctx, history, partition, record, size);
         let pushed = history.push(RecordInfo {
             producer: self.idx,
             partition,
@@ -275,7 +289,7 @@ impl Producer {
         self.records_sent += 1;
         self.stats.sent += 1;
         if sticky {
-            self.update_sticky(ctx, topic, size, new_batch);
+            self.update_sticky(ctx, topic, partition, size);
         }
         self.drain(ctx, history);
         record
@@ -289,54 +303,79 @@ impl Producer {
             .unwrap_or_else(|| partition_for_key(format!("key-{key}").as_bytes(), partition_count))
     }
 
-    /// Null keys: the built-in partitioner (KIP-794) sticks to one partition; `RoundRobinPartitioner` takes the next
-    /// partition every time.
+    /// Null keys with the built-in partitioner (KIP-794): stick to one partition.
     fn partition_without_key(&mut self, ctx: &Ctx, topic: usize, partition_count: u32) -> u32 {
-        match self.config.partitioner {
-            Partitioner::RoundRobin => {
-                let p = self.round_robin[topic] % partition_count;
-                self.round_robin[topic] = self.round_robin[topic].wrapping_add(1);
+        // `RecordAccumulator.partitionChanged`: a switch held back while the sticky partition's last batch was
+        // incomplete happens now if that batch has filled up or gone out.
+        if let Some(current) = self.sticky_partition[topic] {
+            let partition = ctx.topo.partition_idx(topic, current);
+            if self.sticky_bytes[topic] >= self.config.batch_size.max(1) && self.all_batches_full(partition) {
+                self.sticky_bytes[topic] = 0;
+                self.sticky_partition[topic] = Some(self.next_sticky_partition(ctx, topic, partition_count));
+            }
+        }
+        match self.sticky_partition[topic] {
+            Some(p) => p,
+            None => {
+                let p = self.next_sticky_partition(ctx, topic, partition_count);
+                self.sticky_partition[topic] = Some(p);
                 p
             }
-            Partitioner::Default => match self.sticky_partition[topic] {
-                Some(p) => p,
-                None => {
-                    let p = self.next_sticky_partition(ctx, topic, partition_count);
-                    self.sticky_partition[topic] = Some(p);
-                    p
-                }
-            },
         }
     }
 
-    /// `BuiltInPartitioner.nextPartition` with adaptive partitioning (the default): a random partition, weighted
-    /// towards partitions with fewer batches queued (weight = longest queue + 1 - own queue).
+    /// The topic's partitions with a leader, as this producer's metadata knows them
+    /// (`Cluster.availablePartitionsForTopic`), or every partition when none has one.
+    fn available_partitions(&self, ctx: &Ctx, topic: usize, partition_count: u32) -> Vec<u32> {
+        let first = ctx.topo.topic_first_partition[topic] as usize;
+        let available: Vec<u32> =
+            (0..partition_count).filter(|&p| self.leaders[first + p as usize].0.is_some()).collect();
+        if available.is_empty() {
+            (0..partition_count).collect()
+        } else {
+            available
+        }
+    }
+
+    /// `RoundRobinPartitioner.partition`: the next of the topic's available partitions in turn.
+    fn next_round_robin_partition(&mut self, ctx: &Ctx, topic: usize, partition_count: u32) -> u32 {
+        let available = self.available_partitions(ctx, topic, partition_count);
+        let turn = self.round_robin[topic];
+        self.round_robin[topic] = turn.wrapping_add(1);
+        available[turn as usize % available.len()]
+    }
+
+    /// `BuiltInPartitioner.nextPartition` with adaptive partitioning (the default): a random partition with a
+    /// leader, weighted towards partitions with fewer batches queued (weight = longest queue + 1 - own queue); the
+    /// load statistics only cover partitions whose leader is known (`RecordAccumulator.partitionReady`).
     fn next_sticky_partition(&mut self, ctx: &Ctx, topic: usize, partition_count: u32) -> u32 {
         let first = ctx.topo.topic_first_partition[topic] as usize;
-        let queues: Vec<u64> =
-            (0..partition_count as usize).map(|p| self.accumulator[first + p].len() as u64).collect();
+        let candidates = self.available_partitions(ctx, topic, partition_count);
+        let queues: Vec<u64> = candidates.iter().map(|&p| self.accumulator[first + p as usize].len() as u64).collect();
         let longest = queues.iter().copied().max().unwrap_or(0);
         let total: u64 = queues.iter().map(|q| longest + 1 - q).sum();
         let mut pick = self.rng.next_u64() % total;
-        for (p, q) in queues.iter().enumerate() {
+        for (&p, q) in candidates.iter().zip(&queues) {
             let weight = longest + 1 - q;
             if pick < weight {
-                return p as u32;
+                return p;
             }
             pick -= weight;
         }
-        partition_count - 1
+        *candidates.last().expect("a topic has partitions")
     }
 
-    /// `BuiltInPartitioner.updatePartitionInfo`: after `batch.size` bytes went to the sticky partition, switch at
-    /// the next batch boundary (or at once after twice that).
-    fn update_sticky(&mut self, ctx: &Ctx, topic: usize, appended_bytes: u64, new_batch: bool) {
+    /// `BuiltInPartitioner.updatePartitionInfo`: after `batch.size` bytes went to the sticky partition, switch once
+    /// the partition's last batch is full (`RecordAccumulator.allBatchesFull`), or at once after twice that.
+    fn update_sticky(&mut self, ctx: &Ctx, topic: usize, partition: PartitionIdx, appended_bytes: u64) {
         if self.config.partitioner != Partitioner::Default || self.sticky_partition[topic].is_none() {
             return;
         }
         self.sticky_bytes[topic] += appended_bytes;
         let limit = self.config.batch_size.max(1);
-        if (self.sticky_bytes[topic] >= limit && new_batch) || self.sticky_bytes[topic] >= 2 * limit {
+        if (self.sticky_bytes[topic] >= limit && self.all_batches_full(partition))
+            || self.sticky_bytes[topic] >= 2 * limit
+        {
             self.sticky_bytes[topic] = 0;
             let count = ctx.topo.topics[topic].partitions;
             let next = self.next_sticky_partition(ctx, topic, count);
@@ -344,9 +383,14 @@ impl Producer {
         }
     }
 
+    /// `RecordAccumulator.allBatchesFull`: only the last batch of a partition may be incomplete, so the partition's
+    /// batches are all full when it has none or its last one reached `batch.size`.
+    fn all_batches_full(&self, partition: PartitionIdx) -> bool {
+        self.accumulator[partition.index()].back().is_none_or(|last| last.bytes >= self.config.batch_size)
+    }
+
     /// `RecordAccumulator.append`: the record joins the partition's open batch if it fits in `batch.size`, else
-    /// opens a new one. Returns the batch's outcome slot, the record's place in the batch, and whether the batch is
-    /// new.
+    /// opens a new one. Returns the batch's outcome slot and the record's place in the batch.
     fn append(
         &mut self,
         ctx: &mut Ctx,
@@ -354,12 +398,12 @@ impl Producer {
         partition: PartitionIdx,
         record: RecordId,
         size: u64,
-    ) -> (OutcomeId, u32, bool) {
+    ) -> (OutcomeId, u32) {
         let batch_size = self.config.batch_size;
         let deque = &mut self.accumulator[partition.index()];
         if let Some(last) = deque.back_mut() {
-            if last.attempts == 0 && last.bytes + size <= batch_size.max(size) && !last.records.is_empty() {
-                let placed = (last.outcome, last.records.len() as u32, false);
+            if !last.drained && last.bytes + size <= batch_size.max(size) && !last.records.is_empty() {
+                let placed = (last.outcome, last.records.len() as u32);
                 if last.records.len() == last.records.capacity() {
                     // The accumulator gives a batch a whole `batch.size` buffer up front: once the record list
                     // outgrows its inline room, it takes room for a full batch of such records at once, rather than
@@ -402,6 +446,7 @@ impl Producer {
             created_at: ctx.now,
             records_created_at_total: ctx.now,
             attempts: 0,
+            drained: false,
             base_sequence: -1,
             sequenced_as: 0,
             expiry_armed: false,
@@ -418,7 +463,7 @@ impl Producer {
             let earliest = self.linger_deadlines.first().map(|(at, _)| at);
             ctx.arm_coalesced(&mut self.linger_timer_at, earliest, |at| Timer::Linger { at });
         }
-        (outcome, 0, true)
+        (outcome, 0)
     }
 
     /// The sender loop (`Sender.sendProducerData` / `RecordAccumulator.ready` and `drain`): every broker that leads
@@ -540,6 +585,7 @@ impl Producer {
         for (partition, batch) in batches.iter_mut() {
             let partition = *partition;
             batch.attempts += 1;
+            batch.drained = true;
             if batch.attempts > 1 {
                 self.stats.retries += 1;
             } else {
@@ -684,17 +730,24 @@ impl Producer {
         if self.metadata_in_flight.is_some() {
             return;
         }
-        // NetworkClient.leastLoadedNode: the broker with the fewest requests in flight, rotating among equals.
+        // NetworkClient.leastLoadedNode: the broker with the fewest requests in flight, rotating among equals, and
+        // never one in reconnect backoff; with every broker backed off the refresh waits for the next reconnect.
         let brokers = ctx.topo.brokers;
         let start = self.metadata_rotation;
-        let target = (0..brokers)
+        let Some(target) = (0..brokers)
             .map(|i| BrokerId((start + i) % brokers + 1))
+            .filter(|b| !self.unreachable.contains(b))
             .min_by_key(|b| self.in_flight_per_broker[b.0 as usize])
-            .expect("at least one broker");
+        else {
+            self.metadata_wanted = true;
+            return;
+        };
+        self.metadata_wanted = false;
         self.metadata_rotation = self.metadata_rotation.wrapping_add(1);
         self.next_request_id += 1;
         let request_id = self.next_request_id;
         self.metadata_in_flight = Some(request_id);
+        self.metadata_target = Some(target);
         ctx.send(target.node(), Message::MetadataRequest { request_id });
         ctx.timer_after(self.config.request_timeout, Timer::MetadataTimeout { request_id });
     }
@@ -748,6 +801,9 @@ impl Producer {
             Timer::Reconnect { broker } => {
                 // reconnect.backoff.max.ms passed: try the node again (a dead one refuses, and is marked again).
                 self.unreachable.remove(&broker);
+                if self.metadata_wanted {
+                    self.request_metadata(ctx);
+                }
                 self.drain(ctx, history);
             }
             Timer::MetadataTimeout { request_id } => {
@@ -782,11 +838,16 @@ impl Producer {
                     self.handle_response(ctx, history, request, results, false);
                 }
             }
-            Message::ProduceRefused { broker } => {
-                // An acks=0 request hit a dead process: the connection is refused, so the node is not ready.
-                self.unreachable.insert(broker);
+            Message::ProduceRefused { broker, request_id } => {
+                // The request reached a dead process: NetworkClient's connection to it is refused, so the node is not
+                // ready (no attempt is made and no error is seen) and metadata is refreshed. The batches of an acks=0
+                // request were already done; the others go back to the accumulator as they were.
+                if let Some(request) = request_id.and_then(|id| self.in_flight.remove(&id)) {
+                    self.unsend(request);
+                }
+                self.mark_unreachable(ctx, broker);
                 self.request_metadata(ctx);
-                ctx.timer_after(RECONNECT_BACKOFF_MAX, Timer::Reconnect { broker });
+                self.drain(ctx, history);
             }
             Message::MetadataResponse { request_id, leaders, .. } => {
                 if self.metadata_in_flight != Some(request_id) {
@@ -794,8 +855,12 @@ impl Producer {
                 }
                 self.metadata_in_flight = None;
                 if leaders.is_empty() {
-                    // The broker refused the connection: ask another one after the backoff.
-                    self.request_metadata_later(ctx);
+                    // The broker refused the connection: it is in reconnect backoff, and the refresh goes to another
+                    // one (`DefaultMetadataUpdater.handleServerDisconnect`, then `leastLoadedNode`).
+                    if let Some(broker) = self.metadata_target.take() {
+                        self.mark_unreachable(ctx, broker);
+                    }
+                    self.request_metadata(ctx);
                     return;
                 }
                 let mut still_unknown = false;
@@ -827,13 +892,41 @@ impl Producer {
     pub fn on_broker_disconnected(&mut self, ctx: &mut Ctx, history: &mut History, broker: BrokerId) {
         // The node is not ready (NetworkClient.ready) until it can be reached again: nothing is sent to it, not even
         // acks=0 batches, which wait in the accumulator for fresher metadata.
-        self.unreachable.insert(broker);
+        self.mark_unreachable(ctx, broker);
         let failed: Vec<u64> = self.in_flight.iter().filter(|(_, f)| f.broker == broker).map(|(&id, _)| id).collect();
         for request_id in failed {
             self.fail_request(ctx, history, request_id, KafkaError::NetworkException);
         }
         self.request_metadata(ctx);
-        ctx.timer_after(RECONNECT_BACKOFF_MAX, Timer::Reconnect { broker });
+    }
+
+    /// The connection to `broker` broke or was refused: it is not ready until `reconnect.backoff.max.ms` passes.
+    fn mark_unreachable(&mut self, ctx: &mut Ctx, broker: BrokerId) {
+        if self.unreachable.insert(broker) {
+            ctx.timer_after(RECONNECT_BACKOFF_MAX, Timer::Reconnect { broker });
+        }
+    }
+
+    /// A request whose connection was refused never left: its batches return to the front of their partitions'
+    /// queues as they were, without counting a try.
+    fn unsend(&mut self, request: InFlight) {
+        self.in_flight_per_broker[request.broker.0 as usize] -= 1;
+        self.stats.requests -= 1;
+        for (partition, mut batch) in request.batches {
+            self.in_flight_per_partition[partition.index()] -= 1;
+            batch.attempts -= 1;
+            if batch.attempts == 0 {
+                self.stats.batches -= 1;
+            } else {
+                self.stats.retries -= 1;
+            }
+            // Back where it was: ahead of every batch created after it (`Batch::id` counts up per producer).
+            let deque = &mut self.accumulator[partition.index()];
+            let position = deque.iter().position(|b| b.id > batch.id).unwrap_or(deque.len());
+            deque.insert(position, batch);
+            self.ready.insert(partition, self.leaders[partition.index()].0);
+            self.queued.insert(partition, self.leaders[partition.index()].0);
+        }
     }
 
     /// KIP-360: an idempotent producer whose sequence numbers on `partition` can no longer line up with the
@@ -1005,9 +1098,10 @@ impl Producer {
 /// per earlier failure, capped at `retry.backoff.max.ms`, with 20% random jitter either way. Clients use it for
 /// every retried request (produce, FindCoordinator, OffsetCommit, ...).
 pub(crate) fn exponential_backoff(base: Micros, max: Micros, attempts: u32, rng: &mut impl RngCore) -> Micros {
-    // With no room to grow, `ExponentialBackoff` waits the first interval every time, without jitter.
+    // With no room to grow, `ExponentialBackoff` waits `min(retry.backoff.ms, retry.backoff.max.ms)` every time,
+    // without jitter: the config docs say a `retry.backoff.ms` above the maximum makes the maximum a constant backoff.
     if max <= base {
-        return base;
+        return max;
     }
     let exponential = base.saturating_mul(1u64 << attempts.saturating_sub(1).min(32)).min(max);
     if exponential == 0 {
@@ -1146,5 +1240,25 @@ mod tests {
         assert_eq!(murmur2(b"a-little-bit-longer-string"), -1486304829);
         assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
         assert_eq!(murmur2(b"abc"), 479470107);
+    }
+
+    /// KIP-580's `ExponentialBackoff`: doubling from `retry.backoff.ms` with 20% jitter up to `retry.backoff.max.ms`;
+    /// a base above the maximum makes the maximum a constant backoff.
+    #[test]
+    fn exponential_backoff_doubles_up_to_the_maximum() {
+        use rand_core::SeedableRng;
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let ms = 1000;
+        for _ in 0..50 {
+            let first = exponential_backoff(100 * ms, 1000 * ms, 1, &mut rng);
+            assert!((80 * ms..=120 * ms).contains(&first), "{first}");
+            let third = exponential_backoff(100 * ms, 1000 * ms, 3, &mut rng);
+            assert!((320 * ms..=480 * ms).contains(&third), "{third}");
+            let capped = exponential_backoff(100 * ms, 1000 * ms, 9, &mut rng);
+            assert!((800 * ms..=1000 * ms).contains(&capped), "{capped}");
+        }
+        assert_eq!(exponential_backoff(2000 * ms, 1000 * ms, 1, &mut rng), 1000 * ms);
+        assert_eq!(exponential_backoff(2000 * ms, 1000 * ms, 7, &mut rng), 1000 * ms);
+        assert_eq!(exponential_backoff(100 * ms, 100 * ms, 4, &mut rng), 100 * ms);
     }
 }

@@ -5,7 +5,7 @@ use kafkascope_sim::producer::partition_for_key;
 use kafkascope_sim::report::Report;
 use kafkascope_sim::trace::TraceKind;
 use kafkascope_sim::trace::TraceRetention;
-use kafkascope_tests::{run_to, simulate, simulate_with};
+use kafkascope_tests::{run_to, simulate, simulate_text, simulate_with};
 
 fn producer<'a>(report: &'a Report, name: &str) -> &'a kafkascope_sim::report::ProducerReport {
     report.producers.iter().find(|p| p.id == name).expect("producer exists")
@@ -96,6 +96,81 @@ fn key_hash_round_robin_and_sticky_placement() {
     assert!(stuck.iter().all(|p| *p == stuck[0]), "the sticky partitioner keeps one partition: {stuck:?}");
     assert!(sim.history.records.iter().filter(|r| r.producer.index() == 2).all(|r| r.key == KeyRef::None));
     assert!(sim.verdict().is_clean());
+}
+
+/// B1 is down and offline: partition 0 of both topics has no leader once the producers refresh their metadata.
+/// `RoundRobinPartitioner` deals only the partitions with a leader (`availablePartitionsForTopic`) and ignores keys;
+/// the built-in sticky partitioner only sticks to partitions with a leader.
+const PARTITIONERS_WITH_A_PARTITION_DOWN: &str = r#"Scenario(
+    title: "partitioners skip a partition without a leader",
+    description: "test",
+    seed: 5,
+    duration: "20s",
+    cluster: (brokers: 3, config: { "broker.session.timeout.ms": 2000 }),
+    topics: [
+        (name: "dealt", partitions: 3, replication_factor: 1, assignment: Some([[1], [2], [3]])),
+        (name: "stuck", partitions: 3, replication_factor: 1, assignment: Some([[1], [2], [3]])),
+    ],
+    producers: [
+        (name: "dealer", config: { "acks": "1", "partitioner.class": "org.apache.kafka.clients.producer.RoundRobinPartitioner" }),
+        (name: "sticker", config: { "acks": "1", "batch.size": 60, "linger.ms": 1000 }),
+    ],
+    timeline: [
+        (at: "1s", do: Crash(broker: 1)),
+        (at: "5s", do: Produce(producer: "dealer", topic: "dealt", records: [(value: "probe", partition: Some(0))])),
+        (at: "5s", do: Produce(producer: "sticker", topic: "stuck", records: [(value: "probe", partition: Some(0))])),
+        (at: "8s", do: Produce(producer: "dealer", topic: "dealt", records: [(key: Some("k0"), value: "v"), (key: Some("k1"), value: "v"), (key: Some("k2"), value: "v"), (key: Some("k3"), value: "v"), (key: Some("k4"), value: "v"), (key: Some("k5"), value: "v")])),
+        (at: "8s", do: Produce(producer: "sticker", topic: "stuck", records: [(value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789"), (value: "0123456789")])),
+    ],
+)"#;
+
+#[test]
+fn partitioners_only_pick_partitions_with_a_leader() {
+    let mut sim = simulate_text(PARTITIONERS_WITH_A_PARTITION_DOWN, "partition-down.ron");
+    run_to(&mut sim, 20.0);
+    let placed = |producer: usize| -> Vec<u32> {
+        let records = sim.history.records.iter().filter(|r| r.producer.index() == producer).skip(1);
+        records.map(|r| sim.topo.partition(r.partition).partition).collect()
+    };
+    assert_eq!(placed(0), vec![1, 2, 1, 2, 1, 2], "keys are ignored and the leaderless partition 0 is skipped");
+    let stuck = placed(1);
+    assert_eq!(stuck.len(), 30);
+    assert!(stuck.iter().all(|&p| p != 0), "never partition 0: {stuck:?}");
+    assert!(stuck.contains(&1) && stuck.contains(&2), "batch.size=60 makes the sticky partition move on: {stuck:?}");
+    // 24-byte records: a batch holds two, so the last batch is never full after a record and the switch waits for
+    // twice batch.size (`updatePartitionInfo` without `enableSwitch`): runs of five records.
+    let first_run = stuck.iter().take_while(|&&p| p == stuck[0]).count();
+    assert_eq!(first_run % 5, 0, "{stuck:?}");
+    // A refused connection puts B1 in reconnect backoff: metadata refreshes go elsewhere until it passes
+    // (`leastLoadedNode` skips blacked-out nodes), so each producer tries the dead B1 at most once a second.
+    for producer in [4, 5] {
+        let refused: Vec<u64> = sim
+            .trace
+            .events()
+            .iter()
+            .filter(|e| matches!(e.kind, TraceKind::Refused { from, to, .. } if from.0 == producer && to.0 == 1))
+            .map(|e| e.time)
+            .collect();
+        assert!(refused.len() >= 2, "{refused:?}");
+        assert!(refused.windows(2).all(|w| w[1] - w[0] >= 1_000_000), "{refused:?}");
+    }
+}
+
+/// NetworkClient does not send on a connection that was refused: the node is not ready, so the probe records to
+/// the dead B1 are not tries and get no error; they wait in the accumulator (for a new leader or
+/// `delivery.timeout.ms`, 120 s here) while metadata is refreshed.
+#[test]
+fn a_refused_connection_is_not_a_try() {
+    let mut sim = simulate_text(PARTITIONERS_WITH_A_PARTITION_DOWN, "partition-down.ron");
+    run_to(&mut sim, 20.0);
+    let report = Report::build(&sim, false);
+    for name in ["dealer", "sticker"] {
+        let producer = producer(&report, name);
+        assert_eq!(producer.retries, 0, "{name}");
+        assert!(producer.errors.is_empty(), "{name}: {:?}", producer.errors);
+        assert_eq!(producer.pending, 1, "{name}: the probe to partition 0 still waits");
+    }
+    assert!(sim.trace.events().iter().any(|e| matches!(e.kind, TraceKind::Refused { to, .. } if to.0 == 1)));
 }
 
 #[test]
