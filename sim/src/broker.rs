@@ -1673,6 +1673,12 @@ impl Broker {
         }
         self.complete_fetches_with_new_records(ctx);
         if acks == Acks::None {
+            // `KafkaApis.handleProduceRequest`: an acks=0 producer expects no answer, so on any partition error the
+            // broker closes the connection, and the producer, seeing the disconnect, refreshes its metadata.
+            if results.iter().any(|(_, r)| matches!(r, Some(Err(_)))) {
+                ctx.send(request.0, Message::ProduceDisconnected { broker: self.id, request_id: None });
+            }
+            ctx.buffers.produce_outcomes.give(results);
             return;
         }
         if waits.is_empty() {

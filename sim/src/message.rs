@@ -266,9 +266,10 @@ pub enum Message {
         batches: Vec<(PartitionIdx, ProduceBatch)>,
     },
     /// The connection to a dead broker was refused while sending an acks=0 request (which has no response).
-    /// The connection to a dead process was refused, so the request never went out; `request_id` is the request
-    /// the producer was waiting on (none for acks=0).
-    ProduceRefused {
+    /// The producer's connection to `broker` is gone: refused by a dead process, so the request never went out
+    /// (`request_id` is the request the producer was waiting on, none for acks=0), or closed by the broker after an
+    /// acks=0 request failed (`KafkaApis.handleProduceRequest`: the only way to tell an acks=0 producer).
+    ProduceDisconnected {
         broker: BrokerId,
         request_id: Option<u64>,
     },
@@ -463,7 +464,7 @@ impl Message {
     pub fn kind(&self) -> MessageKind {
         match self {
             Message::Produce { .. } => MessageKind::Produce,
-            Message::ProduceResponse { .. } | Message::ProduceRefused { .. } => MessageKind::ProduceResponse,
+            Message::ProduceResponse { .. } | Message::ProduceDisconnected { .. } => MessageKind::ProduceResponse,
             Message::Fetch { .. } => MessageKind::Fetch,
             Message::FetchResponse { .. } => MessageKind::FetchResponse,
             Message::BrokerHeartbeat { .. } => MessageKind::BrokerHeartbeat,
@@ -514,7 +515,7 @@ impl Message {
     /// (TCP RST), which Kafka's NetworkClient reports as a disconnect (`NetworkException`).
     pub fn refused(&self, receiver: crate::ids::NodeId) -> Option<Message> {
         match self {
-            Message::Produce { request_id, acks, .. } => Some(Message::ProduceRefused {
+            Message::Produce { request_id, acks, .. } => Some(Message::ProduceDisconnected {
                 broker: BrokerId(receiver.0),
                 request_id: (*acks != Acks::None).then_some(*request_id),
             }),

@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// `reconnect.backoff.max.ms` (default 1000): how long a broken connection is left alone before a new attempt.
+/// Kafka starts at `reconnect.backoff.ms` (50) and doubles per failed attempt up to this (KIP-144); the model waits
+/// the maximum every time (see ARCHITECTURE.md, simplifications).
 const RECONNECT_BACKOFF_MAX: Micros = 1_000_000;
 
 /// Kafka's `Utils.murmur2`, bit for bit (seed 0x9747b28c).
@@ -838,10 +840,12 @@ impl Producer {
                     self.handle_response(ctx, history, request, results, false);
                 }
             }
-            Message::ProduceRefused { broker, request_id } => {
-                // The request reached a dead process: NetworkClient's connection to it is refused, so the node is not
-                // ready (no attempt is made and no error is seen) and metadata is refreshed. The batches of an acks=0
-                // request were already done; the others go back to the accumulator as they were.
+            Message::ProduceDisconnected { broker, request_id } => {
+                // The connection is gone. Either the request reached a dead process, whose refused connection means
+                // the node is not ready (no attempt is made and no error is seen), or a broker closed it after an
+                // acks=0 request failed. Either way the node waits out the reconnect backoff and metadata is
+                // refreshed. The batches of an acks=0 request were already done; the others go back to the
+                // accumulator as they were.
                 if let Some(request) = request_id.and_then(|id| self.in_flight.remove(&id)) {
                     self.unsend(request);
                 }
@@ -900,7 +904,7 @@ impl Producer {
         self.request_metadata(ctx);
     }
 
-    /// The connection to `broker` broke or was refused: it is not ready until `reconnect.backoff.max.ms` passes.
+    /// The connection to `broker` broke or was refused: it is not ready until the reconnect backoff passes.
     fn mark_unreachable(&mut self, ctx: &mut Ctx, broker: BrokerId) {
         if self.unreachable.insert(broker) {
             ctx.timer_after(RECONNECT_BACKOFF_MAX, Timer::Reconnect { broker });

@@ -5,7 +5,7 @@ use kafkascope_sim::producer::partition_for_key;
 use kafkascope_sim::report::Report;
 use kafkascope_sim::trace::TraceKind;
 use kafkascope_sim::trace::TraceRetention;
-use kafkascope_tests::{run_to, simulate, simulate_text, simulate_with};
+use kafkascope_tests::{partition_state, run_to, simulate, simulate_text, simulate_with};
 
 fn producer<'a>(report: &'a Report, name: &str) -> &'a kafkascope_sim::report::ProducerReport {
     report.producers.iter().find(|p| p.id == name).expect("producer exists")
@@ -171,6 +171,35 @@ fn a_refused_connection_is_not_a_try() {
         assert_eq!(producer.pending, 1, "{name}: the probe to partition 0 still waits");
     }
     assert!(sim.trace.events().iter().any(|e| matches!(e.kind, TraceKind::Refused { to, .. } if to.0 == 1)));
+}
+
+/// `KafkaApis.handleProduceRequest`: an acks=0 request that fails (here NOT_LEADER_OR_FOLLOWER at the old leader)
+/// gets no answer, so the broker closes the connection; the producer sees the disconnect and refreshes its
+/// metadata. Without that, an acks=0 producer keeps writing to the old leader, which drops every record.
+#[test]
+fn acks_0_finds_the_new_leader_when_the_old_one_closes_the_connection() {
+    let text = r#"Scenario(
+    title: "acks=0 after a leader change",
+    description: "B1 is cut off from the controller from 2s to 15s; B2 takes over; B1 learns it at 16s.",
+    seed: 3,
+    duration: "25s",
+    cluster: (brokers: 3),
+    topics: [(name: "metrics", partitions: 1, replication_factor: 3, assignment: Some([[1, 2, 3]]))],
+    producers: [(name: "fire", config: { "acks": "0" }, workload: [Steady(topic: "metrics", rate_per_sec: 100, stop: Some("24s"))])],
+    timeline: [
+        (at: "2s", do: Cut(from: "B1", to: "controller", both_ways: true)),
+        (at: "15s", do: HealAll),
+    ],
+)"#;
+    let mut sim = simulate_text(text, "acks0-leader-change.ron");
+    run_to(&mut sim, 25.0);
+    assert_eq!(partition_state(&sim, "metrics", 0).0, Some(2));
+    let verdict = sim.verdict();
+    assert!(!verdict.acked_lost.is_empty(), "B1's writes as a zombie leader are truncated away");
+    let lost_late =
+        verdict.acked_lost.iter().filter(|&&r| sim.history.records[r.index()].created_at > 16_100_000).count();
+    assert_eq!(lost_late, 0, "once B1 refuses, the producer writes to B2");
+    assert!(verdict.acked_lost.len() < 710, "{}", verdict.acked_lost.len());
 }
 
 #[test]
