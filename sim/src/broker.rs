@@ -1688,7 +1688,11 @@ impl Broker {
         for &(slot, base_offset, required_offset) in &waits {
             let partition = results[slot].0;
             if let Some(Replica { role: Role::Leader(state), .. }) = self.replicas[partition.index()].as_mut() {
-                state.waiting_produces.push_back(WaitingProduce { request, slot, required_offset, base_offset });
+                // Kept in `required_offset` order, so that completing takes a prefix. A new append always goes last;
+                // a duplicate batch, answered with its original offsets, may need an earlier place.
+                let position = state.waiting_produces.partition_point(|w| w.required_offset <= required_offset);
+                let waiting = WaitingProduce { request, slot, required_offset, base_offset };
+                state.waiting_produces.insert(position, waiting);
             }
         }
         let deadline = ctx.now + timeout;
