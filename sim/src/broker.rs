@@ -24,6 +24,10 @@ use std::collections::{BTreeMap, VecDeque};
 /// Kafka keeps the metadata of the last 5 batches per producer (`ProducerStateEntry.NUM_BATCHES_TO_RETAIN`).
 const BATCHES_TO_RETAIN: usize = 5;
 
+/// How long a broker in controlled shutdown waits for the controller to let it go before it stops anyway
+/// (`BrokerServer.shutdown`: `controlledShutdownFuture.get(5L, TimeUnit.MINUTES)`).
+const CONTROLLED_SHUTDOWN_TIMEOUT: Micros = 5 * 60 * 1_000_000;
+
 /// An estimate of a record's size on the wire, for `replica.fetch.max.bytes`.
 const RECORD_BYTES_ESTIMATE: u64 = 64;
 
@@ -406,12 +410,13 @@ impl Broker {
         ctx.timer_after(ctx.config().broker_heartbeat_interval, Timer::BrokerHeartbeat);
     }
 
-    /// Controlled shutdown (KIP-631): ask the controller to move leadership away, then stop.
+    /// Controlled shutdown (KIP-631): ask the controller to move leadership away, then stop. `BrokerServer.shutdown`
+    /// waits up to five minutes for the controller's approval before it stops anyway.
     pub fn begin_controlled_shutdown(&mut self, ctx: &mut Ctx) {
         self.want_shutdown = true;
         ctx.trace(TraceKind::ShutdownRequested { broker: self.id });
         self.send_heartbeat(ctx);
-        ctx.timer_after(ctx.config().broker_session_timeout, Timer::ControlledShutdownTimeout);
+        ctx.timer_after(CONTROLLED_SHUTDOWN_TIMEOUT, Timer::ControlledShutdownTimeout);
     }
 
     pub fn on_timer(&mut self, ctx: &mut Ctx, timer: Timer) {
