@@ -209,3 +209,29 @@ fn a_broken_invariant_stops_the_run_with_seed_and_event() {
     assert!(message.contains("command HealAll"), "{message}");
     assert!(sim.step().is_err(), "a failed run stays failed");
 }
+
+/// `BrokerServer.shutdown` waits up to five minutes for the controller to approve a controlled shutdown: with the
+/// controller down, the broker keeps serving, and stops only when that wait runs out.
+#[test]
+fn controlled_shutdown_waits_five_minutes_for_the_controller() {
+    let text = r#"Scenario(
+    title: "controlled shutdown without a controller",
+    description: "The controller is down when B1 asks to shut down.",
+    seed: 1,
+    duration: "6m",
+    cluster: (brokers: 3),
+    topics: [(name: "orders", partitions: 1, replication_factor: 3)],
+    timeline: [
+        (at: "5s", do: CrashController),
+        (at: "10s", do: ControlledShutdown(broker: 1)),
+    ],
+)"#;
+    let mut sim = kafkascope_tests::simulate_text(text, "shutdown-without-controller.ron");
+    let stopped = |sim: &kafkascope_sim::Simulation| {
+        sim.trace.events().iter().find(|e| matches!(e.kind, TraceKind::Stopped { .. })).map(|e| e.time)
+    };
+    run_to(&mut sim, 300.0);
+    assert_eq!(stopped(&sim), None, "still waiting for the controller after 290 s");
+    run_to(&mut sim, 320.0);
+    assert_eq!(stopped(&sim), Some(310_000_000), "stopped five minutes after asking");
+}
