@@ -24,6 +24,9 @@ use std::collections::{BTreeMap, VecDeque};
 /// Kafka keeps the metadata of the last 5 batches per producer (`ProducerStateEntry.NUM_BATCHES_TO_RETAIN`).
 const BATCHES_TO_RETAIN: usize = 5;
 
+/// `BrokerLifecycleManager`: while the controller still fences it (starting up), a broker heartbeats every 10 ms.
+const STARTING_HEARTBEAT_INTERVAL: Micros = 10_000;
+
 /// How long a broker in controlled shutdown waits for the controller to let it go before it stops anyway
 /// (`BrokerServer.shutdown`: `controlledShutdownFuture.get(5L, TimeUnit.MINUTES)`).
 const CONTROLLED_SHUTDOWN_TIMEOUT: Micros = 5 * 60 * 1_000_000;
@@ -280,6 +283,8 @@ pub struct Broker {
     pub want_shutdown: bool,
     /// False after a restart until the controller accepts this incarnation's registration.
     pub registered: bool,
+    /// When the next heartbeat is due; a `BrokerHeartbeat` timer for another time is stale.
+    heartbeat_at: Micros,
     next_fetch_id: u64,
     /// acks=all requests waiting for the high watermark, and their deadlines.
     delayed_produces: VecMap<RequestKey, DelayedProduce>,
@@ -335,6 +340,7 @@ impl Broker {
             replicas,
             want_shutdown: false,
             registered: true,
+            heartbeat_at: 0,
             next_fetch_id: 0,
             delayed_produces: VecMap::new(),
             produce_deadlines: DeadlineSet::new(),
@@ -407,7 +413,13 @@ impl Broker {
                 want_shutdown: self.want_shutdown,
             },
         );
-        ctx.timer_after(ctx.config().broker_heartbeat_interval, Timer::BrokerHeartbeat);
+        self.schedule_heartbeat(ctx, ctx.config().broker_heartbeat_interval);
+    }
+
+    fn schedule_heartbeat(&mut self, ctx: &mut Ctx, delay: Micros) {
+        let at = ctx.now + delay;
+        self.heartbeat_at = at;
+        ctx.out.timers.push((at, Timer::BrokerHeartbeat { at }));
     }
 
     /// Controlled shutdown (KIP-631): ask the controller to move leadership away, then stop. `BrokerServer.shutdown`
@@ -421,7 +433,8 @@ impl Broker {
 
     pub fn on_timer(&mut self, ctx: &mut Ctx, timer: Timer) {
         match timer {
-            Timer::BrokerHeartbeat => self.send_heartbeat(ctx),
+            Timer::BrokerHeartbeat { at } if at == self.heartbeat_at => self.send_heartbeat(ctx),
+            Timer::BrokerHeartbeat { .. } => {}
             Timer::ControlledShutdownTimeout => ctx.out.stop_self = true,
             Timer::HighWatermarkCheckpoint => {
                 for replica in self.replicas.iter_mut().flatten() {
@@ -528,7 +541,7 @@ impl Broker {
                 self.handle_fetch_response(ctx, BrokerId(from.0), fetch_id, error, &mut partitions);
                 ctx.buffers.fetch_answers.give(partitions);
             }
-            Message::BrokerHeartbeatResponse { registered, fenced: _, update, shutdown_ok } => {
+            Message::BrokerHeartbeatResponse { registered, fenced, update, shutdown_ok } => {
                 if !registered {
                     return; // Refused: the old incarnation's session is still alive. Keep heartbeating.
                 }
@@ -536,6 +549,10 @@ impl Broker {
                 self.apply_metadata(ctx, &update, false);
                 if shutdown_ok && self.want_shutdown {
                     ctx.out.stop_self = true;
+                } else if fenced && !self.want_shutdown {
+                    // BrokerLifecycleManager: a starting broker heartbeats again after only 10 ms, so that it is
+                    // caught up and unfenced quickly, instead of after `broker.heartbeat.interval.ms`.
+                    self.schedule_heartbeat(ctx, STARTING_HEARTBEAT_INTERVAL);
                 }
             }
             Message::MetadataPush(update) if self.registered => self.apply_metadata(ctx, &update, false),

@@ -315,6 +315,8 @@ impl Controller {
         r.fenced = true;
         if !was_fenced {
             ctx.trace(TraceKind::BrokerFenced { broker });
+            // A `BrokerRegistrationChangeRecord` in the metadata log: every broker learns it with its next fetch.
+            self.metadata_offset += 1;
         }
         self.remove_from_partitions(ctx, broker);
     }
@@ -354,6 +356,8 @@ impl Controller {
     fn unfence(&mut self, ctx: &mut Ctx, broker: BrokerId) {
         self.registration(broker).fenced = false;
         ctx.trace(TraceKind::BrokerUnfenced { broker });
+        // A `BrokerRegistrationChangeRecord`: leaders learn at once that the broker may rejoin ISRs (KIP-841).
+        self.metadata_offset += 1;
         self.elect_offline_partitions(ctx);
     }
 

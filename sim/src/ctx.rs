@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Timer {
     // Broker timers.
-    BrokerHeartbeat,
+    /// The next heartbeat, due at `at` (a later schedule replaces it).
+    BrokerHeartbeat {
+        at: Micros,
+    },
     /// A follower's fetch to `leader` got no answer within `replica.socket.timeout.ms`.
     FetchTimeout {
         leader: BrokerId,
