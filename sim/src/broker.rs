@@ -497,7 +497,7 @@ impl Broker {
                         for (_, result) in delayed.results.iter_mut().filter(|(_, r)| r.is_none()) {
                             *result = Some(Err(KafkaError::RequestTimedOut));
                         }
-                        send_produce_response(ctx, key, delayed);
+                        send_produce_response(ctx, key, delayed, &self.metadata);
                     }
                 }
                 self.arm_produce_timer(ctx);
@@ -1528,7 +1528,7 @@ impl Broker {
         if delayed.remaining == 0 {
             let delayed = self.delayed_produces.remove(&waiting.request).expect("present");
             self.produce_deadlines.remove(delayed.deadline, waiting.request);
-            send_produce_response(ctx, waiting.request, delayed);
+            send_produce_response(ctx, waiting.request, delayed, &self.metadata);
         }
     }
 
@@ -1705,7 +1705,7 @@ impl Broker {
         }
         if waits.is_empty() {
             let delayed = DelayedProduce { deadline: 0, remaining: 0, results };
-            return send_produce_response(ctx, request, delayed);
+            return send_produce_response(ctx, request, delayed, &self.metadata);
         }
         for &(slot, base_offset, required_offset) in &waits {
             let partition = results[slot].0;
@@ -1842,11 +1842,24 @@ fn wanted_fetch_position(replica: &Replica, leader: BrokerId) -> Option<FetchPar
     }
 }
 
-fn send_produce_response(ctx: &mut Ctx, (producer, request_id): RequestKey, mut delayed: DelayedProduce) {
+/// Answers a produce request. A partition answered NOT_LEADER_OR_FOLLOWER names the leader this broker's metadata
+/// knows (KIP-951, `ReplicaManager.getCurrentLeader`).
+fn send_produce_response(
+    ctx: &mut Ctx,
+    (producer, request_id): RequestKey,
+    mut delayed: DelayedProduce,
+    metadata: &[PartitionState],
+) {
+    let current_leaders = delayed
+        .results
+        .iter()
+        .filter(|(_, r)| matches!(r, Some(Err(KafkaError::NotLeaderOrFollower))))
+        .map(|(p, _)| (*p, metadata[p.index()].leader, metadata[p.index()].leader_epoch))
+        .collect();
     let mut results = ctx.buffers.produce_results.take(delayed.results.len());
     results.extend(delayed.results.drain(..).map(|(p, r)| (p, r.expect("every partition answered"))));
     ctx.buffers.produce_outcomes.give(delayed.results);
-    ctx.send(producer, Message::ProduceResponse { request_id, results });
+    ctx.send(producer, Message::ProduceResponse { request_id, results, current_leaders });
 }
 
 /// What a consumer may read from `offset`: records below the high watermark, at most `CONSUMER_FETCH_MAX_RECORDS`.

@@ -277,6 +277,9 @@ pub enum Message {
     ProduceResponse {
         request_id: u64,
         results: Vec<(PartitionIdx, Result<u64, KafkaError>)>,
+        /// KIP-951: for each partition answered NOT_LEADER_OR_FOLLOWER, the leader and leader epoch the broker's
+        /// metadata names (`CurrentLeader`), so the producer need not wait for a metadata refresh.
+        current_leaders: Vec<(PartitionIdx, Option<BrokerId>, u32)>,
     },
     /// A follower's fetch from one leader, for every partition it follows there, in a fetch session (KIP-227):
     /// `session_epoch` 0 opens a new session and names every partition (a full request); later requests carry the

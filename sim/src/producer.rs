@@ -94,8 +94,10 @@ pub struct Batch {
     /// Full, lingered long enough, or followed by another batch: the sender may take it.
     pub closed: bool,
     pub closed_by: BatchTrigger,
-    /// A retried batch waits until this time (`retry.backoff.ms`).
+    /// A retried batch waits until this time (`retry.backoff.ms`), unless its partition's leader changed since.
     pub retry_at: Micros,
+    /// The partition's leader epoch, as the producer knew it, when the batch was last sent.
+    pub sent_leader_epoch: u32,
 }
 
 /// A produce request in flight: one batch per partition, all for one broker.
@@ -455,6 +457,7 @@ impl Producer {
             closed,
             closed_by,
             retry_at: 0,
+            sent_leader_epoch: 0,
         });
         if closed {
             self.ready.insert(partition, self.leaders[partition.index()].0);
@@ -526,7 +529,11 @@ impl Producer {
                 let muted = unresolved
                     || ((max_in_flight == 1 || (self.producer_id != 0 && retrying) || stale_epoch)
                         && self.in_flight_per_partition[partition.index()] > 0);
-                if front.retry_at > ctx.now || muted {
+                // KIP-951 (`RecordAccumulator.shouldBackoff`): a retry skips its backoff once the partition has a
+                // new leader.
+                let backing_off =
+                    front.retry_at > ctx.now && front.sent_leader_epoch == self.leaders[partition.index()].1;
+                if backing_off || muted {
                     if front.closed {
                         self.arm_expiry(ctx, partition);
                     }
@@ -588,6 +595,7 @@ impl Producer {
             let partition = *partition;
             batch.attempts += 1;
             batch.drained = true;
+            batch.sent_leader_epoch = self.leaders[partition.index()].1;
             if batch.attempts > 1 {
                 self.stats.retries += 1;
             } else {
@@ -835,7 +843,10 @@ impl Producer {
 
     pub fn on_message(&mut self, ctx: &mut Ctx, history: &mut History, message: Message) {
         match message {
-            Message::ProduceResponse { request_id, results } => {
+            Message::ProduceResponse { request_id, results, current_leaders } => {
+                if !current_leaders.is_empty() {
+                    self.apply_current_leaders(&current_leaders);
+                }
                 if let Some(request) = self.in_flight.remove(&request_id) {
                     self.handle_response(ctx, history, request, results, false);
                 }
@@ -883,6 +894,23 @@ impl Producer {
                 self.drain(ctx, history);
             }
             other => debug_assert!(false, "producer got a message it never expects: {:?}", other.kind()),
+        }
+    }
+
+    /// KIP-951 (`Metadata.updatePartitionLeadership`): a leader named in a NOT_LEADER_OR_FOLLOWER answer with a
+    /// newer leader epoch than the producer knows replaces the cached one at once.
+    fn apply_current_leaders(&mut self, current_leaders: &[(PartitionIdx, Option<BrokerId>, u32)]) {
+        let mut changed = false;
+        for &(partition, leader, leader_epoch) in current_leaders {
+            let known = &mut self.leaders[partition.index()];
+            if leader.is_some() && leader_epoch > known.1 {
+                *known = (leader, leader_epoch);
+                changed = true;
+            }
+        }
+        if changed {
+            self.ready.reindex(&self.leaders);
+            self.queued.reindex(&self.leaders);
         }
     }
 

@@ -235,3 +235,35 @@ fn controlled_shutdown_waits_five_minutes_for_the_controller() {
     run_to(&mut sim, 320.0);
     assert_eq!(stopped(&sim), Some(310_000_000), "stopped five minutes after asking");
 }
+
+/// KIP-951: once the network heals, the former zombie B1 answers NOT_LEADER_OR_FOLLOWER and names the new leader in
+/// the answer, so the producer turns to B2 at once, without waiting for its metadata request (stuck on the cut link
+/// until request.timeout.ms) or for the retry backoff.
+#[test]
+fn a_not_leader_answer_names_the_new_leader() {
+    let mut sim =
+        kafkascope_tests::simulate_with("core/zombie-leader.ron", kafkascope_sim::trace::TraceRetention::Full);
+    run_to(&mut sim, 45.0);
+    let safe = kafkascope_sim::ids::ProducerIdx(0);
+    let events = sim.trace.events();
+    let told = events
+        .iter()
+        .find(|e| {
+            e.time >= 40_000_000
+                && matches!(e.kind, TraceKind::ProduceRetry { producer, error: kafkascope_sim::message::KafkaError::NotLeaderOrFollower, .. } if producer == safe)
+        })
+        .map(|e| e.time)
+        .expect("B1 says it is no longer the leader");
+    let zombie = kafkascope_sim::ids::BrokerId(1);
+    assert!(
+        !events.iter().any(|e| e.time >= told
+            && matches!(e.kind, TraceKind::BatchSent { producer, to, .. } if producer == safe && to == zombie)),
+        "nothing goes to B1 after its answer"
+    );
+    let first_ack = events
+        .iter()
+        .find(|e| e.time >= told && matches!(e.kind, TraceKind::ProduceAcked { producer, .. } if producer == safe))
+        .map(|e| e.time)
+        .expect("B2 acknowledges");
+    assert!(first_ack - told < 50_000, "acked by B2 {} us after B1's answer", first_ack - told);
+}
