@@ -75,6 +75,8 @@ pub enum Timer {
     MetadataTimeout {
         request_id: u64,
     },
+    /// `retry.backoff.ms` since the last metadata answer passed: a refresh that was asked for may go out.
+    MetadataBackoff,
     // Broker timers for consumer groups and consumer fetches.
     ConsumerFetchWait {
         at: Micros,

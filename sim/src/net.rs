@@ -1,13 +1,15 @@
 //! The simulated network: per-link latency ranges, random drops, cut links, slow nodes, and node liveness.
 //!
 //! Every link is FIFO like the TCP connection it stands for: a message never overtakes an earlier one on the same
-//! directed link. Latencies and drops come from the network's own seeded generator.
+//! directed link. Latencies and drops come from the network's seed, one random stream per directed link, so that
+//! the traffic on one link (a client sending more or fewer requests) never shifts the timing of another (the
+//! brokers' heartbeats to the controller).
 
 use crate::ids::NodeId;
 use crate::time::Micros;
 use petgraph::graphmap::DiGraphMap;
 use rand_chacha::ChaCha8Rng;
-use rand_core::RngCore;
+use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// Whether a node's process runs.
@@ -29,7 +31,10 @@ pub struct Network {
     last_delivery: Vec<Micros>,
     extra_latency: Vec<Micros>,
     drop: (u32, u32),
-    rng: ChaCha8Rng,
+    /// The network's seed; link `l` draws from ChaCha stream `l` of it.
+    seed: u64,
+    /// Each directed link's generator, made when the link first carries a message.
+    link_rngs: Vec<Option<Box<ChaCha8Rng>>>,
 }
 
 /// What happens to a message handed to the network.
@@ -44,7 +49,7 @@ pub enum Transit {
 }
 
 impl Network {
-    pub fn new(nodes: usize, latency: (Micros, Micros), drop: (u32, u32), rng: ChaCha8Rng) -> Self {
+    pub fn new(nodes: usize, latency: (Micros, Micros), drop: (u32, u32), seed: u64) -> Self {
         Network {
             nodes,
             status: vec![NodeStatus::Up; nodes],
@@ -53,8 +58,20 @@ impl Network {
             last_delivery: vec![0; nodes * nodes],
             extra_latency: vec![0; nodes],
             drop,
-            rng,
+            seed,
+            link_rngs: vec![None; nodes * nodes],
         }
+    }
+
+    /// The random stream of one directed link: ChaCha's stream number (its nonce) is the link's index, so the
+    /// streams of a seed never overlap.
+    fn link_rng(&mut self, link: usize) -> &mut ChaCha8Rng {
+        let seed = self.seed;
+        self.link_rngs[link].get_or_insert_with(|| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(link as u64);
+            Box::new(rng)
+        })
     }
 
     fn link(&self, from: NodeId, to: NodeId) -> usize {
@@ -133,11 +150,11 @@ impl Network {
             return Transit::Cut;
         }
         let (numerator, denominator) = self.drop;
-        if numerator > 0 && (self.rng.next_u32() % denominator) < numerator {
+        if numerator > 0 && (self.link_rng(link).next_u32() % denominator) < numerator {
             return Transit::Lost;
         }
         let (low, high) = self.latency[link];
-        let latency = if high > low { low + self.rng.next_u64() % (high - low + 1) } else { low };
+        let latency = if high > low { low + self.link_rng(link).next_u64() % (high - low + 1) } else { low };
         let arrival = now + latency + self.extra_latency[from.index()] + self.extra_latency[to.index()];
         // FIFO per directed link, like a TCP connection.
         let arrival = arrival.max(self.last_delivery[link]);
@@ -184,11 +201,31 @@ impl Network {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand_core::SeedableRng;
+
+    /// One stream per link: how much one link carries never moves another link's latencies.
+    #[test]
+    fn traffic_on_one_link_leaves_the_others_alone() {
+        let latencies = |net: &mut Network| -> Vec<Micros> {
+            (0..20)
+                .map(|t| match net.send(t * 10_000, NodeId(3), NodeId(0)) {
+                    Transit::Arrives(at) => at - t * 10_000,
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        let mut busy = Network::new(4, (1_000, 9_000), (0, 1), 7);
+        let mut quiet = Network::new(4, (1_000, 9_000), (0, 1), 7);
+        for t in 0..50 {
+            busy.send(t, NodeId(1), NodeId(2));
+        }
+        let (on_busy, on_quiet) = (latencies(&mut busy), latencies(&mut quiet));
+        assert_eq!(on_busy, on_quiet);
+        assert!(on_quiet.iter().any(|&l| l != on_quiet[0]), "latencies vary within the range: {on_quiet:?}");
+    }
 
     #[test]
     fn links_are_fifo_and_cuts_drop() {
-        let mut net = Network::new(3, (1_000, 9_000), (0, 1), ChaCha8Rng::seed_from_u64(1));
+        let mut net = Network::new(3, (1_000, 9_000), (0, 1), 1);
         let mut last = 0;
         for t in 0..100 {
             match net.send(t, NodeId(1), NodeId(2)) {
@@ -210,7 +247,7 @@ mod tests {
 
     #[test]
     fn partition_cuts_only_across_groups() {
-        let mut net = Network::new(4, (1, 1), (0, 1), ChaCha8Rng::seed_from_u64(1));
+        let mut net = Network::new(4, (1, 1), (0, 1), 1);
         net.partition(&[vec![NodeId(1)], vec![NodeId(2), NodeId(3)]]);
         assert!(net.is_cut(NodeId(1), NodeId(2)));
         assert!(!net.is_cut(NodeId(2), NodeId(3)));

@@ -20,9 +20,10 @@ use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-/// `reconnect.backoff.max.ms` (default 1000): how long a broken connection is left alone before a new attempt.
-/// Kafka starts at `reconnect.backoff.ms` (50) and doubles per failed attempt up to this (KIP-144); the model waits
-/// the maximum every time (see ARCHITECTURE.md, simplifications).
+/// `reconnect.backoff.ms` (default 50) and `reconnect.backoff.max.ms` (default 1000): after the n-th failed
+/// connection in a row a node is left alone for 50 ms doubled n - 1 times, at most 1 s, with 20% jitter
+/// (`ClusterConnectionStates`, KIP-144); a connection that answers resets the count.
+const RECONNECT_BACKOFF: Micros = 50_000;
 const RECONNECT_BACKOFF_MAX: Micros = 1_000_000;
 
 /// Kafka's `Utils.murmur2`, bit for bit (seed 0x9747b28c).
@@ -137,6 +138,10 @@ pub struct Producer {
     metadata_in_flight: Option<u64>,
     /// The broker the metadata request in flight went to.
     metadata_target: Option<BrokerId>,
+    /// The earliest time of the next metadata request: `retry.backoff.ms` after the last answer.
+    metadata_refresh_at: Micros,
+    /// A `MetadataBackoff` timer is set for `metadata_refresh_at`.
+    metadata_backoff_armed: bool,
     /// A metadata refresh is due but every broker is in reconnect backoff: it goes out at the next reconnect.
     metadata_wanted: bool,
     metadata_rotation: u32,
@@ -157,6 +162,8 @@ pub struct Producer {
     request_timer_at: Option<Micros>,
     /// Brokers whose connection broke: not ready until the reconnect backoff passes.
     unreachable: BTreeSet<BrokerId>,
+    /// Failed connections in a row per broker (indexed by broker id), for the reconnect backoff.
+    connect_failures: Vec<u32>,
     next_sequence: Vec<i32>,
     /// The producer id and epoch each partition's sequence numbers run under (`TxnPartitionEntry.producerIdAndEpoch`):
     /// after an epoch bump a partition keeps the old one until its batches sequenced under it are done.
@@ -210,6 +217,8 @@ impl Producer {
             leaders,
             metadata_in_flight: None,
             metadata_target: None,
+            metadata_refresh_at: 0,
+            metadata_backoff_armed: false,
             metadata_wanted: false,
             metadata_rotation: idx.0,
             accumulator: vec![VecDeque::new(); partitions],
@@ -223,6 +232,7 @@ impl Producer {
             in_flight: VecMap::new(),
             request_timer_at: None,
             unreachable: BTreeSet::new(),
+            connect_failures: vec![0; topo.brokers as usize + 1],
             next_sequence: vec![0; partitions],
             partition_producer_id: vec![if def.config.enable_idempotence { 1000 + idx.0 } else { 0 }; partitions],
             last_acked_sequence: vec![-1; partitions],
@@ -740,6 +750,15 @@ impl Producer {
         if self.metadata_in_flight.is_some() {
             return;
         }
+        // `Metadata.timeToAllowUpdate`: refreshes are at least `retry.backoff.ms` apart, so a partition without a
+        // leader is asked about a few times a second, not after every answer.
+        if ctx.now < self.metadata_refresh_at {
+            if !self.metadata_backoff_armed {
+                self.metadata_backoff_armed = true;
+                ctx.out.timers.push((self.metadata_refresh_at, Timer::MetadataBackoff));
+            }
+            return;
+        }
         // NetworkClient.leastLoadedNode: the broker with the fewest requests in flight, rotating among equals, and
         // never one in reconnect backoff; with every broker backed off the refresh waits for the next reconnect.
         let brokers = ctx.topo.brokers;
@@ -816,6 +835,10 @@ impl Producer {
                 }
                 self.drain(ctx, history);
             }
+            Timer::MetadataBackoff => {
+                self.metadata_backoff_armed = false;
+                self.request_metadata(ctx);
+            }
             Timer::MetadataTimeout { request_id } => {
                 if self.metadata_in_flight == Some(request_id) {
                     self.metadata_in_flight = None;
@@ -848,6 +871,7 @@ impl Producer {
                     self.apply_current_leaders(&current_leaders);
                 }
                 if let Some(request) = self.in_flight.remove(&request_id) {
+                    self.connect_failures[request.broker.0 as usize] = 0;
                     self.handle_response(ctx, history, request, results, false);
                 }
             }
@@ -869,6 +893,13 @@ impl Producer {
                     return;
                 }
                 self.metadata_in_flight = None;
+                match self.metadata_target {
+                    Some(broker) if !leaders.is_empty() => self.connect_failures[broker.0 as usize] = 0,
+                    _ => {}
+                }
+                if !leaders.is_empty() {
+                    self.metadata_refresh_at = ctx.now + self.config.retry_backoff;
+                }
                 if leaders.is_empty() {
                     // The broker refused the connection: it is in reconnect backoff, and the refresh goes to another
                     // one (`DefaultMetadataUpdater.handleServerDisconnect`, then `leastLoadedNode`).
@@ -935,7 +966,11 @@ impl Producer {
     /// The connection to `broker` broke or was refused: it is not ready until the reconnect backoff passes.
     fn mark_unreachable(&mut self, ctx: &mut Ctx, broker: BrokerId) {
         if self.unreachable.insert(broker) {
-            ctx.timer_after(RECONNECT_BACKOFF_MAX, Timer::Reconnect { broker });
+            let failures = &mut self.connect_failures[broker.0 as usize];
+            *failures += 1;
+            let failures = *failures;
+            let backoff = exponential_backoff(RECONNECT_BACKOFF, RECONNECT_BACKOFF_MAX, failures, &mut self.rng);
+            ctx.timer_after(backoff.max(1), Timer::Reconnect { broker });
         }
     }
 

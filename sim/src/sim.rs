@@ -203,12 +203,8 @@ impl Simulation {
             groups: scenario.groups.clone(),
         });
         let nodes = node_names.len();
-        let mut net = Network::new(
-            nodes,
-            scenario.network.latency,
-            scenario.network.drop,
-            ChaCha8Rng::seed_from_u64(sub_seed(seed, SUBSYSTEM_NETWORK)),
-        );
+        let mut net =
+            Network::new(nodes, scenario.network.latency, scenario.network.drop, sub_seed(seed, SUBSYSTEM_NETWORK));
         for (a, b, range) in &scenario.network.links {
             let find = |name: &str| NodeId(node_names.iter().position(|n| n == name).expect("validated") as u32);
             net.set_link_latency(find(a), find(b), *range);

@@ -1,6 +1,7 @@
 //! The producer scenarios in `scenarios/producer/`: batching, partitioners, retries, duplicates and ordering.
 
 use kafkascope_sim::history::KeyRef;
+use kafkascope_sim::message::MessageKind;
 use kafkascope_sim::producer::partition_for_key;
 use kafkascope_sim::report::Report;
 use kafkascope_sim::trace::TraceKind;
@@ -106,7 +107,7 @@ const PARTITIONERS_WITH_A_PARTITION_DOWN: &str = r#"Scenario(
     description: "test",
     seed: 5,
     duration: "20s",
-    cluster: (brokers: 3, config: { "broker.session.timeout.ms": 2000 }),
+    cluster: (brokers: 3, config: { "broker.session.timeout.ms": 2000, "broker.heartbeat.interval.ms": 500 }),
     topics: [
         (name: "dealt", partitions: 3, replication_factor: 1, assignment: Some([[1], [2], [3]])),
         (name: "stuck", partitions: 3, replication_factor: 1, assignment: Some([[1], [2], [3]])),
@@ -142,7 +143,8 @@ fn partitioners_only_pick_partitions_with_a_leader() {
     let first_run = stuck.iter().take_while(|&&p| p == stuck[0]).count();
     assert_eq!(first_run % 5, 0, "{stuck:?}");
     // A refused connection puts B1 in reconnect backoff: metadata refreshes go elsewhere until it passes
-    // (`leastLoadedNode` skips blacked-out nodes), so each producer tries the dead B1 at most once a second.
+    // (`leastLoadedNode` skips blacked-out nodes). The backoff starts at reconnect.backoff.ms (50 ms) and doubles
+    // per refusal up to reconnect.backoff.max.ms (1 s, 20% jitter), so the tries of the dead B1 thin out.
     for producer in [4, 5] {
         let refused: Vec<u64> = sim
             .trace
@@ -152,7 +154,25 @@ fn partitioners_only_pick_partitions_with_a_leader() {
             .map(|e| e.time)
             .collect();
         assert!(refused.len() >= 2, "{refused:?}");
-        assert!(refused.windows(2).all(|w| w[1] - w[0] >= 1_000_000), "{refused:?}");
+        let gaps: Vec<u64> = refused.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.iter().all(|&g| g >= 40_000), "{gaps:?}");
+        assert!(
+            gaps.iter().skip(5).all(|&g| g >= 800_000),
+            "a second apart once the backoff is at its maximum: {gaps:?}"
+        );
+        assert!(gaps.iter().take(3).any(|&g| g < 600_000), "the first tries come sooner: {gaps:?}");
+        // Partition 0 has no leader and a record waiting, so the producer keeps asking for metadata, but at most
+        // once per retry.backoff.ms (100 ms) after the last answer (`Metadata.timeToAllowUpdate`).
+        let metadata_requests = sim
+            .trace
+            .events()
+            .iter()
+            .filter(|e| e.time >= 10_000_000 && e.time < 20_000_000)
+            .filter(|e| {
+                matches!(e.kind, TraceKind::Delivered { from, message: MessageKind::MetadataRequest, .. } if from.0 == producer)
+            })
+            .count();
+        assert!((50..=100).contains(&metadata_requests), "{metadata_requests} metadata requests in 10 s");
     }
 }
 
