@@ -24,6 +24,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 /// connection in a row a node is left alone for 50 ms doubled n - 1 times, at most 1 s, with 20% jitter
 /// (`ClusterConnectionStates`, KIP-144); a connection that answers resets the count.
 const RECONNECT_BACKOFF: Micros = 50_000;
+
+/// The largest epoch the packed producer id (`id | epoch << 20` in a `u32`) holds; Kafka's is `Short.MAX_VALUE`.
+const MAX_PRODUCER_EPOCH: u32 = 0xFFF;
+/// A producer that ran out of epochs takes id `1000 + index + stride * resets`, still below 2^20.
+const PRODUCER_ID_RESET_STRIDE: u32 = 65_536;
 const RECONNECT_BACKOFF_MAX: Micros = 1_000_000;
 
 /// Kafka's `Utils.murmur2`, bit for bit (seed 0x9747b28c).
@@ -133,6 +138,10 @@ pub struct Producer {
     /// The idempotent producer id and epoch packed in one number (`id + epoch << 20`), or 0 without idempotence.
     pub producer_id: u32,
     pub producer_epoch: u32,
+    /// Producer ids taken anew after the epoch ran out.
+    producer_id_resets: u32,
+    /// When the epoch was last bumped.
+    last_bump_at: Option<Micros>,
     /// Leader and leader epoch per partition, as last learnt from metadata.
     pub leaders: Vec<(Option<BrokerId>, u32)>,
     metadata_in_flight: Option<u64>,
@@ -214,6 +223,8 @@ impl Producer {
             config: def.config.clone(),
             producer_id: if def.config.enable_idempotence { 1000 + idx.0 } else { 0 },
             producer_epoch: 0,
+            producer_id_resets: 0,
+            last_bump_at: None,
             leaders,
             metadata_in_flight: None,
             metadata_target: None,
@@ -810,6 +821,8 @@ impl Producer {
                     let batch = deque.remove(index).expect("index valid");
                     self.count_error(KafkaError::DeliveryTimeout);
                     self.complete(ctx, history, partition, &batch, Err(KafkaError::DeliveryTimeout));
+                    // The batch behind it may be waiting too (`RecordAccumulator.expiredBatches` walks the queue).
+                    self.arm_expiry(ctx, partition);
                 }
             }
             Timer::RequestTimeout { at } if self.request_timer_at == Some(at) => {
@@ -987,6 +1000,8 @@ impl Producer {
             } else {
                 self.stats.retries -= 1;
             }
+            // Its expiry timer may have fired while it was out: waiting again, it needs a new one.
+            batch.expiry_armed = false;
             // Back where it was: ahead of every batch created after it (`Batch::id` counts up per producer).
             let deque = &mut self.accumulator[partition.index()];
             let position = deque.iter().position(|b| b.id > batch.id).unwrap_or(deque.len());
@@ -1003,13 +1018,28 @@ impl Producer {
     /// keep their old epoch and sequence, so a retry there is still recognised as a duplicate; those partitions move
     /// to the new epoch once nothing of the old one is outstanding.
     fn bump_epoch(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
-        self.producer_epoch += 1;
+        // Kafka collects the partitions to rewrite and bumps once per sender loop (`partitionsToRewriteSequences`):
+        // a partition that asks at the same instant as another, and never sent under the epoch just made, joins it.
+        let joins_last_bump =
+            self.last_bump_at == Some(ctx.now) && self.partition_producer_id[partition.index()] != self.producer_id;
+        if !joins_last_bump {
+            self.producer_epoch += 1;
+            if self.producer_epoch > MAX_PRODUCER_EPOCH {
+                // `bumpIdempotentProducerEpoch` at `Short.MAX_VALUE` takes a new producer id (here: the next free
+                // one of this producer's) and starts again at epoch 0.
+                self.producer_id_resets += 1;
+                self.producer_epoch = 0;
+                debug_assert!(self.producer_id_resets < 16, "the packed producer id has room for 15 resets");
+            }
+            self.last_bump_at = Some(ctx.now);
+        }
         ctx.trace(TraceKind::ProducerEpochBumped {
             producer: self.idx,
             partition,
             producer_epoch: self.producer_epoch,
         });
-        self.producer_id = (self.producer_id & 0xF_FFFF) | (self.producer_epoch << 20);
+        let base_id = 1000 + self.idx.0 + PRODUCER_ID_RESET_STRIDE * self.producer_id_resets;
+        self.producer_id = base_id | (self.producer_epoch << 20);
         let new_id = self.producer_id;
         let mut outstanding: Vec<&mut Batch> = self
             .in_flight

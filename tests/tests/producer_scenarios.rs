@@ -389,3 +389,71 @@ fn each_acked_record_sits_at_the_offset_its_callback_reported() {
         assert!(in_shared_batches > 0, "{file}: some batches held more than one record");
     }
 }
+
+/// `delivery.timeout.ms` bounds every record, also one whose request was refused by a dead broker while its expiry
+/// timer was due: the batch comes back to the queue and expires there. (The leader B1 crashes and its only replica
+/// goes with it, so nothing can be delivered; before the fix, 144 records stayed pending for good.)
+#[test]
+fn records_refused_by_a_dead_leader_still_expire() {
+    let text = r#"Scenario(
+    title: "expiry of refused batches",
+    description: "B1, the only replica, crashes at 1s; the link to it is slow, so refusals come back late.",
+    seed: 4,
+    duration: "60s",
+    cluster: (brokers: 2, network: (links: [(between: ("p", "B1"), latency: ("300ms", "500ms"))])),
+    topics: [(name: "t", partitions: 1, replication_factor: 1, assignment: Some([[1]]))],
+    producers: [
+        (name: "p", config: { "acks": "all", "request.timeout.ms": 2000, "delivery.timeout.ms": 3000, "linger.ms": 0 }, workload: [Steady(topic: "t", rate_per_sec: 20, stop: Some("8s"))]),
+    ],
+    timeline: [(at: "1s", do: Crash(broker: 1))],
+)"#;
+    let mut sim = simulate_text(text, "expiry-of-refused-batches.ron");
+    run_to(&mut sim, 12.0);
+    let report = Report::build(&sim, false);
+    let p = producer(&report, "p");
+    assert_eq!(p.pending, 0, "every record was acked or failed by 8 s + delivery.timeout.ms: {p:?}");
+    assert_eq!(p.acked + p.failed, 160);
+    assert!(p.errors.get("DELIVERY_TIMEOUT").is_some_and(|&n| n > 0));
+}
+
+/// The packed producer id holds epochs up to 4095. An outage on thousands of partitions bumps the epoch once per
+/// partition (Kafka would bump at most once per sender loop, which the model does for partitions asking at the same
+/// instant), so the epoch runs out; the producer then takes a new producer id, as Kafka's
+/// `bumpIdempotentProducerEpoch` does at `Short.MAX_VALUE`. Before, the epoch wrapped to 0 and a partition that
+/// started over at sequence 0 could match a batch the broker still remembered and be answered as a duplicate.
+#[test]
+fn an_exhausted_producer_epoch_takes_a_new_producer_id() {
+    let text = r#"Scenario(
+    title: "idempotent epoch wraps after 4096 per-partition bumps",
+    description: "3000 partitions lose their answers twice, so the idempotent producer bumps its epoch more than 4095 times.",
+    seed: 3,
+    duration: "20s",
+    cluster: (brokers: 1),
+    topics: [
+        (name: "t", partitions: 3000, replication_factor: 1),
+    ],
+    producers: [
+        (name: "p", config: { "acks": "all", "enable.idempotence": true, "request.timeout.ms": 1000, "delivery.timeout.ms": 2000, "linger.ms": 0 }, workload: [Steady(topic: "t", rate_per_sec: 30000, keys: Some(3000), stop: Some("12s"))]),
+    ],
+    timeline: [
+        (at: "1s", do: Cut(from: "B1", to: "p")),
+        (at: "4s", do: HealAll),
+        (at: "5s", do: Cut(from: "B1", to: "p")),
+        (at: "8s", do: HealAll),
+    ],
+)"#;
+    let mut sim = simulate_text(text, "epoch-wrap.ron");
+    run_to(&mut sim, 20.0);
+    let bumps: Vec<u32> = sim
+        .trace
+        .events()
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::ProducerEpochBumped { producer_epoch, .. } => Some(producer_epoch),
+            _ => None,
+        })
+        .collect();
+    assert!(bumps.len() > 4096, "{} bumps", bumps.len());
+    assert_eq!(bumps.iter().max(), Some(&4095));
+    assert!(sim.verdict().acked_lost.is_empty() && sim.verdict().duplicates.is_empty());
+}
