@@ -10,7 +10,7 @@ use crate::ctx::{Ctx, Timer};
 use crate::deadlines::DeadlineSet;
 use crate::history::{BatchOutcome, History, KeyRef, OutcomeId, RecordInfo, TextId};
 use crate::ids::{BrokerId, NodeId, PartitionIdx, ProducerIdx, RecordId};
-use crate::message::{KafkaError, Message, ProduceBatch, RecordIds};
+use crate::message::{BrokerSet, KafkaError, Message, ProduceBatch, RecordIds};
 use crate::scenario::Workload;
 use crate::time::{Micros, US_PER_SEC};
 use crate::trace::{BatchTrigger, TraceKind};
@@ -147,6 +147,8 @@ pub struct Producer {
     metadata_in_flight: Option<u64>,
     /// The broker the metadata request in flight went to.
     metadata_target: Option<BrokerId>,
+    /// The brokers the last metadata answer listed (`None` before the first answer).
+    listed_brokers: Option<BrokerSet>,
     /// The earliest time of the next metadata request: `retry.backoff.ms` after the last answer.
     metadata_refresh_at: Micros,
     /// A `MetadataBackoff` timer is set for `metadata_refresh_at`.
@@ -228,6 +230,7 @@ impl Producer {
             leaders,
             metadata_in_flight: None,
             metadata_target: None,
+            listed_brokers: None,
             metadata_refresh_at: 0,
             metadata_backoff_armed: false,
             metadata_wanted: false,
@@ -777,6 +780,7 @@ impl Producer {
         let Some(target) = (0..brokers)
             .map(|i| BrokerId((start + i) % brokers + 1))
             .filter(|b| !self.unreachable.contains(b))
+            .filter(|b| self.listed_brokers.is_none_or(|listed| listed.is_empty() || listed.contains(*b)))
             .min_by_key(|b| self.in_flight_per_broker[b.0 as usize])
         else {
             self.metadata_wanted = true;
@@ -901,7 +905,7 @@ impl Producer {
                 self.request_metadata(ctx);
                 self.drain(ctx, history);
             }
-            Message::MetadataResponse { request_id, leaders, .. } => {
+            Message::MetadataResponse { request_id, leaders, brokers } => {
                 if self.metadata_in_flight != Some(request_id) {
                     return;
                 }
@@ -912,6 +916,8 @@ impl Producer {
                 }
                 if !leaders.is_empty() {
                     self.metadata_refresh_at = ctx.now + self.config.retry_backoff;
+                    // The brokers the cluster lists (fenced ones drop out): `leastLoadedNode` picks among these.
+                    self.listed_brokers = Some(brokers);
                 }
                 if leaders.is_empty() {
                     // The broker refused the connection: it is in reconnect backoff, and the refresh goes to another
