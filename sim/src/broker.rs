@@ -24,8 +24,14 @@ use std::collections::{BTreeMap, VecDeque};
 /// Kafka keeps the metadata of the last 5 batches per producer (`ProducerStateEntry.NUM_BATCHES_TO_RETAIN`).
 const BATCHES_TO_RETAIN: usize = 5;
 
-/// `BrokerLifecycleManager`: while the controller still fences it (starting up), a broker heartbeats every 10 ms.
+/// `BrokerLifecycleManager`: while it starts up (`STARTING`, the controller still fences it), a broker heartbeats
+/// every 10 ms. A running broker that was fenced keeps its usual `broker.heartbeat.interval.ms`.
 const STARTING_HEARTBEAT_INTERVAL: Micros = 10_000;
+
+/// `BrokerLifecycleManager`: the first answer that does not yet let a broker in controlled shutdown go is followed by
+/// a heartbeat after only 50 ms, "in the case where controlled shutdown completes quickly"; later ones by the usual
+/// interval.
+const FIRST_PENDING_SHUTDOWN_HEARTBEAT: Micros = 50_000;
 
 /// How long a broker in controlled shutdown waits for the controller to let it go before it stops anyway
 /// (`BrokerServer.shutdown`: `controlledShutdownFuture.get(5L, TimeUnit.MINUTES)`).
@@ -281,6 +287,10 @@ pub struct Broker {
     /// Replicas hosted here, indexed by partition.
     pub replicas: Vec<Option<Replica>>,
     pub want_shutdown: bool,
+    /// The controller answered a heartbeat of this controlled shutdown without letting the broker go yet.
+    got_controlled_shutdown_response: bool,
+    /// Since the (re)start, until the controller first unfences it (`BrokerState.STARTING` and `RECOVERY`).
+    starting: bool,
     /// False after a restart until the controller accepts this incarnation's registration.
     pub registered: bool,
     /// When the next heartbeat is due; a `BrokerHeartbeat` timer for another time is stale.
@@ -339,6 +349,8 @@ impl Broker {
             ineligible: BrokerSet::default(),
             replicas,
             want_shutdown: false,
+            got_controlled_shutdown_response: false,
+            starting: false,
             registered: true,
             heartbeat_at: 0,
             next_fetch_id: 0,
@@ -361,6 +373,8 @@ impl Broker {
     /// Starts (or restarts) the broker process: roles are forgotten until metadata arrives, logs are kept.
     pub fn start(&mut self, ctx: &mut Ctx, fresh_metadata: bool) {
         self.want_shutdown = false;
+        self.got_controlled_shutdown_response = false;
+        self.starting = true;
         self.delayed_produces.clear();
         self.produce_deadlines.clear();
         self.produce_timer_at = None;
@@ -547,9 +561,17 @@ impl Broker {
                 }
                 self.registered = true;
                 self.apply_metadata(ctx, &update, false);
-                if shutdown_ok && self.want_shutdown {
-                    ctx.out.stop_self = true;
-                } else if fenced && !self.want_shutdown {
+                if !fenced {
+                    self.starting = false;
+                }
+                if self.want_shutdown {
+                    if shutdown_ok {
+                        ctx.out.stop_self = true;
+                    } else if !self.got_controlled_shutdown_response {
+                        self.got_controlled_shutdown_response = true;
+                        self.schedule_heartbeat(ctx, FIRST_PENDING_SHUTDOWN_HEARTBEAT);
+                    }
+                } else if fenced && self.starting {
                     // BrokerLifecycleManager: a starting broker heartbeats again after only 10 ms, so that it is
                     // caught up and unfenced quickly, instead of after `broker.heartbeat.interval.ms`.
                     self.schedule_heartbeat(ctx, STARTING_HEARTBEAT_INTERVAL);
@@ -602,6 +624,10 @@ impl Broker {
                     .filter(|b| !self.ineligible.contains(*b))
                     .fold(BrokerSet::default(), |set, b| set.with(b));
                 ctx.send(from, Message::MetadataResponse { request_id, leaders, brokers });
+            }
+            // Any live broker, fenced or not, accepts connections and answers ApiVersions.
+            Message::ApiVersions { request_id } => {
+                ctx.send(from, Message::ApiVersionsResponse { request_id, error: None });
             }
             other => debug_assert!(false, "broker got a message it never expects: {:?}", other.kind()),
         }

@@ -66,8 +66,20 @@ pub enum Timer {
     RequestTimeout {
         at: Micros,
     },
+    /// `reconnect.backoff.ms` passed: the broker may be connected to again.
     Reconnect {
         broker: BrokerId,
+    },
+    /// A new connection's first packet had no answer: it is sent again (TCP's SYN retransmission).
+    ConnectRetransmit {
+        broker: BrokerId,
+        request_id: u64,
+        retransmits: u32,
+    },
+    /// A new connection's setup (its ApiVersions exchange) reaches `socket.connection.setup.timeout.ms`.
+    ConnectTimeout {
+        broker: BrokerId,
+        request_id: u64,
     },
     RetryBackoff {
         partition: PartitionIdx,

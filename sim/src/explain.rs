@@ -247,6 +247,11 @@ pub fn explain(event: &TraceEvent, topo: &Topology) -> String {
             node(NodeId(topo.brokers + 1 + producer.0)),
             part(*partition)
         ),
+        TraceKind::ProducerConnected { producer, broker } => format!(
+            "{} has a new connection to {}: its ApiVersions request was answered, so requests may go out again",
+            node(NodeId(topo.brokers + 1 + producer.0)),
+            node(broker.node())
+        ),
     };
     format!("{:>10}  {text}", format_time(event.time))
 }

@@ -404,6 +404,11 @@ pub fn explain_ko(event: &TraceEvent, topo: &Topology) -> String {
             part(*partition),
             euro_ro(producer_epoch)
         ),
+        TraceKind::ProducerConnected { producer, broker } => format!(
+            "{}의 {} 새 연결이 준비되었습니다: ApiVersions 요청에 응답을 받았으니 다시 요청을 보낼 수 있습니다",
+            node(NodeId(topo.brokers + 1 + producer.0)),
+            node(broker.node())
+        ),
     };
     format!("{:>10}  {text}", format_time(event.time))
 }

@@ -327,6 +327,16 @@ pub enum Message {
     MetadataRequest {
         request_id: u64,
     },
+    /// The first request on a new connection (KIP-35, KIP-511): the client sends nothing else on it until the
+    /// answer arrives (`NetworkClient` is `CHECKING_API_VERSIONS`, then `READY`).
+    ApiVersions {
+        request_id: u64,
+    },
+    /// The broker's answer; `NetworkException` when the connection was refused (the broker's process is down).
+    ApiVersionsResponse {
+        request_id: u64,
+        error: Option<KafkaError>,
+    },
     FindCoordinator {
         request_id: u64,
         group: u32,
@@ -461,6 +471,8 @@ pub enum MessageKind {
     ConsumerFetchResponse,
     ListOffsets,
     ListOffsetsResponse,
+    ApiVersions,
+    ApiVersionsResponse,
 }
 
 impl Message {
@@ -477,6 +489,8 @@ impl Message {
             Message::AlterPartitionResponse { .. } => MessageKind::AlterPartitionResponse,
             Message::MetadataRequest { .. } => MessageKind::MetadataRequest,
             Message::MetadataResponse { .. } => MessageKind::MetadataResponse,
+            Message::ApiVersions { .. } => MessageKind::ApiVersions,
+            Message::ApiVersionsResponse { .. } => MessageKind::ApiVersionsResponse,
             Message::FindCoordinator { .. } => MessageKind::FindCoordinator,
             Message::FindCoordinatorResponse { .. } => MessageKind::FindCoordinatorResponse,
             Message::JoinGroup { .. } => MessageKind::JoinGroup,
@@ -563,6 +577,10 @@ impl Message {
                 request_id: *request_id,
                 leaders: Vec::new(),
                 brokers: BrokerSet::default(),
+            }),
+            Message::ApiVersions { request_id } => Some(Message::ApiVersionsResponse {
+                request_id: *request_id,
+                error: Some(KafkaError::NetworkException),
             }),
             _ => None,
         }

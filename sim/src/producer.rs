@@ -18,7 +18,7 @@ use crate::vecmap::VecMap;
 use rand_chacha::ChaCha8Rng;
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// `reconnect.backoff.ms` (default 50) and `reconnect.backoff.max.ms` (default 1000): after the n-th failed
 /// connection in a row a node is left alone for 50 ms doubled n - 1 times, at most 1 s, with 20% jitter
@@ -30,6 +30,29 @@ const MAX_PRODUCER_EPOCH: u32 = 0xFFF;
 /// A producer that ran out of epochs takes id `1000 + index + stride * resets`, still below 2^20.
 const PRODUCER_ID_RESET_STRIDE: u32 = 65_536;
 const RECONNECT_BACKOFF_MAX: Micros = 1_000_000;
+
+/// `socket.connection.setup.timeout.ms` (default 10 s) and `socket.connection.setup.timeout.max.ms` (default 30 s):
+/// a new connection that is not ready in time is closed; the timeout doubles with each failure in a row, with 20%
+/// jitter (KIP-601).
+const CONNECTION_SETUP_TIMEOUT: Micros = 10_000_000;
+const CONNECTION_SETUP_TIMEOUT_MAX: Micros = 30_000_000;
+
+/// A connection attempt whose first packet got no answer sends it again after 1 s, then 2 s, 4 s, ... (Linux TCP's
+/// SYN retransmission, initial RTO 1 s, RFC 6298), so a link that heals mid-attempt connects soon after.
+const CONNECT_RETRANSMIT: Micros = 1_000_000;
+
+/// The producer's connection to one broker, as `ClusterConnectionStates` tracks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Connection {
+    /// Open and past its ApiVersions exchange: requests may go out (`NetworkClient.isReady`).
+    Ready,
+    /// Broken or refused: nothing goes out until `reconnect.backoff.ms` passes.
+    Backoff,
+    /// The backoff passed: the next request for this broker opens a new connection first.
+    Disconnected,
+    /// A new connection's ApiVersions request is out (KIP-35, KIP-511); requests wait for its answer.
+    Connecting { request_id: u64 },
+}
 
 /// Kafka's `Utils.murmur2`, bit for bit (seed 0x9747b28c).
 pub fn murmur2(data: &[u8]) -> i32 {
@@ -171,8 +194,9 @@ pub struct Producer {
     in_flight_per_partition: Vec<u32>,
     pub in_flight: VecMap<u64, InFlight>,
     request_timer_at: Option<Micros>,
-    /// Brokers whose connection broke: not ready until the reconnect backoff passes.
-    unreachable: BTreeSet<BrokerId>,
+    /// The connection to each broker (indexed by broker id). All start ready: the producer begins as it is after
+    /// its bootstrap, with metadata and connections in place.
+    connections: Vec<Connection>,
     /// Failed connections in a row per broker (indexed by broker id), for the reconnect backoff.
     connect_failures: Vec<u32>,
     next_sequence: Vec<i32>,
@@ -245,7 +269,7 @@ impl Producer {
             in_flight_per_partition: vec![0; partitions],
             in_flight: VecMap::new(),
             request_timer_at: None,
-            unreachable: BTreeSet::new(),
+            connections: vec![Connection::Ready; topo.brokers as usize + 1],
             connect_failures: vec![0; topo.brokers as usize + 1],
             next_sequence: vec![0; partitions],
             partition_producer_id: vec![if def.config.enable_idempotence { 1000 + idx.0 } else { 0 }; partitions],
@@ -508,7 +532,12 @@ impl Producer {
             if !self.ready.broker_has_any(b) || self.in_flight_per_broker[broker.0 as usize] >= max_in_flight {
                 continue;
             }
-            if self.unreachable.contains(&broker) {
+            if self.connections[broker.0 as usize] != Connection::Ready {
+                // `NetworkClient.ready`: a node without a ready connection gets none of the batches (not even acks=0
+                // ones); asking starts a connection when the reconnect backoff allows one.
+                if self.connections[broker.0 as usize] == Connection::Disconnected {
+                    self.connect(ctx, broker);
+                }
                 for partition in self.ready.of_broker(b) {
                     self.arm_expiry(ctx, partition);
                 }
@@ -773,17 +802,29 @@ impl Producer {
             }
             return;
         }
-        // NetworkClient.leastLoadedNode: the broker with the fewest requests in flight, rotating among equals, and
-        // never one in reconnect backoff; with every broker backed off the refresh waits for the next reconnect.
+        // NetworkClient.leastLoadedNode: among the brokers the last metadata listed, the ready one with the fewest
+        // requests in flight, rotating among equals; else wait for a connection being set up; else open one to a
+        // broker out of its reconnect backoff. With every broker backed off the refresh waits for the next reconnect.
         let brokers = ctx.topo.brokers;
         let start = self.metadata_rotation;
-        let Some(target) = (0..brokers)
+        let candidates = (0..brokers)
             .map(|i| BrokerId((start + i) % brokers + 1))
-            .filter(|b| !self.unreachable.contains(b))
-            .filter(|b| self.listed_brokers.is_none_or(|listed| listed.is_empty() || listed.contains(*b)))
-            .min_by_key(|b| self.in_flight_per_broker[b.0 as usize])
-        else {
+            .filter(|b| self.listed_brokers.is_none_or(|listed| listed.is_empty() || listed.contains(*b)));
+        let ready = candidates
+            .clone()
+            .filter(|b| self.connections[b.0 as usize] == Connection::Ready)
+            .min_by_key(|b| self.in_flight_per_broker[b.0 as usize]);
+        let Some(target) = ready else {
             self.metadata_wanted = true;
+            let mut states = candidates.clone().map(|b| (b, self.connections[b.0 as usize]));
+            if !states.any(|(_, c)| matches!(c, Connection::Connecting { .. })) {
+                if let Some(broker) =
+                    candidates.into_iter().find(|b| self.connections[b.0 as usize] == Connection::Disconnected)
+                {
+                    self.metadata_rotation = self.metadata_rotation.wrapping_add(1);
+                    self.connect(ctx, broker);
+                }
+            }
             return;
         };
         self.metadata_wanted = false;
@@ -845,12 +886,31 @@ impl Producer {
             Timer::RequestTimeout { .. } => {}
             Timer::RetryBackoff { .. } => self.drain(ctx, history),
             Timer::Reconnect { broker } => {
-                // reconnect.backoff.max.ms passed: try the node again (a dead one refuses, and is marked again).
-                self.unreachable.remove(&broker);
+                // The reconnect backoff passed: the next request for the node opens a new connection.
+                if self.connections[broker.0 as usize] == Connection::Backoff {
+                    self.connections[broker.0 as usize] = Connection::Disconnected;
+                }
                 if self.metadata_wanted {
                     self.request_metadata(ctx);
                 }
                 self.drain(ctx, history);
+            }
+            Timer::ConnectRetransmit { broker, request_id, retransmits } => {
+                if self.connections[broker.0 as usize] == (Connection::Connecting { request_id }) {
+                    ctx.send(broker.node(), Message::ApiVersions { request_id });
+                    let retransmits = retransmits + 1;
+                    ctx.timer_after(
+                        CONNECT_RETRANSMIT << retransmits.min(16),
+                        Timer::ConnectRetransmit { broker, request_id, retransmits },
+                    );
+                }
+            }
+            Timer::ConnectTimeout { broker, request_id } => {
+                // `NetworkClient.handleTimedOutConnections`: the connection is closed and metadata refreshed.
+                if self.connections[broker.0 as usize] == (Connection::Connecting { request_id }) {
+                    self.disconnect(ctx, broker);
+                    self.request_metadata(ctx);
+                }
             }
             Timer::MetadataBackoff => {
                 self.metadata_backoff_armed = false;
@@ -859,6 +919,11 @@ impl Producer {
             Timer::MetadataTimeout { request_id } => {
                 if self.metadata_in_flight == Some(request_id) {
                     self.metadata_in_flight = None;
+                    // A request timeout closes the connection (`NetworkClient.handleTimedOutRequests`), with every
+                    // request in flight on it.
+                    if let Some(broker) = self.metadata_target.take() {
+                        self.on_broker_disconnected(ctx, history, broker);
+                    }
                     self.request_metadata(ctx);
                 }
             }
@@ -897,12 +962,43 @@ impl Producer {
                 // the node is not ready (no attempt is made and no error is seen), or a broker closed it after an
                 // acks=0 request failed. Either way the node waits out the reconnect backoff and metadata is
                 // refreshed. The batches of an acks=0 request were already done; the others go back to the
-                // accumulator as they were.
-                if let Some(request) = request_id.and_then(|id| self.in_flight.remove(&id)) {
-                    self.unsend(request);
+                // accumulator as they were. A refusal of a request whose connection is already known to be
+                // broken (it was sent before the crash was noticed) changes nothing more.
+                let still_open = match request_id {
+                    Some(id) => match self.in_flight.remove(&id) {
+                        Some(request) => {
+                            self.unsend(request);
+                            true
+                        }
+                        None => false,
+                    },
+                    None => self.connections[broker.0 as usize] == Connection::Ready,
+                };
+                if still_open {
+                    self.disconnect(ctx, broker);
+                    self.request_metadata(ctx);
+                    self.drain(ctx, history);
                 }
-                self.mark_unreachable(ctx, broker);
-                self.request_metadata(ctx);
+            }
+            Message::ApiVersionsResponse { request_id, error } => {
+                let Some(broker) = (1..self.connections.len())
+                    .map(|b| BrokerId(b as u32))
+                    .find(|b| self.connections[b.0 as usize] == (Connection::Connecting { request_id }))
+                else {
+                    return;
+                };
+                match error {
+                    None => {
+                        // `ClusterConnectionStates.ready`: the connection is ready and its reconnect backoff resets.
+                        self.connections[broker.0 as usize] = Connection::Ready;
+                        self.connect_failures[broker.0 as usize] = 0;
+                        ctx.trace(TraceKind::ProducerConnected { producer: self.idx, broker });
+                    }
+                    Some(_) => self.disconnect(ctx, broker),
+                }
+                if self.metadata_wanted || error.is_some() {
+                    self.request_metadata(ctx);
+                }
                 self.drain(ctx, history);
             }
             Message::MetadataResponse { request_id, leaders, brokers } => {
@@ -923,7 +1019,9 @@ impl Producer {
                     // The broker refused the connection: it is in reconnect backoff, and the refresh goes to another
                     // one (`DefaultMetadataUpdater.handleServerDisconnect`, then `leastLoadedNode`).
                     if let Some(broker) = self.metadata_target.take() {
-                        self.mark_unreachable(ctx, broker);
+                        if self.connections[broker.0 as usize] == Connection::Ready {
+                            self.disconnect(ctx, broker);
+                        }
                     }
                     self.request_metadata(ctx);
                     return;
@@ -974,7 +1072,7 @@ impl Producer {
     pub fn on_broker_disconnected(&mut self, ctx: &mut Ctx, history: &mut History, broker: BrokerId) {
         // The node is not ready (NetworkClient.ready) until it can be reached again: nothing is sent to it, not even
         // acks=0 batches, which wait in the accumulator for fresher metadata.
-        self.mark_unreachable(ctx, broker);
+        self.disconnect(ctx, broker);
         let failed: Vec<u64> = self.in_flight.iter().filter(|(_, f)| f.broker == broker).map(|(&id, _)| id).collect();
         for request_id in failed {
             self.fail_request(ctx, history, request_id, KafkaError::NetworkException);
@@ -982,15 +1080,32 @@ impl Producer {
         self.request_metadata(ctx);
     }
 
-    /// The connection to `broker` broke or was refused: it is not ready until the reconnect backoff passes.
-    fn mark_unreachable(&mut self, ctx: &mut Ctx, broker: BrokerId) {
-        if self.unreachable.insert(broker) {
+    /// The connection to `broker` broke, was refused or timed out: it is not ready until the reconnect backoff passes.
+    fn disconnect(&mut self, ctx: &mut Ctx, broker: BrokerId) {
+        let connection = &mut self.connections[broker.0 as usize];
+        if *connection != Connection::Backoff {
+            *connection = Connection::Backoff;
             let failures = &mut self.connect_failures[broker.0 as usize];
             *failures += 1;
             let failures = *failures;
             let backoff = exponential_backoff(RECONNECT_BACKOFF, RECONNECT_BACKOFF_MAX, failures, &mut self.rng);
             ctx.timer_after(backoff.max(1), Timer::Reconnect { broker });
         }
+    }
+
+    /// `NetworkClient.initiateConnect`: open a new connection to `broker` and send its ApiVersions request. The TCP
+    /// handshake and the ApiVersions exchange are one round trip here. A dead broker refuses it; over a cut link it is
+    /// sent again as TCP resends a SYN, and given up after `socket.connection.setup.timeout.ms`.
+    fn connect(&mut self, ctx: &mut Ctx, broker: BrokerId) {
+        self.next_request_id += 1;
+        let request_id = self.next_request_id;
+        self.connections[broker.0 as usize] = Connection::Connecting { request_id };
+        ctx.send(broker.node(), Message::ApiVersions { request_id });
+        let failures = self.connect_failures[broker.0 as usize];
+        let timeout =
+            exponential_backoff(CONNECTION_SETUP_TIMEOUT, CONNECTION_SETUP_TIMEOUT_MAX, failures + 1, &mut self.rng);
+        ctx.timer_after(timeout, Timer::ConnectTimeout { broker, request_id });
+        ctx.timer_after(CONNECT_RETRANSMIT, Timer::ConnectRetransmit { broker, request_id, retransmits: 0 });
     }
 
     /// A request whose connection was refused never left: its batches return to the front of their partitions'

@@ -310,6 +310,11 @@ pub enum TraceKind {
         group: u32,
         rebalance_in_progress: bool,
     },
+    /// A new connection from the producer to `broker` answered its ApiVersions request: requests may go out on it.
+    ProducerConnected {
+        producer: ProducerIdx,
+        broker: BrokerId,
+    },
 }
 
 impl TraceKind {
@@ -369,6 +374,7 @@ impl TraceKind {
             TraceKind::ProduceAcked { .. } => "producer.acked",
             TraceKind::ProduceRetry { .. } => "producer.retry",
             TraceKind::ProducerEpochBumped { .. } => "producer.epoch_bumped",
+            TraceKind::ProducerConnected { .. } => "producer.connected",
             TraceKind::ProduceFailed { .. } => "producer.failed",
             TraceKind::CommitNotReplicated { .. } => "group.commit_not_replicated",
             TraceKind::CommitSyncRetry { .. } => "consumer.commit_sync_retry",
@@ -448,7 +454,7 @@ impl TraceKind {
                 vec![crate::ids::CONTROLLER]
             }
             Healed => Vec::new(),
-            BatchSent { to, .. } => vec![to.node()],
+            BatchSent { to, .. } | ProducerConnected { broker: to, .. } => vec![to.node()],
             ProduceAcked { .. } | ProduceRetry { .. } | ProduceFailed { .. } | ProducerEpochBumped { .. } => Vec::new(),
         }
     }

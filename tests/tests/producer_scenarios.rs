@@ -423,7 +423,7 @@ fn records_refused_by_a_dead_leader_still_expire() {
 fn an_exhausted_producer_epoch_takes_a_new_producer_id() {
     let text = r#"Scenario(
     title: "idempotent epoch wraps after 4096 per-partition bumps",
-    description: "3000 partitions lose their answers twice, so the idempotent producer bumps its epoch more than 4095 times.",
+    description: "3000 partitions lose their answers three times, so the idempotent producer bumps its epoch more than 4095 times.",
     seed: 3,
     duration: "20s",
     cluster: (brokers: 1),
@@ -431,13 +431,15 @@ fn an_exhausted_producer_epoch_takes_a_new_producer_id() {
         (name: "t", partitions: 3000, replication_factor: 1),
     ],
     producers: [
-        (name: "p", config: { "acks": "all", "enable.idempotence": true, "request.timeout.ms": 1000, "delivery.timeout.ms": 2000, "linger.ms": 0 }, workload: [Steady(topic: "t", rate_per_sec: 30000, keys: Some(3000), stop: Some("12s"))]),
+        (name: "p", config: { "acks": "all", "enable.idempotence": true, "request.timeout.ms": 1000, "delivery.timeout.ms": 2000, "linger.ms": 0 }, workload: [Steady(topic: "t", rate_per_sec: 30000, keys: Some(3000), stop: Some("14s"))]),
     ],
     timeline: [
         (at: "1s", do: Cut(from: "B1", to: "p")),
         (at: "4s", do: HealAll),
         (at: "5s", do: Cut(from: "B1", to: "p")),
         (at: "8s", do: HealAll),
+        (at: "9s", do: Cut(from: "B1", to: "p")),
+        (at: "12s", do: HealAll),
     ],
 )"#;
     let mut sim = simulate_text(text, "epoch-wrap.ron");
@@ -458,7 +460,8 @@ fn an_exhausted_producer_epoch_takes_a_new_producer_id() {
 
 /// KIP-144: after the leader B1 dies, the producer retries the connection after `reconnect.backoff.ms` (50 ms),
 /// doubling per refusal up to `reconnect.backoff.max.ms` (1 s, 20% jitter), until the controller fences B1 (at 11 s)
-/// and names a new leader.
+/// and names a new leader. Each try is a new connection's ApiVersions request, which the dead B1 refuses; no
+/// produce request goes to it after the crash.
 #[test]
 fn reconnects_to_a_dead_leader_back_off_exponentially() {
     let text = r#"Scenario(
@@ -477,10 +480,15 @@ fn reconnects_to_a_dead_leader_back_off_exponentially() {
         .trace
         .events()
         .iter()
-        .filter(|e| matches!(e.kind, TraceKind::Refused { message: MessageKind::Produce, .. }))
+        .filter(|e| matches!(e.kind, TraceKind::Refused { message: MessageKind::ApiVersions, .. }))
         .map(|e| e.time)
         .collect();
-    // Requests refused together (two in flight at once) count as one try.
+    let refused_produces = sim
+        .trace
+        .events()
+        .iter()
+        .filter(|e| matches!(e.kind, TraceKind::Refused { message: MessageKind::Produce, .. }));
+    assert_eq!(refused_produces.count(), 0, "produce requests only go out on a ready connection");
     let mut gaps: Vec<u64> = tries.windows(2).map(|w| w[1] - w[0]).filter(|&g| g > 10_000).collect();
     assert!(gaps.len() >= 8, "{gaps:?}");
     assert!(gaps.iter().take(3).all(|&g| g < 600_000), "the first tries come quickly: {gaps:?}");
@@ -491,4 +499,82 @@ fn reconnects_to_a_dead_leader_back_off_exponentially() {
     let errors = &producer(&report, "p").errors;
     assert!(errors.keys().all(|e| e == "NETWORK_EXCEPTION"), "{errors:?}");
     assert!(errors.get("NETWORK_EXCEPTION").is_some_and(|&n| n <= 5), "{errors:?}");
+}
+
+/// `NetworkClient.ready`: after the leader B1 crashes, every new connection to it is refused, so no request goes to
+/// it, and acks=0 batches wait in the accumulator for the new leader instead of being written to a dead socket and
+/// counted as sent. Before connections were set up with an ApiVersions exchange, the producer sent a request after
+/// each reconnect backoff and counted it done: 928 of these 3000 records were "acked" and lost.
+#[test]
+fn acks_0_sends_nothing_to_a_dead_leader() {
+    let text = r#"Scenario(
+    title: "acks=0 while the leader is dead",
+    description: "B1, the leader, crashes at 2s; the controller fences it about 9s later and elects B2.",
+    seed: 1,
+    duration: "40s",
+    cluster: (brokers: 3),
+    topics: [(name: "t", partitions: 1, replication_factor: 3, assignment: Some([[1, 2, 3]]))],
+    producers: [(name: "p0", config: { "acks": 0 }, workload: [Steady(topic: "t", rate_per_sec: 100, stop: Some("30s"))])],
+    timeline: [(at: "2s", do: Crash(broker: 1))],
+)"#;
+    let mut sim = simulate_text(text, "acks0-dead-leader.ron");
+    run_to(&mut sim, 40.0);
+    let report = Report::build(&sim, false);
+    let p0 = producer(&report, "p0");
+    assert_eq!((p0.sent, p0.acked, p0.pending), (3000, 3000, 0));
+    assert_eq!(sim.verdict().acked_lost.len(), 0, "records sent before the crash were replicated; later ones waited");
+    assert_eq!(partition_state(&sim, "t", 0).0, Some(2));
+    let events = sim.trace.events();
+    let crash = 2_000_000;
+    let produces_to_b1 = events.iter().filter(|e| {
+        e.time > crash && matches!(e.kind, TraceKind::Refused { to, message: MessageKind::Produce, .. } if to.0 == 1)
+    });
+    assert_eq!(produces_to_b1.count(), 0);
+    let connects_refused = events
+        .iter()
+        .filter(|e| matches!(e.kind, TraceKind::Refused { to, message: MessageKind::ApiVersions, .. } if to.0 == 1));
+    assert!(connects_refused.count() >= 5, "the producer kept trying to connect to B1");
+}
+
+/// A new connection over a cut link gets no answer: its first packet is sent again after 1, 2, 4 and 8 s (TCP's SYN
+/// retransmission), and the attempt is given up after `socket.connection.setup.timeout.ms` (10 s, doubled per failure
+/// in a row, 20% jitter; KIP-601). Then a new attempt starts after the reconnect backoff, and after the heal the
+/// producer connects and delivers everything.
+#[test]
+fn a_connection_over_a_cut_link_retransmits_and_times_out() {
+    let text = r#"Scenario(
+    title: "connect over a cut link",
+    description: "The producer is cut off from the leader B1 (both ways) from 2s to 50s.",
+    seed: 1,
+    duration: "60s",
+    cluster: (brokers: 3),
+    topics: [(name: "t", partitions: 1, replication_factor: 3, assignment: Some([[1, 2, 3]]))],
+    producers: [(name: "p", config: { "acks": "all", "request.timeout.ms": 2000 }, workload: [Steady(topic: "t", rate_per_sec: 10, stop: Some("55s"))])],
+    timeline: [(at: "2s", do: Cut(from: "p", to: "B1", both_ways: true)), (at: "50s", do: HealAll)],
+)"#;
+    let mut sim = simulate_text(text, "connect-over-a-cut-link.ron");
+    run_to(&mut sim, 60.0);
+    let events = sim.trace.events();
+    let probes: Vec<u64> = events
+        .iter()
+        .filter(|e| matches!(e.kind, TraceKind::Dropped { message: MessageKind::ApiVersions, .. }))
+        .map(|e| e.time)
+        .collect();
+    assert!(probes.len() >= 6, "{probes:?}");
+    let first = probes[0];
+    assert!((4_000_000..4_500_000).contains(&first), "the request timed out at 4 s, then the connection: {first}");
+    let gaps: Vec<u64> = probes.windows(2).take(4).map(|w| w[1] - w[0]).collect();
+    assert_eq!(gaps, vec![1_000_000, 2_000_000, 4_000_000, 8_000_000], "SYN retransmissions");
+    // The fifth probe is the next connection, after a 20 s setup timeout (one failure before) and the backoff.
+    let next_attempt = probes[5] - first;
+    assert!((16_000_000..24_500_000).contains(&next_attempt), "{next_attempt}");
+    let connected_again = events
+        .iter()
+        .find(|e| e.time > 4_000_000 && matches!(e.kind, TraceKind::ProducerConnected { .. }))
+        .map(|e| e.time)
+        .expect("connected after the heal");
+    assert!((50_000_000..58_000_000).contains(&connected_again), "{connected_again}");
+    let report = Report::build(&sim, false);
+    let p = producer(&report, "p");
+    assert_eq!((p.sent, p.acked, p.pending), (550, 550, 0));
 }

@@ -187,9 +187,13 @@ pub fn message_family(kind: MessageKind) -> MessageFamily {
         Produce | ProduceResponse => MessageFamily::Produce,
         Fetch | FetchResponse => MessageFamily::Fetch,
         BrokerHeartbeat | BrokerHeartbeatResponse | Heartbeat | HeartbeatResponse => MessageFamily::Heartbeat,
-        MetadataPush | AlterPartition | AlterPartitionResponse | MetadataRequest | MetadataResponse => {
-            MessageFamily::Metadata
-        }
+        MetadataPush
+        | AlterPartition
+        | AlterPartitionResponse
+        | MetadataRequest
+        | MetadataResponse
+        | ApiVersions
+        | ApiVersionsResponse => MessageFamily::Metadata,
         FindCoordinator
         | FindCoordinatorResponse
         | JoinGroup
