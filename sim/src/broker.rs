@@ -627,7 +627,7 @@ impl Broker {
             }
             // Any live broker, fenced or not, accepts connections and answers ApiVersions.
             Message::ApiVersions { request_id } => {
-                ctx.send(from, Message::ApiVersionsResponse { request_id, error: None });
+                ctx.send(from, Message::ApiVersionsResponse { broker: self.id, request_id, error: None });
             }
             other => debug_assert!(false, "broker got a message it never expects: {:?}", other.kind()),
         }

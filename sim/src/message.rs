@@ -334,6 +334,7 @@ pub enum Message {
     },
     /// The broker's answer; `NetworkException` when the connection was refused (the broker's process is down).
     ApiVersionsResponse {
+        broker: BrokerId,
         request_id: u64,
         error: Option<KafkaError>,
     },
@@ -579,6 +580,7 @@ impl Message {
                 brokers: BrokerSet::default(),
             }),
             Message::ApiVersions { request_id } => Some(Message::ApiVersionsResponse {
+                broker: BrokerId(receiver.0),
                 request_id: *request_id,
                 error: Some(KafkaError::NetworkException),
             }),

@@ -532,10 +532,10 @@ impl Producer {
             if !self.ready.broker_has_any(b) || self.in_flight_per_broker[broker.0 as usize] >= max_in_flight {
                 continue;
             }
-            if self.connections[broker.0 as usize] != Connection::Ready {
+            if self.connection(broker) != Connection::Ready {
                 // `NetworkClient.ready`: a node without a ready connection gets none of the batches (not even acks=0
                 // ones); asking starts a connection when the reconnect backoff allows one.
-                if self.connections[broker.0 as usize] == Connection::Disconnected {
+                if self.connection(broker) == Connection::Disconnected {
                     self.connect(ctx, broker);
                 }
                 for partition in self.ready.of_broker(b) {
@@ -812,18 +812,15 @@ impl Producer {
             .filter(|b| self.listed_brokers.is_none_or(|listed| listed.is_empty() || listed.contains(*b)));
         let ready = candidates
             .clone()
-            .filter(|b| self.connections[b.0 as usize] == Connection::Ready)
+            .filter(|&b| self.connection(b) == Connection::Ready)
             .min_by_key(|b| self.in_flight_per_broker[b.0 as usize]);
         let Some(target) = ready else {
             self.metadata_wanted = true;
-            let mut states = candidates.clone().map(|b| (b, self.connections[b.0 as usize]));
-            if !states.any(|(_, c)| matches!(c, Connection::Connecting { .. })) {
-                if let Some(broker) =
-                    candidates.into_iter().find(|b| self.connections[b.0 as usize] == Connection::Disconnected)
-                {
-                    self.metadata_rotation = self.metadata_rotation.wrapping_add(1);
-                    self.connect(ctx, broker);
-                }
+            let connecting = candidates.clone().any(|b| matches!(self.connection(b), Connection::Connecting { .. }));
+            let connectable = candidates.into_iter().find(|&b| self.connection(b) == Connection::Disconnected);
+            if let (false, Some(broker)) = (connecting, connectable) {
+                self.metadata_rotation = self.metadata_rotation.wrapping_add(1);
+                self.connect(ctx, broker);
             }
             return;
         };
@@ -887,7 +884,7 @@ impl Producer {
             Timer::RetryBackoff { .. } => self.drain(ctx, history),
             Timer::Reconnect { broker } => {
                 // The reconnect backoff passed: the next request for the node opens a new connection.
-                if self.connections[broker.0 as usize] == Connection::Backoff {
+                if self.connection(broker) == Connection::Backoff {
                     self.connections[broker.0 as usize] = Connection::Disconnected;
                 }
                 if self.metadata_wanted {
@@ -896,7 +893,7 @@ impl Producer {
                 self.drain(ctx, history);
             }
             Timer::ConnectRetransmit { broker, request_id, retransmits } => {
-                if self.connections[broker.0 as usize] == (Connection::Connecting { request_id }) {
+                if self.connection(broker) == (Connection::Connecting { request_id }) {
                     ctx.send(broker.node(), Message::ApiVersions { request_id });
                     let retransmits = retransmits + 1;
                     ctx.timer_after(
@@ -907,7 +904,7 @@ impl Producer {
             }
             Timer::ConnectTimeout { broker, request_id } => {
                 // `NetworkClient.handleTimedOutConnections`: the connection is closed and metadata refreshed.
-                if self.connections[broker.0 as usize] == (Connection::Connecting { request_id }) {
+                if self.connection(broker) == (Connection::Connecting { request_id }) {
                     self.disconnect(ctx, broker);
                     self.request_metadata(ctx);
                 }
@@ -972,7 +969,7 @@ impl Producer {
                         }
                         None => false,
                     },
-                    None => self.connections[broker.0 as usize] == Connection::Ready,
+                    None => self.connection(broker) == Connection::Ready,
                 };
                 if still_open {
                     self.disconnect(ctx, broker);
@@ -980,13 +977,11 @@ impl Producer {
                     self.drain(ctx, history);
                 }
             }
-            Message::ApiVersionsResponse { request_id, error } => {
-                let Some(broker) = (1..self.connections.len())
-                    .map(|b| BrokerId(b as u32))
-                    .find(|b| self.connections[b.0 as usize] == (Connection::Connecting { request_id }))
-                else {
+            Message::ApiVersionsResponse { broker, request_id, error } => {
+                // An answer to an attempt given up since (timed out, or the broker crashed meanwhile) is ignored.
+                if self.connection(broker) != (Connection::Connecting { request_id }) {
                     return;
-                };
+                }
                 match error {
                     None => {
                         // `ClusterConnectionStates.ready`: the connection is ready and its reconnect backoff resets.
@@ -1019,7 +1014,7 @@ impl Producer {
                     // The broker refused the connection: it is in reconnect backoff, and the refresh goes to another
                     // one (`DefaultMetadataUpdater.handleServerDisconnect`, then `leastLoadedNode`).
                     if let Some(broker) = self.metadata_target.take() {
-                        if self.connections[broker.0 as usize] == Connection::Ready {
+                        if self.connection(broker) == Connection::Ready {
                             self.disconnect(ctx, broker);
                         }
                     }
@@ -1078,6 +1073,10 @@ impl Producer {
             self.fail_request(ctx, history, request_id, KafkaError::NetworkException);
         }
         self.request_metadata(ctx);
+    }
+
+    fn connection(&self, broker: BrokerId) -> Connection {
+        self.connections[broker.0 as usize]
     }
 
     /// The connection to `broker` broke, was refused or timed out: it is not ready until the reconnect backoff passes.
