@@ -2,7 +2,8 @@
 //!
 //! Cheap checks run for the partitions an event touched: 0 <= HW <= LEO on every replica, the leader in the ISR,
 //! the ISR never empty, leader epochs never going back, at most one leader per epoch, the leader's HW never going
-//! back within its epoch, and in-sync replicas holding everything below the leader's HW. The whole-log comparison
+//! back within its epoch, and in-sync replicas holding everything below the leader's HW. Every event also checks that
+//! no producer callback came later than `delivery.timeout.ms` after its batch was created. The whole-log comparison
 //! (replicas identical below their common HW) runs in the checker at the end of a run.
 
 use crate::broker::Role;
@@ -55,6 +56,9 @@ impl Invariants {
 
     pub fn check(&mut self, sim: &Simulation) -> Result<(), String> {
         if let Some(what) = self.consumer_read_violation.take() {
+            return Err(what);
+        }
+        if let Some(what) = sim.producers.iter().find_map(|p| p.late_callback.clone()) {
             return Err(what);
         }
         let touched = if std::mem::take(&mut self.all_touched) {

@@ -12,7 +12,7 @@ use crate::history::{BatchOutcome, History, KeyRef, OutcomeId, RecordInfo, TextI
 use crate::ids::{BrokerId, NodeId, PartitionIdx, ProducerIdx, RecordId};
 use crate::message::{BrokerSet, KafkaError, Message, ProduceBatch, RecordIds};
 use crate::scenario::Workload;
-use crate::time::{Micros, US_PER_SEC};
+use crate::time::{format_time, Micros, US_PER_SEC};
 use crate::trace::{BatchTrigger, TraceKind};
 use crate::vecmap::VecMap;
 use rand_chacha::ChaCha8Rng;
@@ -127,6 +127,10 @@ pub struct Batch {
     pub retry_at: Micros,
     /// The partition's leader epoch, as the producer knew it, when the batch was last sent.
     pub sent_leader_epoch: u32,
+    /// `delivery.timeout.ms` ran out while the batch was in flight: its callback already got DELIVERY_TIMEOUT, and
+    /// the request's answer, when it comes, only tells the idempotent producer whether the sequence landed.
+    #[serde(default)]
+    pub expired_in_flight: bool,
 }
 
 /// A produce request in flight: one batch per partition, all for one broker.
@@ -134,7 +138,16 @@ pub struct Batch {
 pub struct InFlight {
     pub broker: BrokerId,
     pub batches: Vec<(PartitionIdx, Batch)>,
+    /// When `request.timeout.ms` runs out for the request.
     pub deadline: Micros,
+    /// When `delivery.timeout.ms` runs out for the earliest created of its batches not yet expired (`Micros::MAX`
+    /// once all have).
+    #[serde(default = "never")]
+    pub expires_at: Micros,
+}
+
+fn never() -> Micros {
+    Micros::MAX
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -160,6 +173,11 @@ pub struct Producer {
     pub config: ProducerConfig,
     /// The idempotent producer id and epoch packed in one number (`id + epoch << 20`), or 0 without idempotence.
     pub producer_id: u32,
+    /// The first callback that ran later than `delivery.timeout.ms` after its batch was created, which Kafka
+    /// promises never happens ("an upper bound on the time to report success or failure after a call to send()
+    /// returns"); the invariant checks report it.
+    #[serde(default)]
+    pub late_callback: Option<String>,
     pub producer_epoch: u32,
     /// Producer ids taken anew after the epoch ran out.
     producer_id_resets: u32,
@@ -192,6 +210,10 @@ pub struct Producer {
     linger_timer_at: Option<Micros>,
     in_flight_per_broker: Vec<u32>,
     in_flight_per_partition: Vec<u32>,
+    /// Of those, the batches that expired in flight: the sender still waits for their answer (the partition stays
+    /// muted), but the transaction manager no longer counts them as in flight (`handleFailedBatch` ->
+    /// `removeInFlightBatch`).
+    expired_in_flight_per_partition: Vec<u32>,
     pub in_flight: VecMap<u64, InFlight>,
     request_timer_at: Option<Micros>,
     /// The connection to each broker (indexed by broker id). All start ready: the producer begins as it is after
@@ -248,6 +270,7 @@ impl Producer {
             name: def.name.clone(),
             config: def.config.clone(),
             producer_id: if def.config.enable_idempotence { 1000 + idx.0 } else { 0 },
+            late_callback: None,
             producer_epoch: 0,
             producer_id_resets: 0,
             last_bump_at: None,
@@ -267,6 +290,7 @@ impl Producer {
             linger_timer_at: None,
             in_flight_per_broker: vec![0; topo.brokers as usize + 1],
             in_flight_per_partition: vec![0; partitions],
+            expired_in_flight_per_partition: vec![0; partitions],
             in_flight: VecMap::new(),
             request_timer_at: None,
             connections: vec![Connection::Ready; topo.brokers as usize + 1],
@@ -506,6 +530,7 @@ impl Producer {
             closed_by,
             retry_at: 0,
             sent_leader_epoch: 0,
+            expired_in_flight: false,
         });
         if closed {
             self.ready.insert(partition, self.leaders[partition.index()].0);
@@ -713,13 +738,21 @@ impl Producer {
             self.in_flight_per_partition[partition.index()] += 1;
         }
         let deadline = ctx.now + self.config.request_timeout;
-        self.in_flight.insert(request_id, InFlight { broker: leader, batches, deadline });
+        let expires_at = self.next_in_flight_expiry(&batches);
+        self.in_flight.insert(request_id, InFlight { broker: leader, batches, deadline, expires_at });
         self.arm_request_timer(ctx);
     }
 
-    /// One timer per producer for all requests in flight, set for the earliest `request.timeout.ms` deadline.
+    /// When the first of `batches` not yet expired reaches `delivery.timeout.ms` (`ProducerBatch.hasReachedDeliveryTimeout`).
+    fn next_in_flight_expiry(&self, batches: &[(PartitionIdx, Batch)]) -> Micros {
+        let earliest = batches.iter().filter(|(_, b)| !b.expired_in_flight).map(|(_, b)| b.created_at).min();
+        earliest.map_or(Micros::MAX, |created_at| created_at + self.config.delivery_timeout)
+    }
+
+    /// One timer per producer for all requests in flight, set for the earliest `request.timeout.ms` deadline or
+    /// in-flight batch expiry (the sender's poll timeout includes `nextBatchExpiryTimeMs`).
     fn arm_request_timer(&mut self, ctx: &mut Ctx) {
-        let earliest = self.in_flight.values().map(|f| f.deadline).min();
+        let earliest = self.in_flight.values().map(|f| f.deadline.min(f.expires_at)).min();
         ctx.arm_coalesced(&mut self.request_timer_at, earliest, |at| Timer::RequestTimeout { at });
     }
 
@@ -732,6 +765,19 @@ impl Producer {
         result: Result<Option<u64>, KafkaError>,
     ) {
         let records = batch.records.len() as u32;
+        let deadline = batch.created_at + self.config.delivery_timeout;
+        if ctx.now > deadline && self.late_callback.is_none() {
+            self.late_callback = Some(format!(
+                "{}: a batch of {} record(s) for {} created at {} got its callback at {}, after delivery.timeout.ms \
+                 (due at {})",
+                self.name,
+                records,
+                ctx.topo.partition_name(partition),
+                format_time(batch.created_at),
+                format_time(ctx.now),
+                format_time(deadline),
+            ));
+        }
         match result {
             Ok(base_offset) => {
                 history.set_outcome(batch.outcome, BatchOutcome::Acked { base_offset, at: ctx.now });
@@ -753,11 +799,15 @@ impl Producer {
                     && batch.sequenced_as == self.partition_producer_id[partition.index()]
                 {
                     if error == KafkaError::DeliveryTimeout {
-                        // `Sender.sendProducerData` -> `markSequenceUnresolved`: the expired batch may or may not
-                        // be in the log, so the later batches decide: if they are acknowledged in sequence it was.
-                        let next = batch.base_sequence + records as i32;
-                        let unresolved = &mut self.unresolved_sequence[partition.index()];
-                        *unresolved = Some(unresolved.map_or(next, |u| u.max(next)));
+                        // `Sender.sendProducerData` -> `markSequenceUnresolved` (only for a batch `inRetry`: one
+                        // that expired on its first send marks nothing): the expired batch may or may not be in the
+                        // log, so the later batches decide: if they are acknowledged in sequence it was.
+                        let in_retry = !(batch.expired_in_flight && batch.attempts == 1);
+                        if in_retry {
+                            let next = batch.base_sequence + records as i32;
+                            let unresolved = &mut self.unresolved_sequence[partition.index()];
+                            *unresolved = Some(unresolved.map_or(next, |u| u.max(next)));
+                        }
                     } else {
                         // The batch failed for good: its sequence numbers will never be filled in, so bump the
                         // epoch and start the partition over (`handleFailedBatch` ->
@@ -778,7 +828,7 @@ impl Producer {
     fn maybe_resolve_sequences(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
         let p = partition.index();
         if self.unresolved_sequence[p].is_none()
-            || self.in_flight_per_partition[p] > 0
+            || self.in_flight_per_partition[p] > self.expired_in_flight_per_partition[p]
             || self.accumulator[p].front().is_some_and(|b| b.base_sequence >= 0)
         {
             return;
@@ -869,6 +919,13 @@ impl Producer {
             }
             Timer::RequestTimeout { at } if self.request_timer_at == Some(at) => {
                 self.request_timer_at = None;
+                // `Sender.sendProducerData` expires batches (`getExpiredInflightBatches`) before `client.poll`
+                // times requests out.
+                let expiring: Vec<u64> =
+                    self.in_flight.iter().filter(|(_, f)| f.expires_at <= ctx.now).map(|(&id, _)| id).collect();
+                for request_id in expiring {
+                    self.expire_in_flight(ctx, history, request_id);
+                }
                 let expired: Vec<u64> =
                     self.in_flight.iter().filter(|(_, f)| f.deadline <= ctx.now).map(|(&id, _)| id).collect();
                 for request_id in expired {
@@ -1114,6 +1171,11 @@ impl Producer {
         self.stats.requests -= 1;
         for (partition, mut batch) in request.batches {
             self.in_flight_per_partition[partition.index()] -= 1;
+            if batch.expired_in_flight {
+                // It never reached the broker and its callback already ran: nothing goes back to the queue.
+                self.expired_in_flight_per_partition[partition.index()] -= 1;
+                continue;
+            }
             batch.attempts -= 1;
             if batch.attempts == 0 {
                 self.stats.batches -= 1;
@@ -1165,7 +1227,7 @@ impl Producer {
             .in_flight
             .values_mut()
             .flat_map(|f| f.batches.iter_mut())
-            .filter(|(p, b)| *p == partition && b.base_sequence >= 0)
+            .filter(|(p, b)| *p == partition && b.base_sequence >= 0 && !b.expired_in_flight)
             .map(|(_, b)| b)
             .chain(self.accumulator[partition.index()].iter_mut().filter(|b| b.base_sequence >= 0))
             .collect();
@@ -1196,6 +1258,24 @@ impl Producer {
         *self.stats.errors.entry(error.name().to_string()).or_default() += 1;
     }
 
+    /// `Sender.getExpiredInflightBatches`: a batch in flight whose `delivery.timeout.ms` has passed since its creation
+    /// fails with DELIVERY_TIMEOUT now, without waiting for its request's answer or timeout. The request stays in
+    /// flight: its connection is not closed and `max.in.flight.requests.per.connection` still counts it.
+    fn expire_in_flight(&mut self, ctx: &mut Ctx, history: &mut History, request_id: u64) {
+        let Some(mut request) = self.in_flight.remove(&request_id) else { return };
+        for (partition, batch) in request.batches.iter_mut() {
+            if batch.expired_in_flight || ctx.now.saturating_sub(batch.created_at) < self.config.delivery_timeout {
+                continue;
+            }
+            batch.expired_in_flight = true;
+            self.expired_in_flight_per_partition[partition.index()] += 1;
+            self.count_error(KafkaError::DeliveryTimeout);
+            self.complete(ctx, history, *partition, batch, Err(KafkaError::DeliveryTimeout));
+        }
+        request.expires_at = self.next_in_flight_expiry(&request.batches);
+        self.in_flight.insert(request_id, request);
+    }
+
     /// The whole request failed on the client side (timeout or broken connection).
     fn fail_request(&mut self, ctx: &mut Ctx, history: &mut History, request_id: u64, error: KafkaError) {
         if let Some(request) = self.in_flight.remove(&request_id) {
@@ -1218,11 +1298,38 @@ impl Producer {
         for ((partition, batch), (answered, result)) in batches.drain(..).zip(results.drain(..)) {
             debug_assert_eq!(partition, answered);
             self.in_flight_per_partition[partition.index()] -= 1;
+            if batch.expired_in_flight {
+                self.settle_expired(ctx, partition, &batch, result);
+                continue;
+            }
             self.complete_batch(ctx, history, partition, batch, result, client_side);
         }
         ctx.buffers.in_flight_batches.give(batches);
         ctx.buffers.produce_results.give(results);
         self.drain(ctx, history);
+    }
+
+    /// The answer for a batch that already expired in flight. `Sender.completeBatch` still lets the transaction
+    /// manager see an acknowledged sequence (`handleCompletedBatch`), but the batch's callback ran at its expiry and
+    /// does not run again; a failed answer changes nothing (`failBatch` finds the batch done).
+    fn settle_expired(
+        &mut self,
+        ctx: &mut Ctx,
+        partition: PartitionIdx,
+        batch: &Batch,
+        result: Result<u64, KafkaError>,
+    ) {
+        let p = partition.index();
+        self.expired_in_flight_per_partition[p] -= 1;
+        if result.is_ok()
+            && self.producer_id != 0
+            && batch.base_sequence >= 0
+            && batch.sequenced_as == self.partition_producer_id[p]
+        {
+            let last = &mut self.last_acked_sequence[p];
+            *last = (*last).max(batch.base_sequence + batch.records.len() as i32 - 1);
+        }
+        self.maybe_resolve_sequences(ctx, partition);
     }
 
     fn complete_batch(

@@ -6,7 +6,7 @@ use kafkascope_sim::producer::partition_for_key;
 use kafkascope_sim::report::Report;
 use kafkascope_sim::trace::TraceKind;
 use kafkascope_sim::trace::TraceRetention;
-use kafkascope_tests::{partition_state, run_to, simulate, simulate_text, simulate_with};
+use kafkascope_tests::{offsets, partition_state, run_to, simulate, simulate_text, simulate_with};
 
 fn producer<'a>(report: &'a Report, name: &str) -> &'a kafkascope_sim::report::ProducerReport {
     report.producers.iter().find(|p| p.id == name).expect("producer exists")
@@ -577,4 +577,56 @@ fn a_connection_over_a_cut_link_retransmits_and_times_out() {
     let report = Report::build(&sim, false);
     let p = producer(&report, "p");
     assert_eq!((p.sent, p.acked, p.pending), (550, 550, 0));
+}
+
+/// `delivery.timeout.ms` bounds the time to report success or failure after `send()`, also for a batch whose retry is
+/// in flight (`Sender.getExpiredInflightBatches`): the callback gets DELIVERY_TIMEOUT at creation + 15 s, and the
+/// answer that comes later does not call it again. The followers are frozen, so the leader cannot advance its high
+/// watermark: attempt 1 times out on the client at 11 s, attempt 2 goes out at about 11.1 s and is still waiting at
+/// 16 s. Before, the record was reported acked at 18.0 s, 17 s after `send()`. The record does land: a timeout is
+/// not proof that nothing was written.
+#[test]
+fn a_batch_in_flight_expires_at_delivery_timeout() {
+    let text = r#"Scenario(
+    title: "in-flight expiry",
+    description: "Frozen followers hold the leader's high watermark, so an acks=all record waits past delivery.timeout.ms while its retry is in flight.",
+    seed: 5,
+    duration: "30s",
+    cluster: (brokers: 3, config: { "replica.lag.time.max.ms": 60000, "broker.session.timeout.ms": 60000 }),
+    topics: [(name: "t", partitions: 1, replication_factor: 3, assignment: Some([[1, 2, 3]]), config: { "min.insync.replicas": 2 })],
+    producers: [
+        (name: "p", config: { "acks": "all", "request.timeout.ms": 10000, "delivery.timeout.ms": 15000, "linger.ms": 0 }),
+    ],
+    timeline: [
+        (at: "500ms", do: Pause(node: "B2")),
+        (at: "500ms", do: Pause(node: "B3")),
+        (at: "1s", do: Produce(producer: "p", topic: "t", records: [(key: Some("k"), value: "v")])),
+        (at: "18s", do: Resume(node: "B2")),
+        (at: "18s", do: Resume(node: "B3")),
+    ],
+)"#;
+    let mut sim = simulate_text(text, "in-flight-expiry.ron");
+    run_to(&mut sim, 30.0);
+    let report = Report::build(&sim, false);
+    let p = producer(&report, "p");
+    assert_eq!((p.sent, p.acked, p.failed), (1, 0, 1), "{p:?}");
+    assert_eq!(p.errors.get("DELIVERY_TIMEOUT"), Some(&1));
+    let events = sim.trace.events();
+    let failed: Vec<u64> =
+        events.iter().filter(|e| matches!(e.kind, TraceKind::ProduceFailed { .. })).map(|e| e.time).collect();
+    assert_eq!(failed, vec![16_000_000], "failed at creation (1 s) + delivery.timeout.ms (15 s)");
+    let second_attempt_sent = events
+        .iter()
+        .find(|e| matches!(e.kind, TraceKind::BatchSent { attempt: 2, .. }))
+        .map(|e| e.time)
+        .expect("the batch was retried");
+    assert!(
+        second_attempt_sent + 10_000_000 > 16_000_000,
+        "the retry's request.timeout.ms would run out later, at {second_attempt_sent} + 10 s"
+    );
+    assert!(!events.iter().any(|e| matches!(e.kind, TraceKind::ProduceAcked { .. })));
+    // The record is in the log and committed all the same.
+    for broker in 1..=3 {
+        assert_eq!(offsets(&sim, "t", 0, broker), (1, 1), "B{broker}");
+    }
 }
