@@ -57,10 +57,9 @@ pub enum Timer {
     Linger {
         at: Micros,
     },
-    /// A batch that could not be sent reaches `delivery.timeout.ms`.
-    BatchExpiry {
-        partition: PartitionIdx,
-        batch_id: u64,
+    /// The earliest front batch in the accumulator reaches `delivery.timeout.ms` (one timer per producer, re-armed).
+    AccumulatorExpiry {
+        at: Micros,
     },
     /// The earliest request in flight reaches `request.timeout.ms` (one timer per producer, re-armed).
     RequestTimeout {

@@ -3,7 +3,7 @@
 //! Cheap checks run for the partitions an event touched: 0 <= HW <= LEO on every replica, the leader in the ISR,
 //! the ISR never empty, leader epochs never going back, at most one leader per epoch, the leader's HW never going
 //! back within its epoch, and in-sync replicas holding everything below the leader's HW. Every event also checks that
-//! no producer callback came later than `delivery.timeout.ms` after its batch was created. The whole-log comparison
+//! no batch was acknowledged later than `delivery.timeout.ms` after its creation. The whole-log comparison
 //! (replicas identical below their common HW) runs in the checker at the end of a run.
 
 use crate::broker::Role;

@@ -118,8 +118,6 @@ pub struct Batch {
     pub base_sequence: i32,
     /// The producer id (and epoch) the sequence was assigned under.
     pub sequenced_as: u32,
-    /// A `BatchExpiry` timer is set (only for batches that had to wait).
-    pub expiry_armed: bool,
     /// Full, lingered long enough, or followed by another batch: the sender may take it.
     pub closed: bool,
     pub closed_by: BatchTrigger,
@@ -173,9 +171,9 @@ pub struct Producer {
     pub config: ProducerConfig,
     /// The idempotent producer id and epoch packed in one number (`id + epoch << 20`), or 0 without idempotence.
     pub producer_id: u32,
-    /// The first callback that ran later than `delivery.timeout.ms` after its batch was created, which Kafka
-    /// promises never happens ("an upper bound on the time to report success or failure after a call to send()
-    /// returns"); the invariant checks report it.
+    /// The first batch acknowledged later than `delivery.timeout.ms` after its creation, which Kafka never does
+    /// ("an upper bound on the time to report success or failure after a call to send() returns"; batches in
+    /// flight expire at it); the invariant checks report it.
     #[serde(default)]
     pub late_callback: Option<String>,
     pub producer_epoch: u32,
@@ -216,6 +214,8 @@ pub struct Producer {
     expired_in_flight_per_partition: Vec<u32>,
     pub in_flight: VecMap<u64, InFlight>,
     request_timer_at: Option<Micros>,
+    /// The one timer for `delivery.timeout.ms` of queued batches (see `arm_accumulator_expiry`).
+    accumulator_expiry_at: Option<Micros>,
     /// The connection to each broker (indexed by broker id). All start ready: the producer begins as it is after
     /// its bootstrap, with metadata and connections in place.
     connections: Vec<Connection>,
@@ -293,6 +293,7 @@ impl Producer {
             expired_in_flight_per_partition: vec![0; partitions],
             in_flight: VecMap::new(),
             request_timer_at: None,
+            accumulator_expiry_at: None,
             connections: vec![Connection::Ready; topo.brokers as usize + 1],
             connect_failures: vec![0; topo.brokers as usize + 1],
             next_sequence: vec![0; partitions],
@@ -525,7 +526,6 @@ impl Producer {
             drained: false,
             base_sequence: -1,
             sequenced_as: 0,
-            expiry_armed: false,
             closed,
             closed_by,
             retry_at: 0,
@@ -541,6 +541,7 @@ impl Producer {
             let earliest = self.linger_deadlines.first().map(|(at, _)| at);
             ctx.arm_coalesced(&mut self.linger_timer_at, earliest, |at| Timer::Linger { at });
         }
+        self.arm_accumulator_expiry(ctx, ctx.now + self.config.delivery_timeout);
         (outcome, 0)
     }
 
@@ -562,9 +563,6 @@ impl Producer {
                 // ones); asking starts a connection when the reconnect backoff allows one.
                 if self.connection(broker) == Connection::Disconnected {
                     self.connect(ctx, broker);
-                }
-                for partition in self.ready.of_broker(b) {
-                    self.arm_expiry(ctx, partition);
                 }
                 continue;
             }
@@ -612,9 +610,6 @@ impl Producer {
                 let backing_off =
                     front.retry_at > ctx.now && front.sent_leader_epoch == self.leaders[partition.index()].1;
                 if backing_off || muted {
-                    if front.closed {
-                        self.arm_expiry(ctx, partition);
-                    }
                     continue;
                 }
                 if request_bytes + front.bytes > self.config.max_request_size && !batches.is_empty() {
@@ -644,21 +639,55 @@ impl Producer {
             }
         }
         if !self.ready.no_leader.is_empty() {
-            for partition in self.ready.without_leader() {
-                self.arm_expiry(ctx, partition);
-            }
             self.request_metadata(ctx);
         }
     }
 
-    /// The front batch of a partition has to wait: make sure `delivery.timeout.ms` can still expire it.
-    fn arm_expiry(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
-        if let Some(front) = self.accumulator[partition.index()].front_mut() {
-            if !front.expiry_armed {
-                front.expiry_armed = true;
-                let at = front.created_at + self.config.delivery_timeout;
-                ctx.out.timers.push((at.max(ctx.now), Timer::BatchExpiry { partition, batch_id: front.id }));
+    /// A batch due to expire at `deadline` waits in the accumulator: the sender wakes up by then
+    /// (`RecordAccumulator.nextExpiryTimeMs` bounds its poll timeout). One timer per producer stands for every queued
+    /// batch; it only moves earlier here, and `expire_queued` sets it for the next front batch.
+    fn arm_accumulator_expiry(&mut self, ctx: &mut Ctx, deadline: Micros) {
+        let at = deadline.max(ctx.now);
+        ctx.arm_coalesced(&mut self.accumulator_expiry_at, Some(at), |at| Timer::AccumulatorExpiry { at });
+    }
+
+    /// `RecordAccumulator.expiredBatches`: in every partition's queue, front batches that have reached
+    /// `delivery.timeout.ms` since their creation fail with DELIVERY_TIMEOUT, in order, up to the first that has not;
+    /// the earliest of those sets the next wake-up.
+    fn expire_queued(&mut self, ctx: &mut Ctx, history: &mut History) {
+        let mut next: Option<Micros> = None;
+        for p in 0..self.accumulator.len() {
+            let partition = PartitionIdx(p as u32);
+            let mut expired_any = false;
+            while let Some(front) = self.accumulator[p].front() {
+                let deadline = front.created_at + self.config.delivery_timeout;
+                if deadline > ctx.now {
+                    next = Some(next.map_or(deadline, |n| n.min(deadline)));
+                    break;
+                }
+                let batch = self.accumulator[p].pop_front().expect("front exists");
+                if !batch.closed {
+                    let (at, key) = linger_deadline(&batch, partition, self.config.linger);
+                    self.linger_deadlines.remove(at, key);
+                }
+                expired_any = true;
+                self.count_error(KafkaError::DeliveryTimeout);
+                self.complete(ctx, history, partition, &batch, Err(KafkaError::DeliveryTimeout));
             }
+            if expired_any {
+                // The partition is ready again only if its new front batch is.
+                match self.accumulator[p].front() {
+                    None => {
+                        self.queued.remove(partition);
+                        self.ready.remove(partition);
+                    }
+                    Some(front) if !front.closed => self.ready.remove(partition),
+                    Some(_) => {}
+                }
+            }
+        }
+        if let Some(deadline) = next {
+            self.arm_accumulator_expiry(ctx, deadline);
         }
     }
 
@@ -752,7 +781,8 @@ impl Producer {
     /// One timer per producer for all requests in flight, set for the earliest `request.timeout.ms` deadline or
     /// in-flight batch expiry (the sender's poll timeout includes `nextBatchExpiryTimeMs`).
     fn arm_request_timer(&mut self, ctx: &mut Ctx) {
-        let earliest = self.in_flight.values().map(|f| f.deadline.min(f.expires_at)).min();
+        // A batch drained at the instant it expires is expired in flight at once: never a timer in the past.
+        let earliest = self.in_flight.values().map(|f| f.deadline.min(f.expires_at).max(ctx.now)).min();
         ctx.arm_coalesced(&mut self.request_timer_at, earliest, |at| Timer::RequestTimeout { at });
     }
 
@@ -765,10 +795,13 @@ impl Producer {
         result: Result<Option<u64>, KafkaError>,
     ) {
         let records = batch.records.len() as u32;
+        // Kafka expires a batch in flight at its deadline, so no success is reported later. A failure can be: the
+        // accumulator checks only each queue's front batch, and a retried newer batch put back in front of an older
+        // one (`reenqueue` -> `addFirst`) holds that one back until the newer one expires too.
         let deadline = batch.created_at + self.config.delivery_timeout;
-        if ctx.now > deadline && self.late_callback.is_none() {
+        if result.is_ok() && ctx.now > deadline && self.late_callback.is_none() {
             self.late_callback = Some(format!(
-                "{}: a batch of {} record(s) for {} created at {} got its callback at {}, after delivery.timeout.ms \
+                "{}: a batch of {} record(s) for {} created at {} was acknowledged at {}, after delivery.timeout.ms \
                  (due at {})",
                 self.name,
                 records,
@@ -907,16 +940,12 @@ impl Producer {
                 ctx.arm_coalesced(&mut self.linger_timer_at, earliest, |at| Timer::Linger { at });
             }
             Timer::Linger { .. } => {}
-            Timer::BatchExpiry { partition, batch_id } => {
-                let deque = &mut self.accumulator[partition.index()];
-                if let Some(index) = deque.iter().position(|b| b.id == batch_id) {
-                    let batch = deque.remove(index).expect("index valid");
-                    self.count_error(KafkaError::DeliveryTimeout);
-                    self.complete(ctx, history, partition, &batch, Err(KafkaError::DeliveryTimeout));
-                    // The batch behind it may be waiting too (`RecordAccumulator.expiredBatches` walks the queue).
-                    self.arm_expiry(ctx, partition);
-                }
+            Timer::AccumulatorExpiry { at } if self.accumulator_expiry_at == Some(at) => {
+                self.accumulator_expiry_at = None;
+                self.expire_queued(ctx, history);
+                self.drain(ctx, history);
             }
+            Timer::AccumulatorExpiry { .. } => {}
             Timer::RequestTimeout { at } if self.request_timer_at == Some(at) => {
                 self.request_timer_at = None;
                 // `Sender.sendProducerData` expires batches (`getExpiredInflightBatches`) before `client.poll`
@@ -1021,7 +1050,7 @@ impl Producer {
                 let still_open = match request_id {
                     Some(id) => match self.in_flight.remove(&id) {
                         Some(request) => {
-                            self.unsend(request);
+                            self.unsend(ctx, request);
                             true
                         }
                         None => false,
@@ -1166,7 +1195,7 @@ impl Producer {
 
     /// A request whose connection was refused never left: its batches return to the front of their partitions'
     /// queues as they were, without counting a try.
-    fn unsend(&mut self, request: InFlight) {
+    fn unsend(&mut self, ctx: &mut Ctx, request: InFlight) {
         self.in_flight_per_broker[request.broker.0 as usize] -= 1;
         self.stats.requests -= 1;
         for (partition, mut batch) in request.batches {
@@ -1182,8 +1211,7 @@ impl Producer {
             } else {
                 self.stats.retries -= 1;
             }
-            // Its expiry timer may have fired while it was out: waiting again, it needs a new one.
-            batch.expiry_armed = false;
+            self.arm_accumulator_expiry(ctx, batch.created_at + self.config.delivery_timeout);
             // Back where it was: ahead of every batch created after it (`Batch::id` counts up per producer).
             let deque = &mut self.accumulator[partition.index()];
             let position = deque.iter().position(|b| b.id > batch.id).unwrap_or(deque.len());
@@ -1396,6 +1424,7 @@ impl Producer {
         let backoff = self.retry_backoff(batch.attempts);
         batch.retry_at = ctx.now + backoff;
         batch.closed = true;
+        self.arm_accumulator_expiry(ctx, batch.created_at + self.config.delivery_timeout);
         let deque = &mut self.accumulator[partition.index()];
         let position = if batch.base_sequence >= 0 {
             deque
@@ -1503,18 +1532,9 @@ impl ReadySet {
         self.count_by_broker[broker_index] > 0
     }
 
-    /// The broker's (0-based) partitions in the set, lowest first.
-    fn of_broker(&self, broker_index: usize) -> Vec<PartitionIdx> {
-        self.by_broker[broker_index].iter().map(|p| PartitionIdx(p as u32)).collect()
-    }
-
     /// The broker's (0-based) lowest partition in the set at or after `from`, before `end`.
     fn next_of_broker(&self, broker_index: usize, from: usize, end: usize) -> Option<PartitionIdx> {
         self.by_broker[broker_index].next_from(from, end).map(|p| PartitionIdx(p as u32))
-    }
-
-    fn without_leader(&self) -> Vec<PartitionIdx> {
-        self.no_leader.iter().map(|p| PartitionIdx(p as u32)).collect()
     }
 
     /// The lowest partition in the set.

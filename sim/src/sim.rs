@@ -908,10 +908,9 @@ impl Simulation {
 
 fn timer_partition(timer: &Timer) -> Option<PartitionIdx> {
     match timer {
-        Timer::FetchBackoff { partition }
-        | Timer::IsrCheck { partition, .. }
-        | Timer::BatchExpiry { partition, .. }
-        | Timer::RetryBackoff { partition } => Some(*partition),
+        Timer::FetchBackoff { partition } | Timer::IsrCheck { partition, .. } | Timer::RetryBackoff { partition } => {
+            Some(*partition)
+        }
         _ => None,
     }
 }

@@ -1,6 +1,6 @@
 //! The producer scenarios in `scenarios/producer/`: batching, partitioners, retries, duplicates and ordering.
 
-use kafkascope_sim::history::KeyRef;
+use kafkascope_sim::history::{KeyRef, RecordStatus};
 use kafkascope_sim::message::MessageKind;
 use kafkascope_sim::producer::partition_for_key;
 use kafkascope_sim::report::Report;
@@ -405,6 +405,15 @@ fn records_refused_by_a_dead_leader_still_expire() {
     assert_eq!(p.pending, 0, "every record was acked or failed by 8 s + delivery.timeout.ms: {p:?}");
     assert_eq!(p.acked + p.failed, 160);
     assert!(p.errors.get("DELIVERY_TIMEOUT").is_some_and(|&n| n > 0));
+    // On time, too: `RecordAccumulator.expiredBatches` runs whenever the sender wakes, which is by the earliest
+    // queued batch's deadline, whether or not its broker is ready.
+    let late = failed_late(&sim, 3_000_000);
+    assert!(
+        late.is_empty(),
+        "{} records failed after delivery.timeout.ms: {:?}",
+        late.len(),
+        &late[..late.len().min(3)]
+    );
     // Fenced at 9 s, B1 drops out of the metadata's broker list, and `leastLoadedNode` stops picking it.
     run_to(&mut sim, 60.0);
     let asked_b1 =
@@ -629,4 +638,51 @@ fn a_batch_in_flight_expires_at_delivery_timeout() {
     for broker in 1..=3 {
         assert_eq!(offsets(&sim, "t", 0, broker), (1, 1), "B{broker}");
     }
+}
+
+/// Records failed later than `delivery.timeout.ms` after they were created (the accumulator's front-only check can
+/// make a failure late only behind a retried newer batch, which this helper's callers avoid).
+fn failed_late(sim: &kafkascope_sim::Simulation, delivery_timeout_us: u64) -> Vec<String> {
+    sim.history
+        .statuses()
+        .filter_map(|(id, info, status)| match status {
+            RecordStatus::Failed { at, .. } if at > info.created_at + delivery_timeout_us => {
+                Some(format!("record {id:?} created at {} failed at {at}", info.created_at))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Queued batches expire on time while their leader is frozen: the first request is stuck in flight (with
+/// `max.in.flight.requests.per.connection=1` nothing else may go), then the connection is being set up again, and
+/// all the while the batches behind it reach `delivery.timeout.ms` (`RecordAccumulator.expiredBatches` runs on every
+/// wake-up of the sender, ready broker or not).
+#[test]
+fn queued_batches_expire_on_time_behind_a_stuck_request() {
+    let text = r#"Scenario(
+    title: "queued batches behind a stuck request",
+    description: "The leader B1 is paused from 1s to 30s; the producer allows one request in flight.",
+    seed: 11,
+    duration: "40s",
+    cluster: (brokers: 3, config: { "broker.session.timeout.ms": 60000 }),
+    topics: [(name: "t", partitions: 1, replication_factor: 3, assignment: Some([[1, 2, 3]]))],
+    producers: [
+        (name: "p", config: { "acks": "all", "enable.idempotence": false, "max.in.flight.requests.per.connection": 1, "request.timeout.ms": 5000, "delivery.timeout.ms": 7000 }, workload: [Steady(topic: "t", rate_per_sec: 20, stop: Some("20s"))]),
+    ],
+    timeline: [(at: "1s", do: Pause(node: "B1")), (at: "30s", do: Resume(node: "B1"))],
+)"#;
+    let mut sim = simulate_text(text, "queued-behind-stuck-request.ron");
+    run_to(&mut sim, 40.0);
+    let report = Report::build(&sim, false);
+    let p = producer(&report, "p");
+    assert_eq!(p.acked + p.failed, 400, "{p:?}");
+    assert!(p.failed > 300 && p.errors.contains_key("DELIVERY_TIMEOUT"), "{p:?}");
+    let late = failed_late(&sim, 7_000_000);
+    assert!(
+        late.is_empty(),
+        "{} records failed after delivery.timeout.ms: {:?}",
+        late.len(),
+        &late[..late.len().min(3)]
+    );
 }
