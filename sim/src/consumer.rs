@@ -56,6 +56,9 @@ pub struct PartitionState {
     pub buffer: VecDeque<(u64, LogEntry)>,
     /// The high watermark from the last fetch response (the LOG-END-OFFSET `kafka-consumer-groups` shows).
     pub high_watermark: u64,
+    /// A fetch waits for its leader's reconnect backoff to pass, and a timer will try it then.
+    #[serde(default)]
+    pub fetch_waits_for_node: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -141,6 +144,31 @@ pub struct Consumer {
     /// Since when a poll has waited for the coordinator while this member owns partitions: `ensureCoordinatorReady`
     /// blocks the poll for its timeout before the poll returns what was fetched.
     waiting_for_coordinator_since: Option<Micros>,
+    /// Per broker (indexed by broker id): connections that failed in a row, and until when the node is left alone
+    /// (`ClusterConnectionStates`: `reconnect.backoff.ms` doubling to `reconnect.backoff.max.ms`, KIP-144). Nothing
+    /// is sent to a node in backoff (`NetworkClient.isUnavailable`), and `leastLoadedNode` passes it over.
+    #[serde(default)]
+    node_failures: Vec<u32>,
+    #[serde(default)]
+    node_backoff_until: Vec<Micros>,
+    /// The metadata request in flight: its id, the broker asked and when (`Metadata` keeps one refresh at a time).
+    #[serde(default)]
+    metadata_in_flight: Option<(u64, BrokerId, Micros)>,
+    /// A refresh was asked for while one was in flight or not yet allowed: it goes out when it may.
+    #[serde(default)]
+    metadata_wanted: bool,
+    /// `Metadata.timeToAllowUpdate`: refreshes are at least `retry.backoff.ms` apart (after the last answer).
+    #[serde(default)]
+    metadata_allowed_at: Micros,
+    /// A `ConsumerMetadataRetry` timer is set for `metadata_allowed_at`.
+    #[serde(default)]
+    metadata_retry_armed: bool,
+    /// Per broker: the connection is up (it answered since it last failed). All are at the start, as after the
+    /// bootstrap; `leastLoadedNode` prefers these.
+    #[serde(default)]
+    node_connected: Vec<bool>,
+    /// Where the latest FindCoordinator went.
+    lookup_broker: BrokerId,
 }
 
 /// How many commits in flight, and abandoned commitSync tries, a consumer remembers.
@@ -158,6 +186,9 @@ pub struct CommitSync {
     /// work cost no timer.
     pub deadline_armed: bool,
 }
+
+/// Broker ids fit a `BrokerSet` (a 64-bit set), so per-broker tables have this many entries.
+const MAX_NODE_IDS: usize = 65;
 
 /// How long a FindCoordinator may go unanswered before the consumer asks again (a lost request or a silent broker).
 const LOOKUP_TIMEOUT: Micros = 5_000_000;
@@ -224,6 +255,14 @@ impl Consumer {
             abandoned_commits: VecDeque::new(),
             waiting_for_coordinator_since: None,
             live_brokers: BrokerSet::default(),
+            node_failures: vec![0; MAX_NODE_IDS],
+            node_backoff_until: vec![0; MAX_NODE_IDS],
+            metadata_in_flight: None,
+            metadata_wanted: false,
+            metadata_allowed_at: 0,
+            metadata_retry_armed: false,
+            node_connected: vec![true; MAX_NODE_IDS],
+            lookup_broker: BrokerId(0),
         }
     }
 
@@ -314,24 +353,83 @@ impl Consumer {
         self.last_lookup = request_id;
         self.last_lookup_sent = ctx.now;
         let broker = self.least_loaded_broker(ctx, request_id);
+        self.lookup_broker = broker;
         ctx.send(broker.node(), Message::FindCoordinator { request_id, group: self.group });
         ctx.timer_after(self.lookup_timeout(), Timer::ConsumerRetry { lookup: request_id });
     }
 
     /// `leastLoadedNode`, simplified: the brokers in turn, a different one each request, among those the metadata lists
     /// (all of them until a metadata answer came).
+    /// Nodes in reconnect backoff are passed over (`leastLoadedNode` skips blacked-out nodes); if every listed broker
+    /// is, the one whose backoff ends first is asked.
     fn least_loaded_broker(&self, ctx: &Ctx, request_id: u64) -> BrokerId {
         let listed: Vec<BrokerId> = (1..=ctx.topo.brokers)
             .map(BrokerId)
             .filter(|b| self.live_brokers.is_empty() || self.live_brokers.contains(*b))
             .collect();
-        listed[(request_id as usize + self.index as usize) % listed.len()]
+        let available: Vec<BrokerId> = listed.iter().copied().filter(|&b| !self.in_backoff(ctx, b)).collect();
+        if available.is_empty() {
+            return *listed.iter().min_by_key(|b| self.node_backoff_until[b.0 as usize]).expect("a broker is listed");
+        }
+        // A node with a working connection first; one that would need a new connection only when there is none.
+        let connected: Vec<BrokerId> =
+            available.iter().copied().filter(|b| self.node_connected[b.0 as usize]).collect();
+        let pool = if connected.is_empty() { &available } else { &connected };
+        pool[(request_id as usize + self.index as usize) % pool.len()]
     }
 
-    /// `Metadata.requestUpdate`: asks a broker for fresh metadata (partition leaders, and which brokers are listed).
+    /// `NetworkClient.isUnavailable`: the last connection to `broker` failed and its reconnect backoff has not passed.
+    fn in_backoff(&self, ctx: &Ctx, broker: BrokerId) -> bool {
+        ctx.now < self.node_backoff_until[broker.0 as usize]
+    }
+
+    /// A connection to `broker` broke or was refused (`ClusterConnectionStates.disconnected`): the node is left alone
+    /// for the reconnect backoff, which doubles with each failure in a row. Failures reported while the backoff runs
+    /// (several requests on the one connection) count once.
+    fn node_failed(&mut self, ctx: &mut Ctx, broker: BrokerId) {
+        let b = broker.0 as usize;
+        if ctx.now < self.node_backoff_until[b] {
+            return;
+        }
+        self.node_connected[b] = false;
+        self.node_failures[b] += 1;
+        let backoff = crate::producer::exponential_backoff(
+            crate::producer::RECONNECT_BACKOFF,
+            crate::producer::RECONNECT_BACKOFF_MAX,
+            self.node_failures[b],
+            &mut self.rng,
+        );
+        self.node_backoff_until[b] = ctx.now + backoff.max(1);
+    }
+
+    /// `broker` answered: its connection works, and its reconnect backoff starts over.
+    fn node_answered(&mut self, broker: BrokerId) {
+        self.node_connected[broker.0 as usize] = true;
+        self.node_failures[broker.0 as usize] = 0;
+    }
+
+    /// `Metadata.requestUpdate`: asks a broker for fresh metadata (partition leaders, and which brokers are listed),
+    /// one request at a time and at most once per `retry.backoff.ms` after the last answer (`timeToAllowUpdate`).
     fn refresh_metadata(&mut self, ctx: &mut Ctx) {
+        self.metadata_wanted = true;
+        self.send_metadata_if_allowed(ctx);
+    }
+
+    fn send_metadata_if_allowed(&mut self, ctx: &mut Ctx) {
+        if !self.metadata_wanted || self.metadata_in_flight.is_some() {
+            return;
+        }
+        if ctx.now < self.metadata_allowed_at {
+            if !self.metadata_retry_armed {
+                self.metadata_retry_armed = true;
+                ctx.timer_after(self.metadata_allowed_at - ctx.now, Timer::ConsumerMetadataRetry);
+            }
+            return;
+        }
+        self.metadata_wanted = false;
         let request_id = self.request_id();
         let broker = self.least_loaded_broker(ctx, request_id);
+        self.metadata_in_flight = Some((request_id, broker, ctx.now));
         ctx.send(broker.node(), Message::MetadataRequest { request_id });
     }
 
@@ -451,6 +549,15 @@ impl Consumer {
                     self.assigned.get_mut(&partition).expect("assigned").fetch_in_flight = None;
                     self.refresh_metadata_and_retry(ctx, partition);
                 }
+                // A metadata request unanswered for request.timeout.ms is given up (its connection closed) and the
+                // refresh asks another broker.
+                if let Some((_, broker, sent_at)) = self.metadata_in_flight {
+                    if ctx.now >= sent_at + self.config.request_timeout {
+                        self.metadata_in_flight = None;
+                        self.node_failed(ctx, broker);
+                        self.refresh_metadata(ctx);
+                    }
+                }
                 // max.poll.interval.ms: a consumer that has not polled for that long leaves the group from its
                 // heartbeat thread; it finds out (and rejoins) at its next poll.
                 if self.state == MemberState::Stable
@@ -522,7 +629,16 @@ impl Consumer {
             }
             Timer::ConsumerPoll { token } if token == self.poll_token => self.poll(ctx),
             Timer::ConsumerProcess => self.process_next(ctx, history),
-            Timer::ConsumerFetchRetry { partition } => self.fetch(ctx, partition),
+            Timer::ConsumerFetchRetry { partition } => {
+                if let Some(state) = self.assigned.get_mut(&partition) {
+                    state.fetch_waits_for_node = false;
+                }
+                self.fetch(ctx, partition)
+            }
+            Timer::ConsumerMetadataRetry => {
+                self.metadata_retry_armed = false;
+                self.send_metadata_if_allowed(ctx);
+            }
             Timer::ConsumerCommitRetry { token } => self.try_commit_sync(ctx, token),
             Timer::ConsumerCommitDeadline { token } if self.commit_sync.as_ref().is_some_and(|s| s.token == token) => {
                 self.commits_failed += 1;
@@ -547,13 +663,31 @@ impl Consumer {
                 | Message::OffsetCommitResponse { result: Err(KafkaError::NetworkException), .. }
         ) {
             self.coordinator_unavailable();
+            if let Some(coordinator) = self.coordinator {
+                self.node_failed(ctx, coordinator);
+            }
+        } else if matches!(
+            message,
+            Message::JoinGroupResponse { .. }
+                | Message::SyncGroupResponse { .. }
+                | Message::HeartbeatResponse { .. }
+                | Message::OffsetCommitResponse { .. }
+        ) {
+            if let Some(coordinator) = self.coordinator {
+                self.node_answered(coordinator);
+            }
         }
         match message {
-            Message::FindCoordinatorResponse { request_id, coordinator } => {
+            Message::FindCoordinatorResponse { request_id, coordinator, refused } => {
                 if self.lookup_in_flight.map(|(id, _)| id) != Some(request_id) {
                     return;
                 }
                 self.lookup_in_flight = None;
+                if refused {
+                    self.node_failed(ctx, self.lookup_broker);
+                } else {
+                    self.node_answered(self.lookup_broker);
+                }
                 match coordinator {
                     Some(_) if self.state != MemberState::FindingCoordinator => self.lookup_failures = 0,
                     Some(coordinator) => {
@@ -685,7 +819,20 @@ impl Consumer {
                 }
                 Err(_) => self.refresh_metadata_and_retry(ctx, partition),
             },
-            Message::MetadataResponse { leaders, brokers, .. } => {
+            Message::MetadataResponse { request_id, leaders, brokers } => {
+                if let Some((id, broker, _)) = self.metadata_in_flight {
+                    if id == request_id {
+                        self.metadata_in_flight = None;
+                        if leaders.is_empty() {
+                            // Refused: the refresh goes to another broker (`handleServerDisconnect` asks again).
+                            self.node_failed(ctx, broker);
+                            self.metadata_wanted = true;
+                        } else {
+                            self.node_answered(broker);
+                            self.metadata_allowed_at = ctx.now + self.config.retry_backoff;
+                        }
+                    }
+                }
                 // A refused request (no brokers) means a listed broker is gone: KIP-899's rebootstrap (the default
                 // metadata.recovery.strategy since Kafka 4.0) falls back to the bootstrap servers, all of them here.
                 self.live_brokers = brokers;
@@ -694,6 +841,7 @@ impl Consumer {
                         *known = fresh;
                     }
                 }
+                self.send_metadata_if_allowed(ctx);
             }
             Message::ConsumerFetchResponse { fetch_id, partition, result } => {
                 self.on_fetch_response(ctx, fetch_id, partition, result)
@@ -839,6 +987,7 @@ impl Consumer {
                     fetch_sent_at: 0,
                     buffer: VecDeque::new(),
                     high_watermark: 0,
+                    fetch_waits_for_node: false,
                 },
             );
         }
@@ -878,6 +1027,17 @@ impl Consumer {
         let (Some(leader), epoch) = self.leaders[partition.index()] else {
             return self.refresh_metadata_and_retry(ctx, partition);
         };
+        // `AbstractFetch.prepareFetchRequests`: no fetch goes to a node awaiting its reconnect backoff; it is tried
+        // once the backoff has passed.
+        if self.in_backoff(ctx, leader) {
+            let until = self.node_backoff_until[leader.0 as usize];
+            let state = self.assigned.get_mut(&partition).expect("assigned");
+            if !state.fetch_waits_for_node {
+                state.fetch_waits_for_node = true;
+                ctx.timer_after(until - ctx.now, Timer::ConsumerFetchRetry { partition });
+            }
+            return;
+        }
         // The epoch of the record just before the fetch offset: the last buffered one, or the last polled one.
         let last_fetched_epoch = state.buffer.back().map(|(_, e)| e.leader_epoch()).or(state.last_epoch);
         let offset = position_after_buffer(state, position);
@@ -906,6 +1066,13 @@ impl Consumer {
             return;
         }
         state.fetch_in_flight = None;
+        let broker = state.fetch_broker;
+        if matches!(result, FetchResult::Error(KafkaError::NetworkException)) {
+            self.node_failed(ctx, broker);
+        } else {
+            self.node_answered(broker);
+        }
+        let Some(state) = self.assigned.get_mut(&partition) else { return };
         match result {
             FetchResult::Records { entries, high_watermark } => {
                 state.high_watermark = high_watermark;
@@ -1118,6 +1285,7 @@ impl Consumer {
         if self.state == MemberState::Stopped {
             return;
         }
+        self.node_failed(ctx, broker);
         let broken: Vec<PartitionIdx> = self
             .assigned
             .iter()

@@ -125,6 +125,8 @@ pub enum Timer {
     ConsumerCommitDeadline {
         token: u64,
     },
+    /// `retry.backoff.ms` since the last metadata answer passed: the consumer's pending refresh may go out.
+    ConsumerMetadataRetry,
 }
 
 /// Static facts about one partition.

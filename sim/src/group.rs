@@ -156,7 +156,7 @@ impl Broker {
         match message {
             Message::FindCoordinator { request_id, group } => {
                 let coordinator = Self::offsets_partition(ctx, group).and_then(|p| self.metadata[p.index()].leader);
-                ctx.send(from, Message::FindCoordinatorResponse { request_id, coordinator });
+                ctx.send(from, Message::FindCoordinatorResponse { request_id, coordinator, refused: false });
             }
             Message::JoinGroup { group, member_id, topics, owned, session_timeout, rebalance_timeout, protocol } => {
                 if !self.coordinates(ctx, group) {

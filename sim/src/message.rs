@@ -345,6 +345,9 @@ pub enum Message {
     FindCoordinatorResponse {
         request_id: u64,
         coordinator: Option<BrokerId>,
+        /// The broker asked was down: the answer is the client's own disconnect, not the broker's.
+        #[serde(default)]
+        refused: bool,
     },
     /// Classic group protocol (KIP-62 era): join, then the leader's SyncGroup distributes the assignment.
     JoinGroup {
@@ -548,7 +551,7 @@ impl Message {
                 result: FetchResult::Error(KafkaError::NetworkException),
             }),
             Message::FindCoordinator { request_id, .. } => {
-                Some(Message::FindCoordinatorResponse { request_id: *request_id, coordinator: None })
+                Some(Message::FindCoordinatorResponse { request_id: *request_id, coordinator: None, refused: true })
             }
             Message::JoinGroup { group, .. } => {
                 Some(Message::JoinGroupResponse { group: *group, result: Err(KafkaError::NetworkException) })

@@ -23,13 +23,13 @@ use std::collections::{BTreeMap, VecDeque};
 /// `reconnect.backoff.ms` (default 50) and `reconnect.backoff.max.ms` (default 1000): after the n-th failed
 /// connection in a row a node is left alone for 50 ms doubled n - 1 times, at most 1 s, with 20% jitter
 /// (`ClusterConnectionStates`, KIP-144); a connection that answers resets the count.
-const RECONNECT_BACKOFF: Micros = 50_000;
+pub(crate) const RECONNECT_BACKOFF: Micros = 50_000;
 
 /// The largest epoch the packed producer id (`id | epoch << 20` in a `u32`) holds; Kafka's is `Short.MAX_VALUE`.
 const MAX_PRODUCER_EPOCH: u32 = 0xFFF;
 /// A producer that ran out of epochs takes id `1000 + index + stride * resets`, still below 2^20.
 const PRODUCER_ID_RESET_STRIDE: u32 = 65_536;
-const RECONNECT_BACKOFF_MAX: Micros = 1_000_000;
+pub(crate) const RECONNECT_BACKOFF_MAX: Micros = 1_000_000;
 
 /// `socket.connection.setup.timeout.ms` (default 10 s) and `socket.connection.setup.timeout.max.ms` (default 30 s):
 /// a new connection that is not ready in time is closed; the timeout doubles with each failure in a row, with 20%

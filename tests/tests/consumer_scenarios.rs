@@ -143,6 +143,29 @@ fn the_group_follows_its_coordinator_to_the_new_leader() {
     assert!(g.checker.lost.is_empty() && g.checker.duplicates.is_empty());
 }
 
+/// A consumer leaves a dead broker alone for its reconnect backoff (`reconnect.backoff.ms` 50 ms doubling to
+/// `reconnect.backoff.max.ms` 1 s, KIP-144): no fetch goes to the node while it backs off, and metadata and
+/// coordinator lookups go to brokers it is connected to (`leastLoadedNode`). B2 crashes at 10 s and is fenced about
+/// 9 s later; before, consumer b1 sent 234 fetches and 81 metadata requests to it in those seconds.
+#[test]
+fn a_consumer_backs_off_a_dead_broker() {
+    let mut sim = simulate("consumer/coordinator-failover.ron");
+    run_to(&mut sim, 35.0);
+    let refused = |kind: MessageKind| -> Vec<u64> {
+        sim.trace
+            .events()
+            .iter()
+            .filter(|e| matches!(e.kind, TraceKind::Refused { to, message, .. } if to.0 == 2 && message == kind))
+            .map(|e| e.time)
+            .collect()
+    };
+    let fetches = refused(MessageKind::ConsumerFetch);
+    assert!((3..=15).contains(&fetches.len()), "{} fetches refused by B2: {fetches:?}", fetches.len());
+    let gaps: Vec<u64> = fetches.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.last().is_some_and(|&g| g >= 500_000), "the backoff grew toward 1 s: gaps {gaps:?}");
+    assert!(refused(MessageKind::MetadataRequest).is_empty(), "metadata went to connected brokers");
+}
+
 #[test]
 fn a_consumer_detects_truncation_after_an_unclean_election() {
     let mut sim = simulate("consumer/unclean-truncation-detected.ron");
@@ -335,9 +358,9 @@ fn a_consumer_keeps_processing_while_its_coordinator_is_unknown() {
     assert!(group(&report, "g").checker.lost.is_empty());
 }
 
-/// `leastLoadedNode` picks among the brokers the metadata lists, and a fenced broker drops out of that list: once a
-/// failed lookup has refreshed the consumer's metadata after the controller fenced B2 and B3 (at 17 s), commitSync's
-/// lookups go to B1 only, until the two restart at 35 s.
+/// `leastLoadedNode` picks among the brokers the metadata lists, and prefers one it has a working connection to:
+/// B2 and B3 crash at 10 s, their connections break, and while they are down (listed until the controller fences
+/// them at 17 s, then not listed at all) commitSync's lookups go to B1 only, until the two restart at 35 s.
 #[test]
 fn coordinator_lookups_skip_brokers_the_metadata_no_longer_lists() {
     let mut sim = simulate_with("consumer/offsets-topic-below-min-isr.ron", TraceRetention::Full);
@@ -353,8 +376,7 @@ fn coordinator_lookups_skip_brokers_the_metadata_no_longer_lists() {
         })
         .collect();
     let dead = |to: NodeId| to == BrokerId(2).node() || to == BrokerId(3).node();
-    assert!(lookups.iter().any(|&(t, to)| t > 10_000_000 && t < 17_000_000 && dead(to)), "still listed before fencing");
-    let after_refresh = lookups.iter().filter(|&&(t, _)| t > 21_000_000 && t < 35_000_000);
-    assert!(after_refresh.clone().count() > 10, "commitSync kept looking");
-    assert!(after_refresh.clone().all(|&(_, to)| !dead(to)), "{:?}", after_refresh.collect::<Vec<_>>());
+    let while_down = lookups.iter().filter(|&&(t, _)| t > 10_000_000 && t < 35_000_000);
+    assert!(while_down.clone().count() > 10, "commitSync kept looking");
+    assert!(while_down.clone().all(|&(_, to)| !dead(to)), "{:?}", while_down.collect::<Vec<_>>());
 }
