@@ -566,81 +566,96 @@ impl Producer {
                 }
                 continue;
             }
-            // `RecordAccumulator.drainBatchesForOneNode`: the request takes the first batch of every partition the
-            // broker leads, ready or not (so linger.ms holds back a broker, not each partition), up to
-            // `max.request.size`, starting where the last drain stopped so that no partition starves.
-            let mut batches = ctx.buffers.in_flight_batches.take(self.queued.count_of_broker(b));
-            let mut request_bytes = 0;
-            let start = self.drain_start[b].index();
-            let partition_count = self.accumulator.len();
-            // From `start` to the end, then from 0 to `start`. The loop only removes the partition it looks at, so
-            // walking the live set visits what a copy taken first would.
-            let mut wrapped = false;
-            let mut cursor = start;
-            loop {
-                let end = if wrapped { start } else { partition_count };
-                let Some(partition) = self.queued.next_of_broker(b, cursor, end) else {
-                    if wrapped {
-                        break;
-                    }
-                    wrapped = true;
-                    cursor = 0;
-                    continue;
-                };
-                cursor = partition.index() + 1;
-                let Some(front) = self.accumulator[partition.index()].front() else {
-                    self.queued.remove(partition);
-                    self.ready.remove(partition);
-                    continue;
-                };
-                // With max.in.flight=1 the sender mutes the partition while a batch is out (guaranteeMessageOrder);
-                // the idempotent producer keeps order by sequence numbers, but a retried batch goes alone.
-                let retrying = front.attempts > 0;
-                // `RecordAccumulator.shouldStopDrainBatchesForPartition`: after an epoch bump no new batch (sequence 0
-                // under the new epoch) goes out while batches sequenced under the old epoch are in flight.
-                // Nor while an expired batch leaves the partition's sequence unresolved.
-                let unsequenced = self.producer_id != 0 && front.base_sequence < 0;
-                let stale_epoch = unsequenced && self.partition_producer_id[partition.index()] != self.producer_id;
-                let unresolved = unsequenced && self.unresolved_sequence[partition.index()].is_some();
-                let muted = unresolved
-                    || ((max_in_flight == 1 || (self.producer_id != 0 && retrying) || stale_epoch)
-                        && self.in_flight_per_partition[partition.index()] > 0);
-                // KIP-951 (`RecordAccumulator.shouldBackoff`): a retry skips its backoff once the partition has a
-                // new leader.
-                let backing_off =
-                    front.retry_at > ctx.now && front.sent_leader_epoch == self.leaders[partition.index()].1;
-                if backing_off || muted {
-                    continue;
-                }
-                if request_bytes + front.bytes > self.config.max_request_size && !batches.is_empty() {
-                    self.drain_start[b] = partition;
-                    break;
-                }
-                let mut batch = self.accumulator[partition.index()].pop_front().expect("front exists");
-                if !batch.closed {
-                    batch.closed = true;
-                    batch.closed_by = BatchTrigger::Drained;
-                    let (at, key) = linger_deadline(&batch, partition, self.config.linger);
-                    self.linger_deadlines.remove(at, key);
-                }
-                request_bytes += batch.bytes;
-                batches.push((partition, batch));
-                match self.accumulator[partition.index()].front() {
-                    None => {
-                        self.queued.remove(partition);
-                        self.ready.remove(partition);
-                    }
-                    Some(next) if !next.closed => self.ready.remove(partition),
-                    Some(_) => {}
-                }
-            }
-            if !batches.is_empty() {
-                self.send_request(ctx, history, broker, batches);
-            }
+            // `Sender.sendProducerData` runs again at once while a node has sendable data (its poll timeout is 0),
+            // so a backlog goes out in back-to-back requests, up to `max.in.flight.requests.per.connection`.
+            while self.drain_request(ctx, history, b)
+                && self.ready.broker_has_any(b)
+                && self.in_flight_per_broker[broker.0 as usize] < max_in_flight
+                && self.connection(broker) == Connection::Ready
+            {}
         }
         if !self.ready.no_leader.is_empty() {
             self.request_metadata(ctx);
         }
+    }
+
+    /// One produce request to the broker with index `b`, if any batch may go; `true` if one was sent.
+    fn drain_request(&mut self, ctx: &mut Ctx, history: &mut History, b: usize) -> bool {
+        let broker = BrokerId(b as u32 + 1);
+        let max_in_flight = self.config.max_in_flight_requests_per_connection;
+        // `RecordAccumulator.drainBatchesForOneNode`: the request takes the first batch of every partition the
+        // broker leads, ready or not (so linger.ms holds back a broker, not each partition), up to
+        // `max.request.size`, starting where the last drain stopped so that no partition starves.
+        let mut batches = ctx.buffers.in_flight_batches.take(self.queued.count_of_broker(b));
+        let mut request_bytes = 0;
+        let start = self.drain_start[b].index();
+        let partition_count = self.accumulator.len();
+        // From `start` to the end, then from 0 to `start`. The loop only removes the partition it looks at, so
+        // walking the live set visits what a copy taken first would.
+        let mut wrapped = false;
+        let mut cursor = start;
+        loop {
+            let end = if wrapped { start } else { partition_count };
+            let Some(partition) = self.queued.next_of_broker(b, cursor, end) else {
+                if wrapped {
+                    break;
+                }
+                wrapped = true;
+                cursor = 0;
+                continue;
+            };
+            cursor = partition.index() + 1;
+            let Some(front) = self.accumulator[partition.index()].front() else {
+                self.queued.remove(partition);
+                self.ready.remove(partition);
+                continue;
+            };
+            // With max.in.flight=1 the sender mutes the partition while a batch is out (guaranteeMessageOrder);
+            // the idempotent producer keeps order by sequence numbers, but a retried batch goes alone.
+            let retrying = front.attempts > 0;
+            // `RecordAccumulator.shouldStopDrainBatchesForPartition`: after an epoch bump no new batch (sequence 0
+            // under the new epoch) goes out while batches sequenced under the old epoch are in flight.
+            // Nor while an expired batch leaves the partition's sequence unresolved.
+            let unsequenced = self.producer_id != 0 && front.base_sequence < 0;
+            let stale_epoch = unsequenced && self.partition_producer_id[partition.index()] != self.producer_id;
+            let unresolved = unsequenced && self.unresolved_sequence[partition.index()].is_some();
+            let muted = unresolved
+                || ((max_in_flight == 1 || (self.producer_id != 0 && retrying) || stale_epoch)
+                    && self.in_flight_per_partition[partition.index()] > 0);
+            // KIP-951 (`RecordAccumulator.shouldBackoff`): a retry skips its backoff once the partition has a
+            // new leader.
+            let backing_off = front.retry_at > ctx.now && front.sent_leader_epoch == self.leaders[partition.index()].1;
+            if backing_off || muted {
+                continue;
+            }
+            if request_bytes + front.bytes > self.config.max_request_size && !batches.is_empty() {
+                self.drain_start[b] = partition;
+                break;
+            }
+            let mut batch = self.accumulator[partition.index()].pop_front().expect("front exists");
+            if !batch.closed {
+                batch.closed = true;
+                batch.closed_by = BatchTrigger::Drained;
+                let (at, key) = linger_deadline(&batch, partition, self.config.linger);
+                self.linger_deadlines.remove(at, key);
+            }
+            request_bytes += batch.bytes;
+            batches.push((partition, batch));
+            match self.accumulator[partition.index()].front() {
+                None => {
+                    self.queued.remove(partition);
+                    self.ready.remove(partition);
+                }
+                Some(next) if !next.closed => self.ready.remove(partition),
+                Some(_) => {}
+            }
+        }
+        if batches.is_empty() {
+            ctx.buffers.in_flight_batches.give(batches);
+            return false;
+        }
+        self.send_request(ctx, history, broker, batches);
+        true
     }
 
     /// A batch due to expire at `deadline` waits in the accumulator: the sender wakes up by then

@@ -686,3 +686,37 @@ fn queued_batches_expire_on_time_behind_a_stuck_request() {
         &late[..late.len().min(3)]
     );
 }
+
+/// `Sender.sendProducerData` runs again at once while a node has sendable data (its poll timeout is 0), so a backlog
+/// goes out in back-to-back requests up to `max.in.flight.requests.per.connection`, not one request per answer. The
+/// link to the leader is cut from 1 s to 4 s; once the new connection is ready, five requests leave at that instant.
+/// (Before, one did, and each answer let out the next.)
+#[test]
+fn a_backlog_goes_out_in_back_to_back_requests() {
+    let text = r#"Scenario(
+    title: "a backlog goes out back to back",
+    description: "The link between p and the leader B1 is cut from 1s to 4s; records pile up meanwhile.",
+    seed: 3,
+    duration: "30s",
+    cluster: (brokers: 3),
+    topics: [(name: "t", partitions: 1, replication_factor: 3, assignment: Some([[1, 2, 3]]))],
+    producers: [
+        (name: "p", config: { "acks": 1, "enable.idempotence": false, "linger.ms": 0, "batch.size": 200, "max.in.flight.requests.per.connection": 5, "request.timeout.ms": 2000, "delivery.timeout.ms": 20000 }, workload: [Steady(topic: "t", rate_per_sec: 200, stop: Some("2s"))]),
+    ],
+    timeline: [(at: "1s", do: Cut(from: "p", to: "B1", both_ways: true)), (at: "4s", do: HealAll)],
+)"#;
+    let mut sim = simulate_text(text, "backlog-back-to-back.ron");
+    run_to(&mut sim, 30.0);
+    let events = sim.trace.events();
+    let connected = events
+        .iter()
+        .find(|e| e.time > 4_000_000 && matches!(e.kind, TraceKind::ProducerConnected { .. }))
+        .map(|e| e.time)
+        .expect("the producer connects after the heal");
+    let sent_at_once =
+        events.iter().filter(|e| e.time == connected && matches!(e.kind, TraceKind::BatchSent { .. })).count();
+    assert_eq!(sent_at_once, 5, "max.in.flight.requests.per.connection requests leave together");
+    let report = Report::build(&sim, false);
+    let p = producer(&report, "p");
+    assert_eq!((p.sent, p.acked), (400, 400), "{p:?}");
+}
