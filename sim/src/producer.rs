@@ -99,6 +99,10 @@ fn record_size(key_len: usize, value_len: usize) -> u64 {
     (key_len + value_len + 14) as u64
 }
 
+/// The record batch header (`DefaultRecordBatch.RECORD_BATCH_OVERHEAD`, 61 bytes): a batch's estimated size starts
+/// there (`MemoryRecordsBuilder.estimatedBytesWritten`), so it counts against `batch.size` and `max.request.size`.
+const RECORD_BATCH_OVERHEAD: u64 = 61;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Batch {
     pub id: u64,
@@ -352,6 +356,8 @@ impl Producer {
         // The record joins its batch first, so that its history entry is written once, with its batch in it.
         let record = history.next_record_id();
         let (outcome, position_in_batch) = self.append(ctx, history, partition, record, size);
+        // `RecordAppendResult.appendedBytes`: a record that opens a batch brings the batch header with it.
+        let appended_bytes = if position_in_batch == 0 { RECORD_BATCH_OVERHEAD + size } else { size };
         let pushed = history.push(RecordInfo {
             producer: self.idx,
             partition,
@@ -366,7 +372,7 @@ impl Producer {
         self.records_sent += 1;
         self.stats.sent += 1;
         if sticky {
-            self.update_sticky(ctx, topic, partition, size);
+            self.update_sticky(ctx, topic, partition, appended_bytes);
         }
         self.drain(ctx, history);
         record
@@ -479,7 +485,9 @@ impl Producer {
         let batch_size = self.config.batch_size;
         let deque = &mut self.accumulator[partition.index()];
         if let Some(last) = deque.back_mut() {
-            if !last.drained && last.bytes + size <= batch_size.max(size) && !last.records.is_empty() {
+            // `MemoryRecordsBuilder.hasRoomFor`: the record fits if the batch, header included, stays within
+            // `batch.size` (a batch opened by a bigger record is full already).
+            if !last.drained && last.bytes + size <= batch_size && !last.records.is_empty() {
                 let placed = (last.outcome, last.records.len() as u32);
                 if last.records.len() == last.records.capacity() {
                     // The accumulator gives a batch a whole `batch.size` buffer up front: once the record list
@@ -512,14 +520,15 @@ impl Producer {
         self.next_batch_id += 1;
         let id = self.next_batch_id;
         self.queued.insert(partition, self.leaders[partition.index()].0);
-        let closed = self.config.linger == 0 || size >= batch_size;
-        let closed_by = if size >= batch_size { BatchTrigger::BatchSize } else { BatchTrigger::NoLinger };
+        let bytes = RECORD_BATCH_OVERHEAD + size;
+        let closed = self.config.linger == 0 || bytes >= batch_size;
+        let closed_by = if bytes >= batch_size { BatchTrigger::BatchSize } else { BatchTrigger::NoLinger };
         let outcome = history.open_batch();
         deque.push_back(Batch {
             id,
             outcome,
             records: smallvec::smallvec![record],
-            bytes: size,
+            bytes,
             created_at: ctx.now,
             records_created_at_total: ctx.now,
             attempts: 0,

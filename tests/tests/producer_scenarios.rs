@@ -114,7 +114,7 @@ const PARTITIONERS_WITH_A_PARTITION_DOWN: &str = r#"Scenario(
     ],
     producers: [
         (name: "dealer", config: { "acks": "1", "partitioner.class": "org.apache.kafka.clients.producer.RoundRobinPartitioner" }),
-        (name: "sticker", config: { "acks": "1", "batch.size": 60, "linger.ms": 1000 }),
+        (name: "sticker", config: { "acks": "1", "batch.size": 110, "linger.ms": 1000 }),
     ],
     timeline: [
         (at: "1s", do: Crash(broker: 1)),
@@ -137,9 +137,10 @@ fn partitioners_only_pick_partitions_with_a_leader() {
     let stuck = placed(1);
     assert_eq!(stuck.len(), 30);
     assert!(stuck.iter().all(|&p| p != 0), "never partition 0: {stuck:?}");
-    assert!(stuck.contains(&1) && stuck.contains(&2), "batch.size=60 makes the sticky partition move on: {stuck:?}");
-    // 24-byte records: a batch holds two, so the last batch is never full after a record and the switch waits for
-    // twice batch.size (`updatePartitionInfo` without `enableSwitch`): runs of five records.
+    assert!(stuck.contains(&1) && stuck.contains(&2), "batch.size=110 makes the sticky partition move on: {stuck:?}");
+    // 24-byte records: a batch (61-byte header included) holds two, 109 bytes, so the last batch is never full after a
+    // record and the switch waits for twice batch.size (`updatePartitionInfo` without `enableSwitch`), counting each
+    // batch's header once: 85 + 24 + 85 + 24 + 85 bytes, runs of five records.
     let first_run = stuck.iter().take_while(|&&p| p == stuck[0]).count();
     assert_eq!(first_run % 5, 0, "{stuck:?}");
     // The probe to B1 is refused. B1 is fenced by then, so it has dropped out of the metadata's broker list and no
@@ -719,4 +720,41 @@ fn a_backlog_goes_out_in_back_to_back_requests() {
     let report = Report::build(&sim, false);
     let p = producer(&report, "p");
     assert_eq!((p.sent, p.acked), (400, 400), "{p:?}");
+}
+
+/// A batch's size counts the 61-byte record batch header (`DefaultRecordBatch.RECORD_BATCH_OVERHEAD`) besides its
+/// records (key + value + 14 bytes each): ten 25-byte records make two batches of five under `batch.size` 186
+/// (61 + 5 × 25), and batches of four under 185.
+#[test]
+fn batch_size_counts_the_batch_header() {
+    let batches = |batch_size: u32| -> Vec<u32> {
+        let text = format!(
+            r#"Scenario(
+    title: "batch header",
+    seed: 1,
+    duration: "5s",
+    cluster: (brokers: 1),
+    topics: [(name: "t", partitions: 1, replication_factor: 1)],
+    producers: [(name: "p", config: {{ "acks": 1, "linger.ms": 1000, "batch.size": {batch_size} }})],
+    timeline: [(at: "1s", do: Produce(producer: "p", topic: "t", records: [
+        (key: Some("k"), value: "vvvvvvvvv0"), (key: Some("k"), value: "vvvvvvvvv1"), (key: Some("k"), value: "vvvvvvvvv2"),
+        (key: Some("k"), value: "vvvvvvvvv3"), (key: Some("k"), value: "vvvvvvvvv4"), (key: Some("k"), value: "vvvvvvvvv5"),
+        (key: Some("k"), value: "vvvvvvvvv6"), (key: Some("k"), value: "vvvvvvvvv7"), (key: Some("k"), value: "vvvvvvvvv8"),
+        (key: Some("k"), value: "vvvvvvvvv9"),
+    ]))],
+)"#
+        );
+        let mut sim = simulate_text(&text, "batch-header.ron");
+        run_to(&mut sim, 5.0);
+        sim.trace
+            .events()
+            .iter()
+            .filter_map(|e| match e.kind {
+                TraceKind::BatchSent { records, .. } => Some(records),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(batches(186), vec![5, 5]);
+    assert_eq!(batches(185), vec![4, 4, 2]);
 }
