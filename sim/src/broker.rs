@@ -609,6 +609,20 @@ impl Broker {
                 };
                 ctx.send(from, Message::ListOffsetsResponse { request_id, partition, result });
             }
+            Message::OffsetsForLeaderEpoch { request_id, partition, current_leader_epoch, leader_epoch } => {
+                // `Partition.lastOffsetForLeaderEpoch`: fenced like a fetch, answered by the leader only, from its
+                // leader-epoch cache (`LeaderEpochFileCache.endOffsetFor`).
+                let result = match self.replicas[partition.index()].as_ref() {
+                    None => Err(KafkaError::NotLeaderOrFollower),
+                    Some(replica) => fence_leader_epoch(current_leader_epoch, replica.leader_epoch).and_then(|()| {
+                        match replica.role {
+                            Role::Leader(_) => Ok(replica.log.end_offset_for_epoch(leader_epoch).unwrap_or((0, 0))),
+                            _ => Err(KafkaError::NotLeaderOrFollower),
+                        }
+                    }),
+                };
+                ctx.send(from, Message::OffsetsForLeaderEpochResponse { request_id, partition, result });
+            }
             message @ (Message::FindCoordinator { .. }
             | Message::JoinGroup { .. }
             | Message::SyncGroup { .. }

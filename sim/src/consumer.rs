@@ -59,6 +59,13 @@ pub struct PartitionState {
     /// A fetch waits for its leader's reconnect backoff to pass, and a timer will try it then.
     #[serde(default)]
     pub fetch_waits_for_node: bool,
+    /// KIP-320: the partition's leader epoch changed, so the position must be validated against the new leader's log
+    /// (`SubscriptionState` is `AWAIT_VALIDATION`) before it is fetched from again.
+    #[serde(default)]
+    pub awaiting_validation: bool,
+    /// The `OffsetsForLeaderEpoch` request in flight for that validation.
+    #[serde(default)]
+    pub validation_request: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -549,6 +556,19 @@ impl Consumer {
                     self.assigned.get_mut(&partition).expect("assigned").fetch_in_flight = None;
                     self.refresh_metadata_and_retry(ctx, partition);
                 }
+                // The same for a position validation (OffsetsForLeaderEpoch) that got no answer.
+                let stale: Vec<PartitionIdx> = self
+                    .assigned
+                    .iter()
+                    .filter(|(_, s)| {
+                        s.validation_request.is_some() && ctx.now >= s.fetch_sent_at + self.config.request_timeout
+                    })
+                    .map(|(p, _)| *p)
+                    .collect();
+                for partition in stale {
+                    self.assigned.get_mut(&partition).expect("assigned").validation_request = None;
+                    self.refresh_metadata_and_retry(ctx, partition);
+                }
                 // A metadata request unanswered for request.timeout.ms is given up (its connection closed) and the
                 // refresh asks another broker.
                 if let Some((_, broker, sent_at)) = self.metadata_in_flight {
@@ -836,15 +856,25 @@ impl Consumer {
                 // A refused request (no brokers) means a listed broker is gone: KIP-899's rebootstrap (the default
                 // metadata.recovery.strategy since Kafka 4.0) falls back to the bootstrap servers, all of them here.
                 self.live_brokers = brokers;
-                for (known, fresh) in self.leaders.iter_mut().zip(leaders) {
+                let mut new_epochs = Vec::new();
+                for (index, (known, fresh)) in self.leaders.iter_mut().zip(leaders).enumerate() {
+                    if fresh.1 > known.1 {
+                        new_epochs.push(PartitionIdx(index as u32));
+                    }
                     if fresh.1 >= known.1 {
                         *known = fresh;
                     }
+                }
+                for partition in new_epochs {
+                    self.validate_position(ctx, partition);
                 }
                 self.send_metadata_if_allowed(ctx);
             }
             Message::ConsumerFetchResponse { fetch_id, partition, result } => {
                 self.on_fetch_response(ctx, fetch_id, partition, result)
+            }
+            Message::OffsetsForLeaderEpochResponse { request_id, partition, result } => {
+                self.on_validation_response(ctx, request_id, partition, result)
             }
             _ => {}
         }
@@ -988,6 +1018,8 @@ impl Consumer {
                     buffer: VecDeque::new(),
                     high_watermark: 0,
                     fetch_waits_for_node: false,
+                    awaiting_validation: false,
+                    validation_request: None,
                 },
             );
         }
@@ -1038,8 +1070,12 @@ impl Consumer {
             }
             return;
         }
-        // The epoch of the record just before the fetch offset: the last buffered one, or the last polled one.
-        let last_fetched_epoch = state.buffer.back().map(|(_, e)| e.leader_epoch()).or(state.last_epoch);
+        if state.awaiting_validation {
+            if state.validation_request.is_none() {
+                self.send_validation(ctx, partition, leader, epoch);
+            }
+            return;
+        }
         let offset = position_after_buffer(state, position);
         let fetch_id = self.request_id();
         let state = self.assigned.get_mut(&partition).expect("assigned");
@@ -1054,10 +1090,85 @@ impl Consumer {
                 partition,
                 offset,
                 current_leader_epoch: epoch,
-                last_fetched_epoch,
+                // `AbstractFetch.prepareFetchRequests`: a consumer sends no last fetched epoch; it detects
+                // truncation by validating its position after a leader change instead (below).
+                last_fetched_epoch: None,
                 max_wait: self.config.fetch_max_wait,
             },
         );
+    }
+
+    /// KIP-320 (`SubscriptionState.maybeValidatePositionForCurrentLeader`): a new leader epoch for an assigned
+    /// partition puts its position up for validation. Records fetched but not yet returned are dropped (the partition
+    /// is not fetchable until validated), and so is the answer of a fetch still out. A position with no epoch (nothing
+    /// read yet) needs no validation.
+    fn validate_position(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
+        let Some(state) = self.assigned.get_mut(&partition) else { return };
+        if state.position.is_none() || state.last_epoch.is_none() {
+            return;
+        }
+        state.awaiting_validation = true;
+        state.validation_request = None;
+        state.buffer.clear();
+        state.fetch_in_flight = None;
+        self.fetch(ctx, partition);
+    }
+
+    /// `OffsetsForLeaderEpochClient`: asks the leader where the epoch of the last record read ends in its log.
+    fn send_validation(&mut self, ctx: &mut Ctx, partition: PartitionIdx, leader: BrokerId, current_leader_epoch: u32) {
+        let request_id = self.request_id();
+        let state = self.assigned.get_mut(&partition).expect("assigned");
+        let Some(leader_epoch) = state.last_epoch else { return };
+        state.validation_request = Some(request_id);
+        state.fetch_broker = leader;
+        state.fetch_sent_at = ctx.now;
+        ctx.send(
+            leader.node(),
+            Message::OffsetsForLeaderEpoch { request_id, partition, current_leader_epoch, leader_epoch },
+        );
+    }
+
+    /// `SubscriptionState.maybeCompleteValidation`: if the epoch of the last record read ends in the leader's log
+    /// below the position, the log was truncated under the consumer (an unclean election): with a reset policy it
+    /// seeks back to that end offset and says how far it went back. Otherwise the position stands.
+    fn on_validation_response(
+        &mut self,
+        ctx: &mut Ctx,
+        request_id: u64,
+        partition: PartitionIdx,
+        result: Result<(u32, u64), KafkaError>,
+    ) {
+        let Some(state) = self.assigned.get_mut(&partition) else { return };
+        if state.validation_request != Some(request_id) {
+            return;
+        }
+        state.validation_request = None;
+        let broker = state.fetch_broker;
+        match result {
+            Ok((epoch, end_offset)) => {
+                state.awaiting_validation = false;
+                let position = state.position.unwrap_or(0);
+                if end_offset < position {
+                    state.buffer.clear();
+                    state.position = Some(end_offset);
+                    state.last_epoch = Some(epoch);
+                    ctx.trace(TraceKind::ConsumerTruncationDetected {
+                        consumer: self.node,
+                        partition,
+                        from_offset: position,
+                        to_offset: end_offset,
+                    });
+                }
+                self.node_answered(broker);
+                self.fetch(ctx, partition);
+            }
+            Err(error) => {
+                if error == KafkaError::NetworkException {
+                    self.node_failed(ctx, broker);
+                }
+                self.refresh_metadata_and_retry(ctx, partition);
+            }
+        }
     }
 
     fn on_fetch_response(&mut self, ctx: &mut Ctx, fetch_id: u64, partition: PartitionIdx, result: FetchResult) {

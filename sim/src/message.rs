@@ -434,6 +434,21 @@ pub enum Message {
         partition: PartitionIdx,
         result: Result<u64, KafkaError>,
     },
+    /// KIP-320 (`OffsetsForLeaderEpoch`, as a consumer sends it to validate its position after a leader change): where
+    /// `leader_epoch` ends in the leader's log, fenced by `current_leader_epoch` like a fetch.
+    OffsetsForLeaderEpoch {
+        request_id: u64,
+        partition: PartitionIdx,
+        current_leader_epoch: u32,
+        leader_epoch: u32,
+    },
+    /// The largest epoch at or below the one asked about, and its end offset (the start of the next epoch, or the
+    /// log end offset for the latest one).
+    OffsetsForLeaderEpochResponse {
+        request_id: u64,
+        partition: PartitionIdx,
+        result: Result<(u32, u64), KafkaError>,
+    },
     /// Leader and leader epoch of every partition, as the answering broker's metadata cache has them.
     MetadataResponse {
         request_id: u64,
@@ -477,6 +492,8 @@ pub enum MessageKind {
     ListOffsetsResponse,
     ApiVersions,
     ApiVersionsResponse,
+    OffsetsForLeaderEpoch,
+    OffsetsForLeaderEpochResponse,
 }
 
 impl Message {
@@ -512,6 +529,8 @@ impl Message {
             Message::ConsumerFetchResponse { .. } => MessageKind::ConsumerFetchResponse,
             Message::ListOffsets { .. } => MessageKind::ListOffsets,
             Message::ListOffsetsResponse { .. } => MessageKind::ListOffsetsResponse,
+            Message::OffsetsForLeaderEpoch { .. } => MessageKind::OffsetsForLeaderEpoch,
+            Message::OffsetsForLeaderEpochResponse { .. } => MessageKind::OffsetsForLeaderEpochResponse,
         }
     }
 
@@ -526,6 +545,8 @@ impl Message {
             Message::FetchResponse { partitions, .. } => partitions.iter().map(|(p, _)| *p).collect(),
             Message::ConsumerFetch { partition, .. }
             | Message::ConsumerFetchResponse { partition, .. }
+            | Message::OffsetsForLeaderEpoch { partition, .. }
+            | Message::OffsetsForLeaderEpochResponse { partition, .. }
             | Message::AlterPartition { partition, .. }
             | Message::AlterPartitionResponse { partition, .. } => vec![*partition],
             _ => Vec::new(),
@@ -577,6 +598,13 @@ impl Message {
                 partition: *partition,
                 result: Err(KafkaError::NetworkException),
             }),
+            Message::OffsetsForLeaderEpoch { request_id, partition, .. } => {
+                Some(Message::OffsetsForLeaderEpochResponse {
+                    request_id: *request_id,
+                    partition: *partition,
+                    result: Err(KafkaError::NetworkException),
+                })
+            }
             Message::MetadataRequest { request_id } => Some(Message::MetadataResponse {
                 request_id: *request_id,
                 leaders: Vec::new(),

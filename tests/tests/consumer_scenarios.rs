@@ -168,7 +168,7 @@ fn a_consumer_backs_off_a_dead_broker() {
 
 #[test]
 fn a_consumer_detects_truncation_after_an_unclean_election() {
-    let mut sim = simulate("consumer/unclean-truncation-detected.ron");
+    let mut sim = simulate_with("consumer/unclean-truncation-detected.ron", TraceRetention::Full);
     run_to(&mut sim, 50.0);
     let detected = sim.trace.events().iter().find_map(|e| match e.kind {
         TraceKind::ConsumerTruncationDetected { from_offset, to_offset, .. } => Some((from_offset, to_offset)),
@@ -176,6 +176,13 @@ fn a_consumer_detects_truncation_after_an_unclean_election() {
     });
     let (from, to) = detected.expect("KIP-320 detection");
     assert!(from > to, "the consumer moved back from {from} to {to}");
+    // The consumer found out by validating its position with the new leader (`OffsetsForLeaderEpoch`), as Kafka's
+    // consumer does after a leader change; its fetches carry no last fetched epoch.
+    let detected_at = event_times(&sim, |k| matches!(k, TraceKind::ConsumerTruncationDetected { .. }))[0];
+    let answered_at = event_times(&sim, |k| {
+        matches!(k, TraceKind::Delivered { message: MessageKind::OffsetsForLeaderEpochResponse, .. })
+    });
+    assert!(answered_at.contains(&detected_at), "detected at {detected_at} on an OffsetsForLeaderEpoch answer");
     assert!(sim.verdict().acked_lost.len() as u64 >= from - to - 1, "those records are gone from the log");
 }
 

@@ -205,7 +205,12 @@ pub fn message_family(kind: MessageKind) -> MessageFamily {
         | OffsetCommitResponse
         | OffsetFetch
         | OffsetFetchResponse => MessageFamily::Group,
-        ConsumerFetch | ConsumerFetchResponse | ListOffsets | ListOffsetsResponse => MessageFamily::ConsumerFetch,
+        ConsumerFetch
+        | ConsumerFetchResponse
+        | ListOffsets
+        | ListOffsetsResponse
+        | OffsetsForLeaderEpoch
+        | OffsetsForLeaderEpochResponse => MessageFamily::ConsumerFetch,
     }
 }
 
