@@ -304,6 +304,14 @@ impl Consumer {
         self.abandoned_commits.clear();
         self.waiting_for_coordinator_since = None;
         self.live_brokers = BrokerSet::default();
+        // A new process has new connections and no metadata request out (its old timers died with it).
+        self.node_failures.iter_mut().for_each(|f| *f = 0);
+        self.node_backoff_until.iter_mut().for_each(|t| *t = 0);
+        self.node_connected.iter_mut().for_each(|c| *c = true);
+        self.metadata_in_flight = None;
+        self.metadata_wanted = false;
+        self.metadata_retry_armed = false;
+        self.metadata_allowed_at = 0;
         self.last_coordinator_answer = ctx.now;
         self.find_coordinator(ctx);
         ctx.timer_after(self.config.heartbeat_interval, Timer::ConsumerHeartbeat);
@@ -426,10 +434,18 @@ impl Consumer {
         if !self.metadata_wanted || self.metadata_in_flight.is_some() {
             return;
         }
-        if ctx.now < self.metadata_allowed_at {
+        // `leastLoadedNode` finds no broker out of its reconnect backoff: the refresh waits for the first to be.
+        let listed = (1..=ctx.topo.brokers)
+            .map(BrokerId)
+            .filter(|b| self.live_brokers.is_empty() || self.live_brokers.contains(*b));
+        let allowed_at = match listed.map(|b| self.node_backoff_until[b.0 as usize]).min() {
+            Some(first_free) if first_free > ctx.now => self.metadata_allowed_at.max(first_free),
+            _ => self.metadata_allowed_at,
+        };
+        if ctx.now < allowed_at {
             if !self.metadata_retry_armed {
                 self.metadata_retry_armed = true;
-                ctx.timer_after(self.metadata_allowed_at - ctx.now, Timer::ConsumerMetadataRetry);
+                ctx.timer_after(allowed_at - ctx.now, Timer::ConsumerMetadataRetry);
             }
             return;
         }
@@ -844,9 +860,11 @@ impl Consumer {
                     if id == request_id {
                         self.metadata_in_flight = None;
                         if leaders.is_empty() {
-                            // Refused: the refresh goes to another broker (`handleServerDisconnect` asks again).
+                            // Refused: the refresh goes to another broker (`handleServerDisconnect` asks again),
+                            // after the refresh backoff (`Metadata.failedUpdate` counts it as a refresh).
                             self.node_failed(ctx, broker);
                             self.metadata_wanted = true;
+                            self.metadata_allowed_at = ctx.now + self.config.retry_backoff;
                         } else {
                             self.node_answered(broker);
                             self.metadata_allowed_at = ctx.now + self.config.retry_backoff;

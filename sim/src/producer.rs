@@ -560,6 +560,7 @@ impl Producer {
         if self.ready.is_empty() {
             return;
         }
+        self.expire_due(ctx, history);
         let max_in_flight = self.config.max_in_flight_requests_per_connection;
         // Only brokers with a free request slot are looked at, so a backlog on a busy broker costs nothing here.
         for b in 0..self.drain_start.len() {
@@ -665,6 +666,22 @@ impl Producer {
         }
         self.send_request(ctx, history, broker, batches);
         true
+    }
+
+    /// Expiries whose timer is due but has not run yet (their timer is queued behind other events of this instant, or
+    /// the producer was paused): run them now, as the sender loop would before sending or handling answers.
+    fn expire_due(&mut self, ctx: &mut Ctx, history: &mut History) {
+        if self.request_timer_at.is_some_and(|at| at <= ctx.now) {
+            let expiring: Vec<u64> =
+                self.in_flight.iter().filter(|(_, f)| f.expires_at <= ctx.now).map(|(&id, _)| id).collect();
+            for request_id in expiring {
+                self.expire_in_flight(ctx, history, request_id);
+            }
+        }
+        if self.accumulator_expiry_at.is_some_and(|at| at <= ctx.now) {
+            self.accumulator_expiry_at = None;
+            self.expire_queued(ctx, history);
+        }
     }
 
     /// A batch due to expire at `deadline` waits in the accumulator: the sender wakes up by then
@@ -976,6 +993,7 @@ impl Producer {
                 // times requests out.
                 let expiring: Vec<u64> =
                     self.in_flight.iter().filter(|(_, f)| f.expires_at <= ctx.now).map(|(&id, _)| id).collect();
+                let expired_any = !expiring.is_empty();
                 for request_id in expiring {
                     self.expire_in_flight(ctx, history, request_id);
                 }
@@ -989,6 +1007,10 @@ impl Producer {
                     self.on_broker_disconnected(ctx, history, broker);
                 }
                 self.arm_request_timer(ctx);
+                if expired_any {
+                    // An expiry may have settled a sequence that held batches back: the sender loop runs again.
+                    self.drain(ctx, history);
+                }
             }
             Timer::RequestTimeout { .. } => {}
             Timer::RetryBackoff { .. } => self.drain(ctx, history),
@@ -1059,6 +1081,9 @@ impl Producer {
                 if !current_leaders.is_empty() {
                     self.apply_current_leaders(&current_leaders);
                 }
+                // `Sender.runOnce` expires batches (`sendProducerData`) before `client.poll` hands it answers: an
+                // answer handled at the same instant as a due expiry (after a pause) finds its batch already done.
+                self.expire_due(ctx, history);
                 if let Some(request) = self.in_flight.remove(&request_id) {
                     self.connect_failures[request.broker.0 as usize] = 0;
                     self.handle_response(ctx, history, request, results, false);
@@ -1227,6 +1252,11 @@ impl Producer {
             if batch.expired_in_flight {
                 // It never reached the broker and its callback already ran: nothing goes back to the queue.
                 self.expired_in_flight_per_partition[partition.index()] -= 1;
+                if batch.attempts == 1 {
+                    self.stats.batches -= 1;
+                } else {
+                    self.stats.retries -= 1;
+                }
                 continue;
             }
             batch.attempts -= 1;

@@ -758,3 +758,37 @@ fn batch_size_counts_the_batch_header() {
     assert_eq!(batches(186), vec![5, 5]);
     assert_eq!(batches(185), vec![4, 4, 2]);
 }
+
+/// A paused producer (a long GC pause) handles, when it resumes, what arrived meanwhile. `Sender.runOnce` expires
+/// batches before `client.poll` hands it answers, so an answer that came in before the batch's deadline but is handled
+/// after it finds the batch already failed with DELIVERY_TIMEOUT: no ack later than `delivery.timeout.ms` (the run's
+/// invariant checks would stop it). The followers are frozen until 18 s, so the ack comes while p is paused (2 s to
+/// 32 s), and the batch's deadline (1 s + 30.005 s) passes before p resumes.
+#[test]
+fn a_paused_producer_expires_before_it_reads_answers() {
+    let text = r#"Scenario(
+    title: "paused producer",
+    seed: 5,
+    duration: "40s",
+    cluster: (brokers: 3, config: { "replica.lag.time.max.ms": 60000, "broker.session.timeout.ms": 60000 }),
+    topics: [(name: "t", partitions: 1, replication_factor: 3, assignment: Some([[1, 2, 3]]), config: { "min.insync.replicas": 2 })],
+    producers: [
+        (name: "p", config: { "acks": "all", "request.timeout.ms": 30000, "delivery.timeout.ms": 30005, "linger.ms": 0 }),
+    ],
+    timeline: [
+        (at: "500ms", do: Pause(node: "B2")),
+        (at: "500ms", do: Pause(node: "B3")),
+        (at: "1s", do: Produce(producer: "p", topic: "t", records: [(key: Some("k"), value: "v")])),
+        (at: "2s", do: Pause(node: "p")),
+        (at: "18s", do: Resume(node: "B2")),
+        (at: "18s", do: Resume(node: "B3")),
+        (at: "32s", do: Resume(node: "p")),
+    ],
+)"#;
+    let mut sim = simulate_text(text, "paused-producer.ron");
+    run_to(&mut sim, 40.0);
+    let report = Report::build(&sim, false);
+    let p = producer(&report, "p");
+    assert_eq!((p.sent, p.acked, p.failed), (1, 0, 1), "{p:?}");
+    assert_eq!(p.errors.get("DELIVERY_TIMEOUT"), Some(&1));
+}
