@@ -559,30 +559,21 @@ impl Consumer {
         match timer {
             Timer::ConsumerHeartbeat => {
                 ctx.timer_after(self.config.heartbeat_interval, Timer::ConsumerHeartbeat);
-                // request.timeout.ms: a fetch that was never answered is given up and sent again.
+                // request.timeout.ms: a fetch or a position validation (OffsetsForLeaderEpoch) that was never answered
+                // is given up and sent again.
                 let stale: Vec<PartitionIdx> = self
                     .assigned
                     .iter()
                     .filter(|(_, s)| {
-                        s.fetch_in_flight.is_some() && ctx.now >= s.fetch_sent_at + self.config.request_timeout
+                        (s.fetch_in_flight.is_some() || s.validation_request.is_some())
+                            && ctx.now >= s.fetch_sent_at + self.config.request_timeout
                     })
                     .map(|(p, _)| *p)
                     .collect();
                 for partition in stale {
-                    self.assigned.get_mut(&partition).expect("assigned").fetch_in_flight = None;
-                    self.refresh_metadata_and_retry(ctx, partition);
-                }
-                // The same for a position validation (OffsetsForLeaderEpoch) that got no answer.
-                let stale: Vec<PartitionIdx> = self
-                    .assigned
-                    .iter()
-                    .filter(|(_, s)| {
-                        s.validation_request.is_some() && ctx.now >= s.fetch_sent_at + self.config.request_timeout
-                    })
-                    .map(|(p, _)| *p)
-                    .collect();
-                for partition in stale {
-                    self.assigned.get_mut(&partition).expect("assigned").validation_request = None;
+                    let state = self.assigned.get_mut(&partition).expect("assigned");
+                    state.fetch_in_flight = None;
+                    state.validation_request = None;
                     self.refresh_metadata_and_retry(ctx, partition);
                 }
                 // A metadata request unanswered for request.timeout.ms is given up (its connection closed) and the

@@ -651,14 +651,7 @@ impl Producer {
             }
             request_bytes += batch.bytes;
             batches.push((partition, batch));
-            match self.accumulator[partition.index()].front() {
-                None => {
-                    self.queued.remove(partition);
-                    self.ready.remove(partition);
-                }
-                Some(next) if !next.closed => self.ready.remove(partition),
-                Some(_) => {}
-            }
+            self.front_left(partition);
         }
         if batches.is_empty() {
             ctx.buffers.in_flight_batches.give(batches);
@@ -666,6 +659,19 @@ impl Producer {
         }
         self.send_request(ctx, history, broker, batches);
         true
+    }
+
+    /// The front batch of `partition` left its queue (sent or expired): the partition stays queued only if a batch
+    /// is left, and ready only if the new front batch is.
+    fn front_left(&mut self, partition: PartitionIdx) {
+        match self.accumulator[partition.index()].front() {
+            None => {
+                self.queued.remove(partition);
+                self.ready.remove(partition);
+            }
+            Some(next) if !next.closed => self.ready.remove(partition),
+            Some(_) => {}
+        }
     }
 
     /// Expiries whose timer is due but has not run yet (their timer is queued behind other events of this instant, or
@@ -716,15 +722,7 @@ impl Producer {
                 self.complete(ctx, history, partition, &batch, Err(KafkaError::DeliveryTimeout));
             }
             if expired_any {
-                // The partition is ready again only if its new front batch is.
-                match self.accumulator[p].front() {
-                    None => {
-                        self.queued.remove(partition);
-                        self.ready.remove(partition);
-                    }
-                    Some(front) if !front.closed => self.ready.remove(partition),
-                    Some(_) => {}
-                }
+                self.front_left(partition);
             }
         }
         if let Some(deadline) = next {

@@ -589,6 +589,44 @@ fn a_connection_over_a_cut_link_retransmits_and_times_out() {
     assert_eq!((p.sent, p.acked, p.pending), (550, 550, 0));
 }
 
+/// One acks=all record sent at 1 s while both followers of its partition are frozen (paused from 0.5 s to 18 s, with
+/// session and lag timeouts long enough that nobody is fenced or dropped from the ISR): the leader cannot advance its
+/// high watermark, so the record waits. `timeouts` are producer configs; `producer_pause` pauses p from/to.
+fn one_record_while_followers_freeze(
+    timeouts: &str,
+    producer_pause: Option<(&str, &str)>,
+    seconds: u32,
+) -> kafkascope_sim::Simulation {
+    let (pause, resume) = match producer_pause {
+        Some((from, to)) => {
+            (format!(r#"(at: "{from}", do: Pause(node: "p")),"#), format!(r#"(at: "{to}", do: Resume(node: "p")),"#))
+        }
+        None => (String::new(), String::new()),
+    };
+    let text = format!(
+        r#"Scenario(
+    title: "one record while the followers freeze",
+    seed: 5,
+    duration: "{seconds}s",
+    cluster: (brokers: 3, config: {{ "replica.lag.time.max.ms": 60000, "broker.session.timeout.ms": 60000 }}),
+    topics: [(name: "t", partitions: 1, replication_factor: 3, assignment: Some([[1, 2, 3]]), config: {{ "min.insync.replicas": 2 }})],
+    producers: [(name: "p", config: {{ "acks": "all", "linger.ms": 0, {timeouts} }})],
+    timeline: [
+        (at: "500ms", do: Pause(node: "B2")),
+        (at: "500ms", do: Pause(node: "B3")),
+        (at: "1s", do: Produce(producer: "p", topic: "t", records: [(key: Some("k"), value: "v")])),
+        {pause}
+        (at: "18s", do: Resume(node: "B2")),
+        (at: "18s", do: Resume(node: "B3")),
+        {resume}
+    ],
+)"#
+    );
+    let mut sim = simulate_text(&text, "followers-freeze.ron");
+    run_to(&mut sim, seconds as f64);
+    sim
+}
+
 /// `delivery.timeout.ms` bounds the time to report success or failure after `send()`, also for a batch whose retry is
 /// in flight (`Sender.getExpiredInflightBatches`): the callback gets DELIVERY_TIMEOUT at creation + 15 s, and the
 /// answer that comes later does not call it again. The followers are frozen, so the leader cannot advance its high
@@ -597,26 +635,8 @@ fn a_connection_over_a_cut_link_retransmits_and_times_out() {
 /// not proof that nothing was written.
 #[test]
 fn a_batch_in_flight_expires_at_delivery_timeout() {
-    let text = r#"Scenario(
-    title: "in-flight expiry",
-    description: "Frozen followers hold the leader's high watermark, so an acks=all record waits past delivery.timeout.ms while its retry is in flight.",
-    seed: 5,
-    duration: "30s",
-    cluster: (brokers: 3, config: { "replica.lag.time.max.ms": 60000, "broker.session.timeout.ms": 60000 }),
-    topics: [(name: "t", partitions: 1, replication_factor: 3, assignment: Some([[1, 2, 3]]), config: { "min.insync.replicas": 2 })],
-    producers: [
-        (name: "p", config: { "acks": "all", "request.timeout.ms": 10000, "delivery.timeout.ms": 15000, "linger.ms": 0 }),
-    ],
-    timeline: [
-        (at: "500ms", do: Pause(node: "B2")),
-        (at: "500ms", do: Pause(node: "B3")),
-        (at: "1s", do: Produce(producer: "p", topic: "t", records: [(key: Some("k"), value: "v")])),
-        (at: "18s", do: Resume(node: "B2")),
-        (at: "18s", do: Resume(node: "B3")),
-    ],
-)"#;
-    let mut sim = simulate_text(text, "in-flight-expiry.ron");
-    run_to(&mut sim, 30.0);
+    let sim =
+        one_record_while_followers_freeze(r#""request.timeout.ms": 10000, "delivery.timeout.ms": 15000"#, None, 30);
     let report = Report::build(&sim, false);
     let p = producer(&report, "p");
     assert_eq!((p.sent, p.acked, p.failed), (1, 0, 1), "{p:?}");
@@ -766,27 +786,11 @@ fn batch_size_counts_the_batch_header() {
 /// 32 s), and the batch's deadline (1 s + 30.005 s) passes before p resumes.
 #[test]
 fn a_paused_producer_expires_before_it_reads_answers() {
-    let text = r#"Scenario(
-    title: "paused producer",
-    seed: 5,
-    duration: "40s",
-    cluster: (brokers: 3, config: { "replica.lag.time.max.ms": 60000, "broker.session.timeout.ms": 60000 }),
-    topics: [(name: "t", partitions: 1, replication_factor: 3, assignment: Some([[1, 2, 3]]), config: { "min.insync.replicas": 2 })],
-    producers: [
-        (name: "p", config: { "acks": "all", "request.timeout.ms": 30000, "delivery.timeout.ms": 30005, "linger.ms": 0 }),
-    ],
-    timeline: [
-        (at: "500ms", do: Pause(node: "B2")),
-        (at: "500ms", do: Pause(node: "B3")),
-        (at: "1s", do: Produce(producer: "p", topic: "t", records: [(key: Some("k"), value: "v")])),
-        (at: "2s", do: Pause(node: "p")),
-        (at: "18s", do: Resume(node: "B2")),
-        (at: "18s", do: Resume(node: "B3")),
-        (at: "32s", do: Resume(node: "p")),
-    ],
-)"#;
-    let mut sim = simulate_text(text, "paused-producer.ron");
-    run_to(&mut sim, 40.0);
+    let sim = one_record_while_followers_freeze(
+        r#""request.timeout.ms": 30000, "delivery.timeout.ms": 30005"#,
+        Some(("2s", "32s")),
+        40,
+    );
     let report = Report::build(&sim, false);
     let p = producer(&report, "p");
     assert_eq!((p.sent, p.acked, p.failed), (1, 0, 1), "{p:?}");
