@@ -378,10 +378,7 @@ impl Consumer {
     /// Nodes in reconnect backoff are passed over (`leastLoadedNode` skips blacked-out nodes); if every listed broker
     /// is, the one whose backoff ends first is asked.
     fn least_loaded_broker(&self, ctx: &Ctx, request_id: u64) -> BrokerId {
-        let listed: Vec<BrokerId> = (1..=ctx.topo.brokers)
-            .map(BrokerId)
-            .filter(|b| self.live_brokers.is_empty() || self.live_brokers.contains(*b))
-            .collect();
+        let listed: Vec<BrokerId> = self.listed_brokers(ctx).collect();
         let available: Vec<BrokerId> = listed.iter().copied().filter(|&b| !self.in_backoff(ctx, b)).collect();
         if available.is_empty() {
             return *listed.iter().min_by_key(|b| self.node_backoff_until[b.0 as usize]).expect("a broker is listed");
@@ -391,6 +388,11 @@ impl Consumer {
             available.iter().copied().filter(|b| self.node_connected[b.0 as usize]).collect();
         let pool = if connected.is_empty() { &available } else { &connected };
         pool[(request_id as usize + self.index as usize) % pool.len()]
+    }
+
+    /// The brokers the latest metadata listed (all of them before any metadata answer).
+    fn listed_brokers<'a>(&'a self, ctx: &Ctx) -> impl Iterator<Item = BrokerId> + 'a {
+        (1..=ctx.topo.brokers).map(BrokerId).filter(|b| self.live_brokers.is_empty() || self.live_brokers.contains(*b))
     }
 
     /// `NetworkClient.isUnavailable`: the last connection to `broker` failed and its reconnect backoff has not passed.
@@ -435,10 +437,7 @@ impl Consumer {
             return;
         }
         // `leastLoadedNode` finds no broker out of its reconnect backoff: the refresh waits for the first to be.
-        let listed = (1..=ctx.topo.brokers)
-            .map(BrokerId)
-            .filter(|b| self.live_brokers.is_empty() || self.live_brokers.contains(*b));
-        let allowed_at = match listed.map(|b| self.node_backoff_until[b.0 as usize]).min() {
+        let allowed_at = match self.listed_brokers(ctx).map(|b| self.node_backoff_until[b.0 as usize]).min() {
             Some(first_free) if first_free > ctx.now => self.metadata_allowed_at.max(first_free),
             _ => self.metadata_allowed_at,
         };
