@@ -9,7 +9,7 @@ use crate::config::Acks;
 use crate::ctx::{Ctx, Timer};
 use crate::deadlines::DeadlineSet;
 use crate::ids::{BrokerId, NodeId, PartitionIdx, CONTROLLER};
-use crate::log::{Log, LogEntry};
+use crate::log::{split_producer_id, Log, LogEntry};
 use crate::message::{
     BrokerSet, FetchPartition, FetchResult, FetchedEntries, KafkaError, Message, MetadataUpdate, PartitionState,
     ProduceBatch,
@@ -169,11 +169,72 @@ pub struct DelayedProduce {
     pub remaining: usize,
 }
 
-/// The last batches of one idempotent producer (`ProducerStateEntry`).
+/// The last batches of one idempotent producer (`ProducerStateEntry`), keyed by its producer id without the epoch.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ProducerBatches {
+    /// The epoch the batches below were written in (`ProducerStateEntry.producerEpoch`).
+    pub producer_epoch: u32,
     /// `(first sequence, last sequence, base offset)`, oldest first.
     pub batches: VecDeque<(i32, i32, u64)>,
+}
+
+impl ProducerBatches {
+    /// `ProducerStateEntry.addBatch`: a batch of a new epoch first drops the old epoch's batches
+    /// (`maybeUpdateProducerEpoch`); only the last 5 are kept.
+    fn add_batch(&mut self, producer_epoch: u32, first: i32, last: i32, base_offset: u64) {
+        if self.producer_epoch != producer_epoch {
+            self.producer_epoch = producer_epoch;
+            self.batches.clear();
+        }
+        self.batches.push_back((first, last, base_offset));
+        if self.batches.len() > BATCHES_TO_RETAIN {
+            self.batches.pop_front();
+        }
+    }
+}
+
+/// How the leader's producer state judges an idempotent batch before it is appended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SequenceCheck {
+    /// Append it.
+    Append,
+    /// The same batch was appended before, at this base offset: answer with it, append nothing.
+    Duplicate(u64),
+}
+
+/// `UnifiedLog.analyzeAndValidateProducerState` for a client's batch, given the producer's entry (`None` for a
+/// producer id the partition has never seen, which may start at any sequence).
+/// - `ProducerStateEntry.findDuplicateBatch`: a batch of the entry's epoch matching one of its last 5 is a duplicate.
+/// - `ProducerAppendInfo.checkProducerEpoch`: an older epoch is INVALID_PRODUCER_EPOCH.
+/// - `ProducerAppendInfo.checkSequence`: a newer epoch must start at sequence 0; the same epoch must go on from the
+///   last sequence; otherwise OUT_OF_ORDER_SEQUENCE_NUMBER.
+fn check_sequence(
+    entry: Option<&ProducerBatches>,
+    producer_epoch: u32,
+    first: i32,
+    last: i32,
+) -> Result<SequenceCheck, KafkaError> {
+    let Some(entry) = entry else {
+        return Ok(SequenceCheck::Append);
+    };
+    if producer_epoch == entry.producer_epoch {
+        if let Some(&(_, _, offset)) = entry.batches.iter().find(|(f, l, _)| (*f, *l) == (first, last)) {
+            return Ok(SequenceCheck::Duplicate(offset));
+        }
+    }
+    if producer_epoch < entry.producer_epoch {
+        return Err(KafkaError::InvalidProducerEpoch);
+    }
+    let in_sequence = if producer_epoch > entry.producer_epoch {
+        first == 0
+    } else {
+        first == entry.batches.back().map(|(_, last, _)| last + 1).unwrap_or(0)
+    };
+    if in_sequence {
+        Ok(SequenceCheck::Append)
+    } else {
+        Err(KafkaError::OutOfOrderSequenceNumber)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -1813,22 +1874,17 @@ impl Broker {
             return Err(KafkaError::NotEnoughReplicas);
         }
         let count = batch.records.len() as i32;
+        let (producer_id, producer_epoch) = split_producer_id(batch.producer_id);
+        let last_sequence = batch.base_sequence + count - 1;
         if batch.producer_id != 0 {
-            // ProducerStateManager: a batch seen before is answered with its original offset and not appended; a
-            // sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
-            let last_sequence = batch.base_sequence + count - 1;
-            if let Some(entry) = state.producers.get(&batch.producer_id) {
-                if let Some(&(_, _, offset)) = entry
-                    .batches
-                    .iter()
-                    .find(|(first, last, _)| *first == batch.base_sequence && *last == last_sequence)
-                {
+            let entry = state.producers.get(&producer_id);
+            match check_sequence(entry, producer_epoch, batch.base_sequence, last_sequence) {
+                Ok(SequenceCheck::Append) => {}
+                Ok(SequenceCheck::Duplicate(offset)) => {
                     ctx.trace(TraceKind::DuplicateBatch { broker: me, partition, base_offset: offset });
                     return Ok((offset, offset + count as u64));
                 }
-                let expected = entry.batches.back().map(|(_, last, _)| last + 1).unwrap_or(0);
-                if batch.base_sequence != expected {
-                    let error = KafkaError::OutOfOrderSequenceNumber;
+                Err(error) => {
                     ctx.trace(TraceKind::ProduceRejected { broker: me, partition, error });
                     return Err(error);
                 }
@@ -1841,11 +1897,8 @@ impl Broker {
         }
         replica.log.maybe_flush(flush_messages);
         if batch.producer_id != 0 {
-            let entry = state.producers.entry(batch.producer_id).or_default();
-            entry.batches.push_back((batch.base_sequence, batch.base_sequence + count - 1, base_offset));
-            if entry.batches.len() > BATCHES_TO_RETAIN {
-                entry.batches.pop_front();
-            }
+            let entry = state.producers.entry(producer_id).or_default();
+            entry.add_batch(producer_epoch, batch.base_sequence, last_sequence, base_offset);
         }
         ctx.trace(TraceKind::Appended { broker: me, partition, base_offset, records: count as u32, leader_epoch });
         self.after_leader_append(ctx, partition, base_offset);
@@ -1969,13 +2022,82 @@ fn rebuild_producer_state(log: &Log) -> BTreeMap<u32, ProducerBatches> {
         }
         if first.producer_id != 0 {
             let last = entries[end - 1];
-            let batches = &mut producers.entry(first.producer_id).or_default().batches;
-            batches.push_back((first.sequence, last.sequence, index as u64));
-            if batches.len() > BATCHES_TO_RETAIN {
-                batches.pop_front();
-            }
+            let (producer_id, producer_epoch) = split_producer_id(first.producer_id);
+            let entry = producers.entry(producer_id).or_default();
+            entry.add_batch(producer_epoch, first.sequence, last.sequence, index as u64);
         }
         index = end;
     }
     producers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(producer_epoch: u32, batches: &[(i32, i32, u64)]) -> ProducerBatches {
+        ProducerBatches { producer_epoch, batches: batches.iter().copied().collect() }
+    }
+
+    #[test]
+    fn an_unknown_producer_may_start_at_any_sequence() {
+        assert_eq!(check_sequence(None, 3, 17, 19), Ok(SequenceCheck::Append));
+    }
+
+    #[test]
+    fn the_same_epoch_goes_on_from_the_last_sequence_or_repeats_a_recent_batch() {
+        let known = entry(2, &[(0, 4, 10), (5, 9, 15)]);
+        assert_eq!(check_sequence(Some(&known), 2, 10, 14), Ok(SequenceCheck::Append));
+        assert_eq!(check_sequence(Some(&known), 2, 0, 4), Ok(SequenceCheck::Duplicate(10)));
+        assert_eq!(check_sequence(Some(&known), 2, 15, 19), Err(KafkaError::OutOfOrderSequenceNumber));
+    }
+
+    #[test]
+    fn an_older_epoch_is_fenced_even_when_its_batch_looks_like_a_duplicate() {
+        let known = entry(2, &[(0, 4, 10)]);
+        assert_eq!(check_sequence(Some(&known), 1, 5, 9), Err(KafkaError::InvalidProducerEpoch));
+        assert_eq!(check_sequence(Some(&known), 1, 0, 4), Err(KafkaError::InvalidProducerEpoch));
+    }
+
+    #[test]
+    fn a_newer_epoch_must_start_at_sequence_zero() {
+        let known = entry(2, &[(0, 4, 10), (5, 9, 15)]);
+        assert_eq!(check_sequence(Some(&known), 3, 0, 2), Ok(SequenceCheck::Append));
+        // Sequence 10 would go on from the old epoch, but a new epoch starts over.
+        assert_eq!(check_sequence(Some(&known), 3, 10, 12), Err(KafkaError::OutOfOrderSequenceNumber));
+    }
+
+    #[test]
+    fn a_new_epoch_replaces_the_old_epochs_batches_in_the_producer_state() {
+        let mut known = entry(2, &[(0, 4, 10), (5, 9, 15)]);
+        known.add_batch(3, 0, 2, 20);
+        assert_eq!(known.producer_epoch, 3);
+        assert_eq!(known.batches, VecDeque::from([(0, 2, 20)]));
+        for n in 1..=6 {
+            known.add_batch(3, 3 * n, 3 * n + 2, 20 + 3 * n as u64);
+        }
+        assert_eq!(known.batches.len(), BATCHES_TO_RETAIN);
+        assert_eq!(known.batches.front(), Some(&(6, 8, 26)));
+    }
+
+    #[test]
+    fn a_rebuilt_producer_state_keys_producers_without_their_epoch() {
+        let mut log = Log::default();
+        let packed = |id: u32, epoch: u32| id | epoch << crate::log::PRODUCER_EPOCH_SHIFT;
+        let mut offset = 0;
+        let mut append = |log: &mut Log, producer: u32, sequences: std::ops::Range<i32>| {
+            for (i, sequence) in sequences.enumerate() {
+                log.append(LogEntry::new(1, crate::ids::RecordId(offset), producer, sequence, i == 0));
+                offset += 1;
+            }
+        };
+        append(&mut log, packed(1000, 0), 0..3);
+        append(&mut log, packed(1001, 0), 0..2);
+        append(&mut log, packed(1000, 1), 0..2);
+        let producers = rebuild_producer_state(&log);
+        assert_eq!(producers.keys().copied().collect::<Vec<_>>(), vec![1000, 1001]);
+        assert_eq!(producers[&1000].producer_epoch, 1);
+        assert_eq!(producers[&1000].batches, VecDeque::from([(0, 1, 5)]));
+        assert_eq!(producers[&1001].batches, VecDeque::from([(0, 1, 3)]));
+    }
 }

@@ -25,6 +25,15 @@ pub struct LogEntry {
 
 const BATCH_START: u32 = 1 << 31;
 
+/// The idempotent producer's id and epoch travel packed in one `u32` (`id | epoch << 20`), in batches and in log
+/// entries; Kafka's batch header carries them as separate fields (`producerId`, `producerEpoch`).
+pub const PRODUCER_EPOCH_SHIFT: u32 = 20;
+
+/// Splits a packed producer id into `(producer id, producer epoch)`.
+pub fn split_producer_id(packed: u32) -> (u32, u32) {
+    (packed & ((1 << PRODUCER_EPOCH_SHIFT) - 1), packed >> PRODUCER_EPOCH_SHIFT)
+}
+
 impl LogEntry {
     pub fn new(leader_epoch: u32, record: RecordId, producer_id: u32, sequence: i32, batch_start: bool) -> Self {
         // Kafka's leader epochs are int32: the controller never goes past i32::MAX.

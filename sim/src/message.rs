@@ -67,6 +67,9 @@ pub enum KafkaError {
     /// The group coordinator could not write an offset commit: the offsets partition's ISR is below
     /// `min.insync.replicas` (`GroupMetadataManager.storeOffsets` maps NOT_ENOUGH_REPLICAS to this).
     CoordinatorNotAvailable,
+    /// An idempotent producer's batch carried an older producer epoch than the partition's producer state holds
+    /// (`ProducerAppendInfo.checkProducerEpoch`, `InvalidProducerEpochException`).
+    InvalidProducerEpoch,
 }
 
 impl KafkaError {
@@ -93,6 +96,7 @@ impl KafkaError {
             KafkaError::FetchSessionIdNotFound => "FETCH_SESSION_ID_NOT_FOUND",
             KafkaError::InvalidFetchSessionEpoch => "INVALID_FETCH_SESSION_EPOCH",
             KafkaError::CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
+            KafkaError::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
         }
     }
 
@@ -129,6 +133,7 @@ impl KafkaError {
                 | KafkaError::InvalidUpdateVersion
                 | KafkaError::IneligibleReplica
                 | KafkaError::InvalidRequest
+                | KafkaError::InvalidProducerEpoch
         )
     }
 }

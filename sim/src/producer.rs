@@ -1301,7 +1301,7 @@ impl Producer {
             producer_epoch: self.producer_epoch,
         });
         let base_id = 1000 + self.idx.0 + PRODUCER_ID_RESET_STRIDE * self.producer_id_resets;
-        self.producer_id = base_id | (self.producer_epoch << 20);
+        self.producer_id = base_id | (self.producer_epoch << crate::log::PRODUCER_EPOCH_SHIFT);
         let new_id = self.producer_id;
         let mut outstanding: Vec<&mut Batch> = self
             .in_flight
