@@ -677,7 +677,7 @@ impl Broker {
                     None => Err(KafkaError::NotLeaderOrFollower),
                     Some(replica) => fence_leader_epoch(current_leader_epoch, replica.leader_epoch).and_then(|()| {
                         match replica.role {
-                            Role::Leader(_) => Ok(replica.log.end_offset_for_epoch(leader_epoch).unwrap_or((0, 0))),
+                            Role::Leader(_) => Ok(replica.log.end_offset_for_epoch(leader_epoch)),
                             _ => Err(KafkaError::NotLeaderOrFollower),
                         }
                     }),
@@ -1101,7 +1101,9 @@ impl Broker {
                 FetchResult::Diverging { leader_epoch, end_offset, high_watermark } => {
                     // KIP-320: truncate to the end of the largest epoch both logs share; if this log lacks that
                     // exact epoch, the next fetch (with the new last epoch) narrows it down further.
-                    let own_end = replica.log.end_offset_for_epoch(leader_epoch).map(|(_, end)| end).unwrap_or(0);
+                    // `AbstractFetcherThread.getOffsetTruncationState`: where this log has no such epoch at all,
+                    // the leader's end offset stands.
+                    let own_end = replica.log.end_offset_for_epoch(leader_epoch).map_or(end_offset, |(_, end)| end);
                     let target = end_offset.min(own_end).min(replica.log.log_end_offset());
                     let from_offset = replica.log.log_end_offset();
                     replica.log.truncate_to(target);
@@ -1270,10 +1272,11 @@ impl Broker {
         }
         // Divergence (Partition.fetchRecords -> validateFetchOffsetAndMaybeGetDivergingEpoch): the follower's last
         // epoch must end, in the leader's log, at or after the fetch offset. An empty log cannot diverge.
-        if let Some((epoch, end_offset)) = diverging_epoch(&replica.log, named.last_fetched_epoch, fetch_offset) {
+        let divergence = diverging_epoch(&replica.log, named.last_fetched_epoch, fetch_offset);
+        if let Ok(Some((epoch, end_offset))) = divergence {
             return Some(FetchResult::Diverging { leader_epoch: epoch, end_offset, high_watermark });
         }
-        if fetch_offset > log_end_offset {
+        if divergence.is_err() || fetch_offset > log_end_offset {
             // OFFSET_OUT_OF_RANGE in Kafka; the follower resolves it by truncating to the leader's end.
             return Some(FetchResult::Diverging { leader_epoch, end_offset: log_end_offset, high_watermark });
         }
@@ -1563,10 +1566,11 @@ impl Broker {
         let Role::Leader(state) = &mut replica.role else {
             return reply(ctx, FetchResult::Error(KafkaError::NotLeaderOrFollower));
         };
-        if let Some((epoch, end_offset)) = diverging_epoch(&replica.log, last_fetched_epoch, offset) {
+        let divergence = diverging_epoch(&replica.log, last_fetched_epoch, offset);
+        if let Ok(Some((epoch, end_offset))) = divergence {
             return reply(ctx, FetchResult::Diverging { leader_epoch: epoch, end_offset, high_watermark });
         }
-        if offset > replica.log.log_end_offset() {
+        if divergence.is_err() || offset > replica.log.log_end_offset() {
             return reply(ctx, FetchResult::Error(KafkaError::OffsetOutOfRange));
         }
         if offset < high_watermark {
@@ -1976,12 +1980,16 @@ fn fence_leader_epoch(current_leader_epoch: u32, replica_leader_epoch: u32) -> R
 /// `Partition.fetchRecords` -> `validateFetchOffsetAndMaybeGetDivergingEpoch` (KIP-320), for followers and
 /// consumers alike: the fetcher's last epoch must end, in the leader's log, at or after the fetch offset; otherwise the
 /// answer names the largest epoch both share and where it ends. An empty log cannot diverge.
-fn diverging_epoch(log: &Log, last_fetched_epoch: Option<u32>, fetch_offset: u64) -> Option<(u32, u64)> {
-    let last_epoch = last_fetched_epoch.filter(|_| fetch_offset > 0)?;
+///
+/// An epoch the leader cannot place (newer than its cache) is OFFSET_OUT_OF_RANGE in Kafka ("Could not determine
+/// the end offset of the last fetched epoch"); that answer is `Err`, and the fetcher resolves it against the leader's
+/// log end offset.
+fn diverging_epoch(log: &Log, last_fetched_epoch: Option<u32>, fetch_offset: u64) -> Result<Option<(u32, u64)>, ()> {
+    let Some(last_epoch) = last_fetched_epoch.filter(|_| fetch_offset > 0) else { return Ok(None) };
     match log.end_offset_for_epoch(last_epoch) {
-        Some((epoch, end)) if epoch < last_epoch || end < fetch_offset => Some((epoch, end)),
-        Some(_) => None,
-        None => Some((0, 0)),
+        Some((epoch, end)) if epoch < last_epoch || end < fetch_offset => Ok(Some((epoch, end))),
+        Some(_) => Ok(None),
+        None => Err(()),
     }
 }
 

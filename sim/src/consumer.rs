@@ -1144,7 +1144,7 @@ impl Consumer {
         ctx: &mut Ctx,
         request_id: u64,
         partition: PartitionIdx,
-        result: Result<(u32, u64), KafkaError>,
+        result: Result<Option<(u32, u64)>, KafkaError>,
     ) {
         let Some(state) = self.assigned.get_mut(&partition) else { return };
         if state.validation_request != Some(request_id) {
@@ -1153,7 +1153,18 @@ impl Consumer {
         state.validation_request = None;
         let broker = state.fetch_broker;
         match result {
-            Ok((epoch, end_offset)) => {
+            Ok(None) => {
+                // `OffsetFetcher.validatePositionsAsync`: an undefined epoch or end offset means the leader cannot
+                // place the position at all, so it is reset by `auto.offset.reset`
+                // (`requestOffsetResetIfPartitionAssigned`).
+                state.awaiting_validation = false;
+                state.buffer.clear();
+                state.position = None;
+                state.last_epoch = None;
+                self.node_answered(broker);
+                self.fetch(ctx, partition);
+            }
+            Ok(Some((epoch, end_offset))) => {
                 state.awaiting_validation = false;
                 let position = state.position.unwrap_or(0);
                 if end_offset < position {

@@ -107,17 +107,24 @@ impl Log {
         }
     }
 
-    /// `LeaderEpochFileCache.endOffsetFor`: the largest epoch <= `requested` that this log has, and the offset where
-    /// that epoch ends (the start of the next epoch, or the log end offset for the latest epoch). `None` when the log
-    /// has no epoch that old, which means the whole log diverges.
+    /// `LeaderEpochFileCache.endOffsetFor` (through `UnifiedLog.endOffsetForEpoch`): the largest epoch <= `requested`
+    /// that this log has, and the offset where that epoch ends (the start of the next epoch, or the log end offset for
+    /// the latest epoch). An epoch older than every cached one is answered with itself and the start of the first
+    /// cached epoch (the data before it is gone, so the whole older history diverges). `None` is Kafka's
+    /// `(UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET)`: the cache is empty or knows no epoch as new as `requested`.
     pub fn end_offset_for_epoch(&self, requested: u32) -> Option<(u32, u64)> {
-        let index = self.epochs.partition_point(|e| e.leader_epoch <= requested);
-        if index == 0 {
-            return None;
+        let latest = self.latest_epoch()?;
+        if requested == latest {
+            // "For the leader, the latest epoch is always the current leader epoch that is still being written to."
+            return Some((requested, self.log_end_offset()));
         }
-        let found = self.epochs[index - 1];
-        let end = self.epochs.get(index).map(|next| next.start_offset).unwrap_or(self.log_end_offset());
-        Some((found.leader_epoch, end))
+        // The first cached epoch above `requested`; without one, `requested` is newer than anything cached.
+        let higher = self.epochs.partition_point(|e| e.leader_epoch <= requested);
+        let next_start = self.epochs.get(higher)?.start_offset;
+        match higher.checked_sub(1) {
+            Some(floor) => Some((self.epochs[floor].leader_epoch, next_start)),
+            None => Some((requested, next_start)),
+        }
     }
 
     /// Removes every record at or above `offset` and the epochs that start there (`truncateFromEnd`).
@@ -177,6 +184,27 @@ mod tests {
         // Epoch 1 never existed here: the answer is the largest epoch below it, ending where epoch 2 starts.
         assert_eq!(log.end_offset_for_epoch(1), Some((0, 2)));
         assert_eq!(log.end_offset_for_epoch(2), Some((2, 3)));
+    }
+
+    #[test]
+    fn epoch_end_offsets_answer_like_leader_epoch_file_cache() {
+        // An empty cache knows no epoch at all.
+        assert_eq!(Log::default().end_offset_for_epoch(0), None);
+        // A leader elected in epoch 3 on an empty log, then written to, then a new leader epoch 5.
+        let mut log = Log::default();
+        log.assign_epoch_start(3);
+        log.append(entry(3, 0));
+        log.append(entry(3, 1));
+        log.assign_epoch_start(5);
+        log.append(entry(5, 2));
+        // Older than every cached epoch: the requested epoch itself, ending where the first cached epoch starts.
+        assert_eq!(log.end_offset_for_epoch(1), Some((1, 0)));
+        assert_eq!(log.end_offset_for_epoch(3), Some((3, 2)));
+        assert_eq!(log.end_offset_for_epoch(4), Some((3, 2)));
+        // The latest epoch ends at the log end offset.
+        assert_eq!(log.end_offset_for_epoch(5), Some((5, 3)));
+        // Newer than anything cached: undefined.
+        assert_eq!(log.end_offset_for_epoch(6), None);
     }
 
     #[test]

@@ -448,11 +448,11 @@ pub enum Message {
         leader_epoch: u32,
     },
     /// The largest epoch at or below the one asked about, and its end offset (the start of the next epoch, or the
-    /// log end offset for the latest one).
+    /// log end offset for the latest one); `None` is Kafka's `(UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET)`.
     OffsetsForLeaderEpochResponse {
         request_id: u64,
         partition: PartitionIdx,
-        result: Result<(u32, u64), KafkaError>,
+        result: Result<Option<(u32, u64)>, KafkaError>,
     },
     /// Leader and leader epoch of every partition, as the answering broker's metadata cache has them.
     MetadataResponse {
