@@ -93,6 +93,11 @@ fn list_and_check_cover_the_bundled_scenarios() {
     assert!(listed.contains("curriculum/01-pubsub-vs-queue"), "{listed}");
     let checked = run_ok(&["check", "--dir", &dir, "curriculum/08-min-insync-replicas"]);
     assert!(checked.contains("ok") && checked.contains("1 passed, 0 failed"), "{checked}");
+    // A folder, by name under --dir, checks every scenario in it.
+    let folder = run_ok(&["check", "--dir", &dir, "producer"]);
+    let files = std::fs::read_dir(format!("{dir}/producer")).unwrap().count();
+    assert!(files >= 5, "{files}");
+    assert!(folder.contains(&format!("{files} passed, 0 failed")), "{folder}");
 }
 
 #[test]

@@ -85,7 +85,7 @@ enum Commands {
     },
     /// Check scenarios' expectations (all bundled scenarios by default); exits non-zero on any failure.
     Check {
-        /// Scenario files or names; none means every scenario under --dir.
+        /// Scenario files, names or folders (every scenario under them); none means every scenario under --dir.
         scenarios: Vec<String>,
         #[arg(long, default_value = "scenarios")]
         dir: PathBuf,
@@ -287,7 +287,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let files: Vec<PathBuf> = if scenarios.is_empty() {
                 scenario_files(&dir)
             } else {
-                scenarios.iter().map(|s| resolve(s, &dir)).collect()
+                scenarios
+                    .iter()
+                    .flat_map(|s| {
+                        let path = resolve(s, &dir);
+                        // A folder, given as a path or by its name under --dir (`check producer`).
+                        let folder = [path.clone(), dir.join(s)].into_iter().find(|p| p.is_dir());
+                        folder.map_or_else(|| vec![path], |folder| scenario_files(&folder))
+                    })
+                    .collect()
             };
             let mut failed = 0;
             let mut checked = 0;
