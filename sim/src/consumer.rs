@@ -1007,6 +1007,7 @@ impl Consumer {
             group: self.group,
             generation,
             partitions: assignment.len() as u32,
+            cooperative: self.config.assignor.is_cooperative(),
         });
         if !revoked.is_empty() {
             // Cooperative rebalancing: give up what moves, then rejoin so it can be handed over.

@@ -154,11 +154,19 @@ pub fn explain(event: &TraceEvent, topo: &Topology) -> String {
             "{broker} is now coordinator of group {} and loaded it from __consumer_offsets (generation {generation})",
             grp(*group)
         ),
-        TraceKind::PartitionsAssigned { consumer, group, generation, partitions } => format!(
+        TraceKind::PartitionsAssigned { consumer, group, generation, partitions, cooperative } => format!(
             "{} got {partitions} partition(s) of group {} in generation {generation}{}",
             node(*consumer),
             grp(*group),
-            if *partitions == 0 { " and sits idle (more consumers than partitions)" } else { "" }
+            match (*partitions, *cooperative) {
+                (0, false) => " and sits idle (more consumers than partitions)",
+                // KIP-429: a partition that moves is first given up by its owner and handed over one rebalance later.
+                (0, true) => {
+                    " for now: a partition that moves comes in a second rebalance, once its owner has given it up (or \
+                     there are more consumers than partitions)"
+                }
+                _ => "",
+            }
         ),
         TraceKind::PartitionsRevoked { consumer, group, partitions } => {
             format!("{} gave up {partitions} partition(s) of group {} for the rebalance", node(*consumer), grp(*group))

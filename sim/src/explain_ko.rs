@@ -303,14 +303,17 @@ pub fn explain_ko(event: &TraceEvent, topo: &Topology) -> String {
             i_ga(broker),
             grp(*group)
         ),
-        TraceKind::PartitionsAssigned { consumer, group, generation, partitions } => format!(
+        TraceKind::PartitionsAssigned { consumer, group, generation, partitions, cooperative } => format!(
             "{} 그룹 {}의 generation {generation}에서 파티션 {partitions}개를 {}",
             i_ga(node(*consumer)),
             grp(*group),
-            if *partitions == 0 {
-                "할당받아 놀고 있습니다 (컨슈머가 파티션보다 많습니다)"
-            } else {
-                "할당받았습니다"
+            match (*partitions, *cooperative) {
+                (0, false) => "할당받아 놀고 있습니다 (컨슈머가 파티션보다 많습니다)",
+                (0, true) => {
+                    "할당받았습니다. 옮겨 갈 파티션은 원래 주인이 내려놓은 뒤 두 번째 리밸런스에서 넘어옵니다 (또는 \
+                     컨슈머가 파티션보다 많습니다)"
+                }
+                _ => "할당받았습니다",
             }
         ),
         TraceKind::PartitionsRevoked { consumer, group, partitions } => format!(

@@ -212,6 +212,9 @@ pub enum TraceKind {
         group: u32,
         generation: u32,
         partitions: u32,
+        /// The member rebalances cooperatively (KIP-429), where an empty assignment may only mean "wait for the
+        /// partitions' owners to give them up".
+        cooperative: bool,
     },
     PartitionsRevoked {
         consumer: NodeId,
