@@ -556,6 +556,9 @@ impl Consumer {
             return;
         }
         match timer {
+            Timer::ConsumerPollTimeout => {
+                self.check_poll_timeout(ctx);
+            }
             Timer::ConsumerHeartbeat => {
                 ctx.timer_after(self.config.heartbeat_interval, Timer::ConsumerHeartbeat);
                 // request.timeout.ms: a fetch or a position validation (OffsetsForLeaderEpoch) that was never answered
@@ -584,19 +587,17 @@ impl Consumer {
                         self.refresh_metadata(ctx);
                     }
                 }
-                // max.poll.interval.ms: a consumer that has not polled for that long leaves the group from its
-                // heartbeat thread; it finds out (and rejoins) at its next poll.
+                if self.check_poll_timeout(ctx) {
+                    return;
+                }
+                // The heartbeat thread wakes at least every retry.backoff.ms (`HeartbeatThread.run`), so a poll
+                // timeout due before the next tick is noticed when it is due, not at that tick.
+                let poll_deadline = self.last_poll + self.config.max_poll_interval + 1;
                 if self.state == MemberState::Stable
                     && (self.busy || self.commit_sync.is_some())
-                    && ctx.now.saturating_sub(self.last_poll) > self.config.max_poll_interval
+                    && poll_deadline < ctx.now + self.config.heartbeat_interval
                 {
-                    if let (Some(coordinator), Some(member_id)) = (self.coordinator, self.member_id) {
-                        ctx.send(coordinator.node(), Message::LeaveGroup { group: self.group, member_id });
-                        ctx.trace(TraceKind::PollTimeout { consumer: self.node, group: self.group });
-                    }
-                    self.poll_timeout_left = true;
-                    self.state = MemberState::FindingCoordinator;
-                    return;
+                    ctx.timer_after(poll_deadline.saturating_sub(ctx.now), Timer::ConsumerPollTimeout);
                 }
                 // request.timeout.ms: a commit, JoinGroup or SyncGroup whose answer never came is given up (the
                 // connection is closed): the commit counts as failed, the rebalance is tried again.
@@ -886,6 +887,25 @@ impl Consumer {
             }
             _ => {}
         }
+    }
+
+    /// `max.poll.interval.ms` (`Heartbeat.pollTimeoutExpired`): a consumer whose application has not polled for that
+    /// long leaves the group from its heartbeat thread; it finds out (and rejoins) at its next poll. Returns whether
+    /// it left.
+    fn check_poll_timeout(&mut self, ctx: &mut Ctx) -> bool {
+        if self.state != MemberState::Stable
+            || !(self.busy || self.commit_sync.is_some())
+            || ctx.now.saturating_sub(self.last_poll) <= self.config.max_poll_interval
+        {
+            return false;
+        }
+        if let (Some(coordinator), Some(member_id)) = (self.coordinator, self.member_id) {
+            ctx.send(coordinator.node(), Message::LeaveGroup { group: self.group, member_id });
+            ctx.trace(TraceKind::PollTimeout { consumer: self.node, group: self.group });
+        }
+        self.poll_timeout_left = true;
+        self.state = MemberState::FindingCoordinator;
+        true
     }
 
     fn on_heartbeat_response(&mut self, ctx: &mut Ctx, error: Option<KafkaError>) {

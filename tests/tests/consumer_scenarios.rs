@@ -68,6 +68,9 @@ fn a_consumer_past_max_poll_interval_is_kicked_out_and_its_commit_fails() {
     run_to(&mut sim, 60.0);
     let events = sim.trace.events();
     let left = events.iter().find(|e| matches!(e.kind, TraceKind::PollTimeout { .. })).expect("a poll timeout").time;
+    // slow's last poll was at 9.45s: the heartbeat thread (awake at least every retry.backoff.ms) notices
+    // max.poll.interval.ms (8s) running out at 17.45s, not at its next heartbeat tick.
+    assert!((17_440_000..17_460_000).contains(&left), "left at {left}us");
     // The zombie's client fails its late commit itself (it reset its generation when it left): no OffsetCommit goes
     // out between leaving and rejoining, and the coordinator has nothing to reject.
     let failed = events
