@@ -88,6 +88,9 @@ pub struct Consumer {
     /// Records handed out by the current poll, being processed one by one.
     processing_queue: VecDeque<(PartitionIdx, u64, LogEntry)>,
     busy: bool,
+    /// When the heartbeat timer fires next, and the one-off deadline timer armed before it, if any.
+    next_heartbeat_at: Micros,
+    deadline_armed: Option<Micros>,
     last_poll: Micros,
     last_auto_commit: Micros,
     /// Positions as of the previous poll: what auto-commit commits (the records that poll returned are done).
@@ -229,6 +232,8 @@ impl Consumer {
             next_request: 0,
             processing_queue: VecDeque::new(),
             busy: false,
+            next_heartbeat_at: 0,
+            deadline_armed: None,
             last_poll: 0,
             last_auto_commit: 0,
             committable: BTreeMap::new(),
@@ -315,6 +320,8 @@ impl Consumer {
         self.last_coordinator_answer = ctx.now;
         self.find_coordinator(ctx);
         ctx.timer_after(self.config.heartbeat_interval, Timer::ConsumerHeartbeat);
+        self.next_heartbeat_at = ctx.now + self.config.heartbeat_interval;
+        self.deadline_armed = None;
     }
 
     /// The process died: nothing is sent, everything in memory is gone.
@@ -556,76 +563,21 @@ impl Consumer {
             return;
         }
         match timer {
-            Timer::ConsumerPollTimeout => {
-                self.check_poll_timeout(ctx);
+            Timer::ConsumerDeadline => {
+                if self.deadline_armed == Some(ctx.now) {
+                    self.deadline_armed = None;
+                }
+                if !self.check_timeouts(ctx) {
+                    self.arm_next_deadline(ctx);
+                }
             }
             Timer::ConsumerHeartbeat => {
                 ctx.timer_after(self.config.heartbeat_interval, Timer::ConsumerHeartbeat);
-                // request.timeout.ms: a fetch or a position validation (OffsetsForLeaderEpoch) that was never answered
-                // is given up and sent again.
-                let stale: Vec<PartitionIdx> = self
-                    .assigned
-                    .iter()
-                    .filter(|(_, s)| {
-                        (s.fetch_in_flight.is_some() || s.validation_request.is_some())
-                            && ctx.now >= s.fetch_sent_at + self.config.request_timeout
-                    })
-                    .map(|(p, _)| *p)
-                    .collect();
-                for partition in stale {
-                    let state = self.assigned.get_mut(&partition).expect("assigned");
-                    state.fetch_in_flight = None;
-                    state.validation_request = None;
-                    self.refresh_metadata_and_retry(ctx, partition);
-                }
-                // A metadata request unanswered for request.timeout.ms is given up (its connection closed) and the
-                // refresh asks another broker.
-                if let Some((_, broker, sent_at)) = self.metadata_in_flight {
-                    if ctx.now >= sent_at + self.config.request_timeout {
-                        self.metadata_in_flight = None;
-                        self.node_failed(ctx, broker);
-                        self.refresh_metadata(ctx);
-                    }
-                }
-                if self.check_poll_timeout(ctx) {
+                self.next_heartbeat_at = ctx.now + self.config.heartbeat_interval;
+                if self.check_timeouts(ctx) {
                     return;
                 }
-                // The heartbeat thread wakes at least every retry.backoff.ms (`HeartbeatThread.run`), so a poll
-                // timeout due before the next tick is noticed when it is due, not at that tick.
-                let poll_deadline = self.last_poll + self.config.max_poll_interval + 1;
-                if self.state == MemberState::Stable
-                    && (self.busy || self.commit_sync.is_some())
-                    && poll_deadline < ctx.now + self.config.heartbeat_interval
-                {
-                    ctx.timer_after(poll_deadline.saturating_sub(ctx.now), Timer::ConsumerPollTimeout);
-                }
-                // request.timeout.ms: a commit, JoinGroup or SyncGroup whose answer never came is given up (the
-                // connection is closed): the commit counts as failed, the rebalance is tried again.
-                let timeout = self.config.request_timeout;
-                if (self.commit_in_flight.is_some() || self.revoke_commit.is_some())
-                    && ctx.now >= self.commit_sent_at + timeout
-                {
-                    self.commit_timed_out(ctx);
-                }
-                if matches!(self.state, MemberState::Joining | MemberState::Syncing)
-                    && self.revoke_commit.is_none()
-                    && ctx.now >= self.rebalance_sent_at + timeout
-                {
-                    self.state = MemberState::Stable;
-                    self.rejoin_needed = true;
-                    self.schedule_poll(ctx);
-                }
-                // AbstractCoordinator's heartbeat thread: no answer from the coordinator for session.timeout.ms means
-                // it is gone (crashed, cut off): mark it unknown, fail what waits on it, and look for the new one.
-                if matches!(self.state, MemberState::Stable | MemberState::Syncing | MemberState::Joining)
-                    && ctx.now.saturating_sub(self.last_coordinator_answer) > self.config.session_timeout
-                {
-                    if let Some(coordinator) = self.coordinator {
-                        self.last_coordinator_answer = ctx.now;
-                        self.on_coordinator_lost(ctx, coordinator);
-                        return;
-                    }
-                }
+                self.arm_next_deadline(ctx);
                 if let (Some(coordinator), Some(member_id), MemberState::Stable | MemberState::Syncing) =
                     (self.coordinator, self.member_id, self.state)
                 {
@@ -887,6 +839,98 @@ impl Consumer {
             }
             _ => {}
         }
+    }
+
+    /// The client's timeouts, as its heartbeat thread and network client notice them. Returns whether the member left
+    /// its group or lost its coordinator (then no heartbeat goes out).
+    fn check_timeouts(&mut self, ctx: &mut Ctx) -> bool {
+        // request.timeout.ms: a fetch or a position validation (OffsetsForLeaderEpoch) that was never answered is given
+        // up and sent again.
+        let stale: Vec<PartitionIdx> = self
+            .assigned
+            .iter()
+            .filter(|(_, s)| {
+                (s.fetch_in_flight.is_some() || s.validation_request.is_some())
+                    && ctx.now >= s.fetch_sent_at + self.config.request_timeout
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        for partition in stale {
+            let state = self.assigned.get_mut(&partition).expect("assigned");
+            state.fetch_in_flight = None;
+            state.validation_request = None;
+            self.refresh_metadata_and_retry(ctx, partition);
+        }
+        // A metadata request unanswered for request.timeout.ms is given up (its connection closed) and the refresh
+        // asks another broker.
+        if let Some((_, broker, sent_at)) = self.metadata_in_flight {
+            if ctx.now >= sent_at + self.config.request_timeout {
+                self.metadata_in_flight = None;
+                self.node_failed(ctx, broker);
+                self.refresh_metadata(ctx);
+            }
+        }
+        if self.check_poll_timeout(ctx) {
+            return true;
+        }
+        // request.timeout.ms: a commit, JoinGroup or SyncGroup whose answer never came is given up (the connection is
+        // closed): the commit counts as failed, the rebalance is tried again.
+        let timeout = self.config.request_timeout;
+        if (self.commit_in_flight.is_some() || self.revoke_commit.is_some()) && ctx.now >= self.commit_sent_at + timeout
+        {
+            self.commit_timed_out(ctx);
+        }
+        if matches!(self.state, MemberState::Joining | MemberState::Syncing)
+            && self.revoke_commit.is_none()
+            && ctx.now >= self.rebalance_sent_at + timeout
+        {
+            self.state = MemberState::Stable;
+            self.rejoin_needed = true;
+            self.schedule_poll(ctx);
+        }
+        // AbstractCoordinator's heartbeat thread: no answer from the coordinator for session.timeout.ms means it is
+        // gone (crashed, cut off): mark it unknown, fail what waits on it, and look for the new one.
+        if matches!(self.state, MemberState::Stable | MemberState::Syncing | MemberState::Joining)
+            && ctx.now.saturating_sub(self.last_coordinator_answer) > self.config.session_timeout
+        {
+            if let Some(coordinator) = self.coordinator {
+                self.last_coordinator_answer = ctx.now;
+                self.on_coordinator_lost(ctx, coordinator);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// When the next of `check_timeouts`'s deadlines falls before the next heartbeat tick, a one-off timer checks
+    /// them then: Kafka's heartbeat thread wakes at least every `retry.backoff.ms` and its network client checks
+    /// request timeouts at every poll, so a timeout is noticed when it is due, not at the next tick.
+    fn arm_next_deadline(&mut self, ctx: &mut Ctx) {
+        let request_timeout = self.config.request_timeout;
+        let fetches = self
+            .assigned
+            .values()
+            .filter(|s| s.fetch_in_flight.is_some() || s.validation_request.is_some())
+            .map(|s| s.fetch_sent_at + request_timeout);
+        let metadata = self.metadata_in_flight.map(|(_, _, sent_at)| sent_at + request_timeout);
+        let poll = (self.state == MemberState::Stable && (self.busy || self.commit_sync.is_some()))
+            .then(|| self.last_poll + self.config.max_poll_interval + 1);
+        let commit = (self.commit_in_flight.is_some() || self.revoke_commit.is_some())
+            .then(|| self.commit_sent_at + request_timeout);
+        let rebalance = (matches!(self.state, MemberState::Joining | MemberState::Syncing)
+            && self.revoke_commit.is_none())
+        .then(|| self.rebalance_sent_at + request_timeout);
+        let session = (matches!(self.state, MemberState::Stable | MemberState::Syncing | MemberState::Joining)
+            && self.coordinator.is_some())
+        .then(|| self.last_coordinator_answer + self.config.session_timeout + 1);
+        let Some(next) = fetches.chain([metadata, poll, commit, rebalance, session].into_iter().flatten()).min() else {
+            return;
+        };
+        if next <= ctx.now || next >= self.next_heartbeat_at || self.deadline_armed.is_some_and(|armed| armed <= next) {
+            return;
+        }
+        self.deadline_armed = Some(next);
+        ctx.timer_after(next - ctx.now, Timer::ConsumerDeadline);
     }
 
     /// `max.poll.interval.ms` (`Heartbeat.pollTimeoutExpired`): a consumer whose application has not polled for that

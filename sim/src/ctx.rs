@@ -127,9 +127,9 @@ pub enum Timer {
     },
     /// `retry.backoff.ms` since the last metadata answer passed: the consumer's pending refresh may go out.
     ConsumerMetadataRetry,
-    /// `max.poll.interval.ms` runs out before the next heartbeat tick: the heartbeat thread, which wakes at least every
-    /// `retry.backoff.ms`, notices it then.
-    ConsumerPollTimeout,
+    /// One of the consumer's timeouts (`max.poll.interval.ms`, `session.timeout.ms`, `request.timeout.ms`) is due
+    /// before its next heartbeat tick.
+    ConsumerDeadline,
 }
 
 /// Static facts about one partition.
