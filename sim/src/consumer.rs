@@ -128,7 +128,8 @@ pub struct Consumer {
     last_coordinator_answer: Micros,
     /// When the pending commit, and the pending JoinGroup or SyncGroup, were sent (for `request.timeout.ms`).
     commit_sent_at: Micros,
-    rebalance_sent_at: Micros,
+    /// When the JoinGroup or SyncGroup in flight is given up (its request timeout).
+    rebalance_deadline: Micros,
     /// The FindCoordinator request in flight and when it was sent: one lookup at a time
     /// (`AbstractCoordinator.lookupCoordinator` returns the pending one).
     lookup_in_flight: Option<(u64, Micros)>,
@@ -203,6 +204,9 @@ const MAX_NODE_IDS: usize = 65;
 /// How long a FindCoordinator may go unanswered before the consumer asks again (a lost request or a silent broker).
 const LOOKUP_TIMEOUT: Micros = 5_000_000;
 
+/// `AbstractCoordinator.JOIN_GROUP_TIMEOUT_LAPSE`: a JoinGroup's timeout is the rebalance timeout plus this.
+const JOIN_GROUP_TIMEOUT_LAPSE: Micros = 5_000_000;
+
 /// How long the application's `poll(Duration)` waits when there is nothing to return (`poll(Duration.ofSeconds(1))`).
 const EMPTY_POLL_WAIT: Micros = 1_000_000;
 
@@ -255,7 +259,7 @@ impl Consumer {
             resume_after_find: false,
             last_coordinator_answer: 0,
             commit_sent_at: 0,
-            rebalance_sent_at: 0,
+            rebalance_deadline: 0,
             lookup_in_flight: None,
             lookup_failures: 0,
             last_lookup: 0,
@@ -488,7 +492,11 @@ impl Consumer {
     }
 
     fn send_join_group(&mut self, ctx: &mut Ctx, coordinator: BrokerId) {
-        self.rebalance_sent_at = ctx.now;
+        // `AbstractCoordinator.sendJoinGroupRequest`: the coordinator may hold a JoinGroup for the whole rebalance, so
+        // its timeout is the rebalance timeout (max.poll.interval.ms) plus 5 s (`JOIN_GROUP_TIMEOUT_LAPSE`), and at
+        // least request.timeout.ms.
+        self.rebalance_deadline =
+            ctx.now + self.config.request_timeout.max(self.config.max_poll_interval + JOIN_GROUP_TIMEOUT_LAPSE);
         ctx.send(
             coordinator.node(),
             Message::JoinGroup {
@@ -873,24 +881,27 @@ impl Consumer {
         if self.check_poll_timeout(ctx) {
             return true;
         }
-        // request.timeout.ms: a commit, JoinGroup or SyncGroup whose answer never came is given up (the connection is
-        // closed): the commit counts as failed, the rebalance is tried again.
+        // request.timeout.ms: a commit whose answer never came is given up (the connection is closed) and counts as
+        // failed.
         let timeout = self.config.request_timeout;
         if (self.commit_in_flight.is_some() || self.revoke_commit.is_some()) && ctx.now >= self.commit_sent_at + timeout
         {
             self.commit_timed_out(ctx);
         }
+        // A JoinGroup or SyncGroup never answered in its timeout: the connection is closed, which fails the request
+        // with a DisconnectException, and `CoordinatorResponseHandler.onFailure` marks the coordinator unknown; the
+        // member looks for it again and then rejoins.
         if matches!(self.state, MemberState::Joining | MemberState::Syncing)
             && self.revoke_commit.is_none()
-            && ctx.now >= self.rebalance_sent_at + timeout
+            && ctx.now >= self.rebalance_deadline
         {
-            self.state = MemberState::Stable;
-            self.rejoin_needed = true;
-            self.schedule_poll(ctx);
+            self.find_coordinator(ctx);
+            return true;
         }
         // AbstractCoordinator's heartbeat thread: no answer from the coordinator for session.timeout.ms means it is
-        // gone (crashed, cut off): mark it unknown, fail what waits on it, and look for the new one.
-        if matches!(self.state, MemberState::Stable | MemberState::Syncing | MemberState::Joining)
+        // gone (crashed, cut off): mark it unknown, fail what waits on it, and look for the new one. The thread is
+        // off while a JoinGroup is out (`hasNotJoinedGroup`: PREPARING_REBALANCE); that request's own timeout applies.
+        if matches!(self.state, MemberState::Stable | MemberState::Syncing)
             && ctx.now.saturating_sub(self.last_coordinator_answer) > self.config.session_timeout
         {
             if let Some(coordinator) = self.coordinator {
@@ -919,10 +930,9 @@ impl Consumer {
             .then(|| self.commit_sent_at + request_timeout);
         let rebalance = (matches!(self.state, MemberState::Joining | MemberState::Syncing)
             && self.revoke_commit.is_none())
-        .then(|| self.rebalance_sent_at + request_timeout);
-        let session = (matches!(self.state, MemberState::Stable | MemberState::Syncing | MemberState::Joining)
-            && self.coordinator.is_some())
-        .then(|| self.last_coordinator_answer + self.config.session_timeout + 1);
+        .then_some(self.rebalance_deadline);
+        let session = (matches!(self.state, MemberState::Stable | MemberState::Syncing) && self.coordinator.is_some())
+            .then(|| self.last_coordinator_answer + self.config.session_timeout + 1);
         let Some(next) = fetches.chain([metadata, poll, commit, rebalance, session].into_iter().flatten()).min() else {
             return;
         };
@@ -1033,6 +1043,7 @@ impl Consumer {
             }
         }
         if let Some(coordinator) = self.coordinator {
+            self.rebalance_deadline = ctx.now + self.config.request_timeout;
             ctx.send(
                 coordinator.node(),
                 Message::SyncGroup {

@@ -106,6 +106,9 @@ fn reason_ko(reason: &str) -> &str {
     match reason {
         "first member joined" => "첫 멤버 합류",
         "a member joined" => "새 멤버 합류",
+        "the leader rejoined" => "리더가 다시 join함",
+        "a member rejoined with new metadata" => "멤버가 바뀐 메타데이터로 다시 join함",
+        "a member rejoined" => "멤버가 다시 join함",
         "did not rejoin in time" => "제시간에 다시 join하지 않음",
         "left the group" => "그룹을 떠남",
         "session.timeout.ms expired" => "session.timeout.ms 만료",

@@ -234,6 +234,35 @@ impl Broker {
                 MemberId(group.next_member)
             }
         };
+        // `GroupCoordinator.updateMemberAndRebalance` vs. "just return group information": a known member that rejoins
+        // a Stable or CompletingRebalance group with the same metadata (it missed an answer) gets the current
+        // generation back without a rebalance; the leader rejoining a Stable group, or a member whose subscription or
+        // owned partitions changed, starts one. The assignor is compared too, as the protocol metadata is.
+        let known = group
+            .members
+            .get(&id)
+            .map(|m| (m.topics == topics && m.owned == owned && group.protocol == protocol, Some(id) == group.leader));
+        let reason = match (group.state, known) {
+            (GroupState::Stable | GroupState::CompletingRebalance, Some((true, is_leader)))
+                if !(is_leader && group.state == GroupState::Stable) =>
+            {
+                let member = group.members.get_mut(&id).expect("known");
+                member.node = from;
+                member.last_heartbeat = now;
+                let members = if is_leader {
+                    group.members.values().map(|m| (m.id, m.topics.clone(), m.owned.clone())).collect()
+                } else {
+                    Vec::new()
+                };
+                let leader = group.leader.expect("a group with members has a leader");
+                let result = JoinResult { generation: group.generation, member_id: id, leader, protocol, members };
+                return ctx.send(from, Message::JoinGroupResponse { group: group_idx, result: Ok(result) });
+            }
+            (_, Some((_, true))) => "the leader rejoined",
+            (_, Some((false, _))) => "a member rejoined with new metadata",
+            (_, Some((true, false))) => "a member rejoined",
+            (_, None) => "a member joined",
+        };
         let member = group.members.entry(id).or_insert_with(|| Member {
             id,
             node: from,
@@ -283,11 +312,7 @@ impl Broker {
                         },
                     ));
                 }
-                ctx.trace(TraceKind::RebalanceStarted {
-                    group: group_idx,
-                    generation: group.generation,
-                    reason: "a member joined",
-                });
+                ctx.trace(TraceKind::RebalanceStarted { group: group_idx, generation: group.generation, reason });
             }
             GroupState::PreparingRebalance => {
                 if group.initial_delay {

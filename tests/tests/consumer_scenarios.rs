@@ -427,3 +427,51 @@ fn a_fetch_cut_off_from_its_leader_times_out_after_request_timeout_not_at_a_hear
     let waited = given_up - last_fetch;
     assert!((4_990_000..5_000_000).contains(&waited), "gave up {waited}us after the fetch reached B1");
 }
+
+#[test]
+fn a_member_that_missed_its_sync_answer_rejoins_without_a_rebalance() {
+    // c1's SyncGroup answer for generation 1 is lost. Its SyncGroup times out request.timeout.ms after it went out,
+    // the coordinator is marked unknown and found again, and c1 rejoins with the same metadata: the coordinator
+    // answers with the current generation instead of starting a rebalance (GroupCoordinator, Stable state).
+    let text = r#"Scenario(
+        title: "sync answer lost",
+        seed: 5,
+        duration: "20s",
+        cluster: (brokers: 3),
+        topics: [(name: "t", partitions: 2, replication_factor: 3)],
+        producers: [(name: "p", config: { "acks": "all" }, workload: [Steady(topic: "t", rate_per_sec: 10)])],
+        consumers: [
+            (name: "c1", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "request.timeout.ms": 5000 }),
+            (name: "c2", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "request.timeout.ms": 5000 }),
+        ],
+        timeline: [(at: "3.0085s", do: Cut(from: "B2", to: "c1")), (at: "3.5s", do: HealAll)],
+    )"#;
+    let mut sim = simulate_text(text, "sync-answer-lost.ron");
+    run_to(&mut sim, 20.0);
+    let c1 = sim.consumers.iter().find(|c| c.name == "c1").expect("c1").node;
+    let events = sim.trace.events();
+    let lost = events
+        .iter()
+        .find(|e| matches!(e.kind, TraceKind::Dropped { to, message: MessageKind::SyncGroupResponse, .. } if to == c1))
+        .expect("the cut drops c1's SyncGroup answer")
+        .time;
+    let looked_up = events
+        .iter()
+        .find(|e| e.time > lost && matches!(e.kind, TraceKind::Delivered { from, message: MessageKind::FindCoordinator, .. } if from == c1))
+        .expect("c1 looks for its coordinator again")
+        .time;
+    // The SyncGroup went out about 2ms before its answer was dropped.
+    assert!((4_990_000..5_000_000).contains(&(looked_up - lost)), "looked up {}us after the loss", looked_up - lost);
+    let generations = event_times(&sim, |k| matches!(k, TraceKind::GenerationStarted { .. }));
+    assert_eq!(generations.len(), 1, "no rebalance: {generations:?}");
+    let assigned: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::PartitionsAssigned { consumer, generation, partitions, .. } if consumer == c1 => {
+                Some((generation, partitions))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(assigned, vec![(1, 1)], "c1 gets its generation-1 partition once its rejoin is answered");
+}
