@@ -36,6 +36,8 @@ impl Simulation {
         let records = &self.history.records;
         // How many times each record appears in its partition's log of record.
         let mut copies = vec![0u32; records.len()];
+        // Whether a copy of each record is below its log of record's high watermark.
+        let mut committed = vec![false; records.len()];
         for p in 0..self.topo.partitions.len() {
             let partition = PartitionIdx(p as u32);
             let Some(log) = self.reference_log(partition) else {
@@ -43,9 +45,13 @@ impl Simulation {
             };
             // `__consumer_offsets` logs hold the coordinator's records, not produced ones (their divergence is checked).
             let produced = if self.topo.is_internal(partition) { 0 } else { log.entries().len() };
+            let reference = self.reference_replica(partition).expect("log exists");
+            let reference_replica = self.replica(reference, partition).expect("hosted");
+            let high_watermark = reference_replica.high_watermark as usize;
             let mut latest_per_producer: Vec<Option<RecordId>> = vec![None; self.producers.len()];
-            for entry in log.entries().range(0, produced) {
+            for (offset, entry) in log.entries().range(0, produced).enumerate() {
                 let id = entry.record;
+                committed[id.index()] |= offset < high_watermark;
                 copies[id.index()] += 1;
                 if copies[id.index()] > 1 {
                     continue;
@@ -56,8 +62,6 @@ impl Simulation {
                     _ => latest_per_producer[producer] = Some(id),
                 }
             }
-            let reference = self.reference_replica(partition).expect("log exists");
-            let reference_replica = self.replica(reference, partition).expect("hosted");
             for &broker in &self.topo.partition(partition).replicas {
                 if broker == reference || self.net.status(broker.node()) == NodeStatus::Crashed {
                     continue;
@@ -87,7 +91,12 @@ impl Simulation {
                         verdict.acked_lost.push(RecordId(index as u32));
                     }
                 }
-                RecordStatus::Failed { .. } => verdict.failed += 1,
+                RecordStatus::Failed { .. } => {
+                    verdict.failed += 1;
+                    if committed[index] {
+                        verdict.failed_written.push(RecordId(index as u32));
+                    }
+                }
                 RecordStatus::Pending => verdict.pending += 1,
             }
             if copies[index] > 1 {

@@ -61,6 +61,9 @@ fn evaluate(sim: &Simulation, at: u64, check: &Check) -> Outcome {
         Check::AckedLost(c) => count(at, "acked records lost".into(), *c, verdict.acked_lost.len() as u64),
         Check::Duplicates(c) => count(at, "duplicated records".into(), *c, verdict.duplicates.len() as u64),
         Check::Reordered(c) => count(at, "reordered records".into(), *c, verdict.reordered.len() as u64),
+        Check::FailedWritten(c) => {
+            count(at, "failed records committed anyway".into(), *c, verdict.failed_written.len() as u64)
+        }
         Check::Leader { topic, partition, leader } => {
             let actual = report.partition(topic, *partition).and_then(|p| p.leader);
             equal(at, format!("leader of {topic}-{partition}"), *leader, actual)

@@ -188,6 +188,10 @@ pub struct Verdict {
     pub divergent: Vec<Divergence>,
     /// Records whose callback reported an error.
     pub failed: u64,
+    /// Failed records that are committed all the same (below the high watermark of their partition's log of record):
+    /// a failed send is not proof that nothing was written (KIP-91: an expired batch may have reached the broker), so
+    /// an application that sends them again makes duplicates.
+    pub failed_written: Vec<RecordId>,
     /// Records not answered yet when the run ended.
     pub pending: u64,
 }

@@ -128,6 +128,8 @@ pub struct ProducerReport {
     pub sent: u64,
     pub acked: u64,
     pub failed: u64,
+    /// Failed records committed all the same (the send's outcome was indeterminate).
+    pub failed_written: u64,
     pub pending: u64,
     pub requests: u64,
     pub retries: u64,
@@ -164,6 +166,9 @@ pub struct CheckerReport {
     pub reordered: Vec<String>,
     pub divergent: Vec<DivergenceReport>,
     pub failed: u64,
+    /// Values of the failed records that are committed all the same (not a violation: a failed send's outcome is
+    /// indeterminate, KIP-91).
+    pub failed_written: Vec<String>,
     pub pending: u64,
     pub ok: bool,
 }
@@ -271,6 +276,7 @@ impl Report {
                 acked_lost: count_for(&mut verdict.acked_lost.iter().copied(), i),
                 duplicated: count_for(&mut verdict.duplicates.iter().map(|d| d.0), i),
                 reordered: count_for(&mut verdict.reordered.iter().copied(), i),
+                failed_written: count_for(&mut verdict.failed_written.iter().copied(), i),
                 id: p.name.clone(),
                 acks: p.config.acks.name(),
                 enable_idempotence: p.config.enable_idempotence,
@@ -313,6 +319,7 @@ impl Report {
                 })
                 .collect(),
             failed: verdict.failed,
+            failed_written: verdict.failed_written.iter().map(|&id| sim.history.value(id, &names)).collect(),
             pending: verdict.pending,
             ok: verdict.is_clean(),
         };
@@ -458,7 +465,7 @@ impl Report {
                     t("acked", "ack"),
                     p.acked,
                     t("failed", "실패"),
-                    p.failed,
+                    written_anyway(p.failed, p.failed_written, lang),
                     t("pending", "대기"),
                     p.pending,
                     p.requests,
@@ -557,7 +564,7 @@ impl Report {
             t("divergent replicas", "어긋난 레플리카"),
             c.divergent.len(),
             t("failed", "실패"),
-            c.failed,
+            written_anyway(c.failed, c.failed_written.len() as u64, lang),
             t("pending", "대기"),
             c.pending,
             if c.ok { t("OK", "정상") } else { t("GUARANTEE VIOLATED", "보장 위반") }
@@ -582,6 +589,14 @@ impl Report {
         if !c.reordered.is_empty() {
             let _ = writeln!(out, "  {}: {}", t("reordered", "순서 뒤바뀜"), preview(&c.reordered));
         }
+        if !c.failed_written.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {}: {}",
+                t("failed, yet committed (a resend would duplicate them)", "실패했지만 커밋됨 (다시 보내면 중복)"),
+                preview(&c.failed_written)
+            );
+        }
         for d in &c.divergent {
             let _ = writeln!(
                 out,
@@ -590,6 +605,15 @@ impl Report {
             );
         }
         out
+    }
+}
+
+/// A failed count, with how many of those records were written anyway when there are any: `304 (5 written anyway)`.
+fn written_anyway(failed: u64, written: u64, lang: Lang) -> String {
+    match (written, lang) {
+        (0, _) => failed.to_string(),
+        (w, Lang::En) => format!("{failed} ({w} written anyway)"),
+        (w, Lang::Ko) => format!("{failed} (그중 {w}건은 기록됨)"),
     }
 }
 

@@ -289,6 +289,8 @@ pub enum Check {
     Duplicates(Count),
     /// Records of one producer out of send order.
     Reordered(Count),
+    /// Records whose send failed but that are committed all the same.
+    FailedWritten(Count),
     /// The partition's leader (broker id), or `None` for offline.
     Leader {
         topic: String,
@@ -1136,7 +1138,11 @@ impl Validator<'_> {
                 }
             };
             match &expectation.check {
-                Check::AckedLost(_) | Check::Duplicates(_) | Check::Reordered(_) | Check::Events { .. } => {}
+                Check::AckedLost(_)
+                | Check::Duplicates(_)
+                | Check::Reordered(_)
+                | Check::FailedWritten(_)
+                | Check::Events { .. } => {}
                 Check::Leader { topic, partition, leader } => {
                     topic_ok(topic, *partition)?;
                     if let Some(b) = leader {

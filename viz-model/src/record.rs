@@ -174,8 +174,9 @@ pub enum RecordFate {
     Lost,
     /// In the log more than once (a retry without idempotence).
     Duplicated { copies: u32 },
-    /// The producer's callback reported an error; the application knows.
-    Failed { error: String },
+    /// The producer's callback reported an error; the application knows. The record may be committed all the same
+    /// (`committed_at`): a failed send's outcome is indeterminate (KIP-91).
+    Failed { error: String, committed_at: Option<u64> },
     /// Not answered yet.
     Pending,
     /// Sent with `acks=0` (no answer expected) and not in the log.
@@ -200,8 +201,15 @@ impl RecordPath {
             (RecordFate::Lost, Lang::Ko) => "유실: 프로듀서는 성공 응답(ack)을 받았지만 로그에서 사라짐".into(),
             (RecordFate::Duplicated { copies }, Lang::En) => format!("DUPLICATED: {copies} copies in the log"),
             (RecordFate::Duplicated { copies }, Lang::Ko) => format!("중복: 로그에 {copies}개의 사본"),
-            (RecordFate::Failed { error }, Lang::En) => format!("failed: the producer was told {error}"),
-            (RecordFate::Failed { error }, Lang::Ko) => format!("실패: 프로듀서가 {error} 오류를 받음"),
+            (RecordFate::Failed { error, committed_at: None }, Lang::En) => format!("failed: the producer was told {error}"),
+            (RecordFate::Failed { error, committed_at: None }, Lang::Ko) => format!("실패: 프로듀서가 {error} 오류를 받음"),
+            (RecordFate::Failed { error, committed_at: Some(offset) }, Lang::En) => format!(
+                "failed, yet committed at offset {offset}: the producer was told {error}, but the write went through \
+                 (sending it again would duplicate it)"
+            ),
+            (RecordFate::Failed { error, committed_at: Some(offset) }, Lang::Ko) => format!(
+                "실패했지만 오프셋 {offset}에 커밋됨: 프로듀서는 {error} 오류를 받았지만 쓰기는 이루어졌음 (다시 보내면 중복)"
+            ),
             (RecordFate::Pending, Lang::En) => "pending: no answer yet".into(),
             (RecordFate::Pending, Lang::Ko) => "대기 중: 아직 응답 없음".into(),
             (RecordFate::Unacknowledged, Lang::En) => "not in the log (acks=0: nobody was told)".into(),
@@ -358,7 +366,10 @@ pub fn record_path(run: &SimRun, record: RecordId, verdict: &Verdict) -> Result<
             .and_then(|log| log.entries().iter().position(|e| e.record == record))
             .map(|o| o as u64);
         match (&sim.history.status(record), in_log) {
-            (RecordStatus::Failed { error, .. }, _) => RecordFate::Failed { error: error.name().to_string() },
+            (RecordStatus::Failed { error, .. }, in_log) => RecordFate::Failed {
+                error: error.name().to_string(),
+                committed_at: in_log.filter(|_| verdict.failed_written.contains(&record)),
+            },
             (_, Some(offset)) => RecordFate::Survived { offset },
             (RecordStatus::Pending, None) => RecordFate::Pending,
             (RecordStatus::Acked { .. }, None) => RecordFate::Unacknowledged,

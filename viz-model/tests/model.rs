@@ -229,6 +229,34 @@ fn a_lost_record_has_a_path_ending_in_its_loss() {
 }
 
 #[test]
+fn a_failed_record_that_was_written_anyway_says_so() {
+    // Lesson 08: orders-strict records 500-504 were appended before the ISR fell below min.insync.replicas, failed
+    // with DELIVERY_TIMEOUT, and were committed once B2 and B3 came back.
+    let mut r = run("curriculum/08-min-insync-replicas");
+    r.seek(r.duration()).unwrap();
+    let verdict = r.sim().verdict();
+    assert_eq!(verdict.failed_written.len(), 5, "{:?}", verdict.failed_written);
+    let path = record_path(&r, verdict.failed_written[0], &verdict).unwrap();
+    assert_eq!(path.fate, RecordFate::Failed { error: "DELIVERY_TIMEOUT".into(), committed_at: Some(500) });
+    assert!(
+        path.fate_text(Lang::En).starts_with("failed, yet committed at offset 500"),
+        "{}",
+        path.fate_text(Lang::En)
+    );
+    assert!(path.fate_text(Lang::Ko).starts_with("실패했지만 오프셋 500에 커밋됨"), "{}", path.fate_text(Lang::Ko));
+    // A failed record that never reached the log stays a plain failure.
+    let failed_elsewhere = (0..r.sim().history.records.len() as u32)
+        .map(RecordId)
+        .find(|id| {
+            matches!(r.sim().history.status(*id), kafkascope_sim::history::RecordStatus::Failed { .. })
+                && !verdict.failed_written.contains(id)
+        })
+        .expect("most failed records were never written");
+    let path = record_path(&r, failed_elsewhere, &verdict).unwrap();
+    assert!(matches!(path.fate, RecordFate::Failed { committed_at: None, .. }), "{path:#?}");
+}
+
+#[test]
 fn consumer_actions_map_to_their_commands() {
     assert_eq!(
         Intervene::Consumer { consumer: 1, action: ConsumerAction::Crash }.to_command(),

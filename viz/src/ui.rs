@@ -693,6 +693,10 @@ fn checker(ui: &mut egui::Ui, runs: &Runs, views: &Views, lang: Lang, actions: &
                 (tr(lang, "duplicated", "중복"), verdict.duplicates.len().to_string()),
                 (tr(lang, "reordered", "순서 뒤바뀜"), verdict.reordered.len().to_string()),
                 (tr(lang, "failed (producer told)", "실패 (프로듀서가 앎)"), verdict.failed.to_string()),
+                (
+                    tr(lang, "failed, yet committed (a resend duplicates)", "실패했지만 커밋됨 (재전송하면 중복)"),
+                    verdict.failed_written.len().to_string(),
+                ),
                 (tr(lang, "pending", "대기 중"), verdict.pending.to_string()),
                 (
                     tr(lang, "replicas diverging below the HW", "HW 아래에서 다른 복제본"),
