@@ -128,7 +128,9 @@ pub struct Consumer {
     last_coordinator_answer: Micros,
     /// When the pending commit, and the pending JoinGroup or SyncGroup, were sent (for `request.timeout.ms`).
     commit_sent_at: Micros,
-    /// When the JoinGroup or SyncGroup in flight is given up (its request timeout).
+    /// The JoinGroup or SyncGroup in flight (its request id), and when it is given up (its request timeout). An
+    /// answer to one given up is ignored: its connection was closed.
+    rebalance_request: Option<u64>,
     rebalance_deadline: Micros,
     /// The FindCoordinator request in flight and when it was sent: one lookup at a time
     /// (`AbstractCoordinator.lookupCoordinator` returns the pending one).
@@ -259,6 +261,7 @@ impl Consumer {
             resume_after_find: false,
             last_coordinator_answer: 0,
             commit_sent_at: 0,
+            rebalance_request: None,
             rebalance_deadline: 0,
             lookup_in_flight: None,
             lookup_failures: 0,
@@ -306,6 +309,7 @@ impl Consumer {
         self.pending_sync = None;
         self.poll_timeout_left = false;
         self.revoke_commit = None;
+        self.rebalance_request = None;
         self.resume_after_find = false;
         self.lookup_in_flight = None;
         self.coordinator_unknown = true;
@@ -358,6 +362,8 @@ impl Consumer {
         }
         self.state = MemberState::FindingCoordinator;
         self.coordinator_unknown = true;
+        // Marking the coordinator unknown closes its connection: a JoinGroup or SyncGroup out there is given up.
+        self.rebalance_request = None;
         if let Some((_, sent_at)) = self.lookup_in_flight {
             if ctx.now < sent_at + self.lookup_timeout() {
                 return;
@@ -497,11 +503,16 @@ impl Consumer {
         // least request.timeout.ms.
         self.rebalance_deadline =
             ctx.now + self.config.request_timeout.max(self.config.max_poll_interval + JOIN_GROUP_TIMEOUT_LAPSE);
+        let request_id = self.request_id();
+        self.rebalance_request = Some(request_id);
+        self.consider_deadline(ctx, self.rebalance_deadline);
         ctx.send(
             coordinator.node(),
             Message::JoinGroup {
+                request_id,
                 group: self.group,
                 member_id: self.member_id,
+                generation: if self.member_id.is_some() { self.generation } else { 0 },
                 topics: self.topics.clone(),
                 owned: self.assigned.keys().copied().collect(),
                 session_timeout: self.config.session_timeout,
@@ -701,13 +712,17 @@ impl Consumer {
                     }
                 }
             }
-            Message::JoinGroupResponse { result, .. } => {
+            Message::JoinGroupResponse { request_id, result, .. } => {
                 self.last_coordinator_answer = ctx.now;
-                self.on_join(ctx, result)
+                if self.rebalance_request.take_if(|id| *id == request_id).is_some() {
+                    self.on_join(ctx, result)
+                }
             }
-            Message::SyncGroupResponse { generation, result, .. } => {
+            Message::SyncGroupResponse { request_id, generation, result, .. } => {
                 self.last_coordinator_answer = ctx.now;
-                self.on_sync(ctx, generation, result)
+                if self.rebalance_request.take_if(|id| *id == request_id).is_some() {
+                    self.on_sync(ctx, generation, result)
+                }
             }
             Message::HeartbeatResponse { error, .. } => {
                 if error != Some(KafkaError::NetworkException) {
@@ -890,18 +905,22 @@ impl Consumer {
         }
         // A JoinGroup or SyncGroup never answered in its timeout: the connection is closed, which fails the request
         // with a DisconnectException, and `CoordinatorResponseHandler.onFailure` marks the coordinator unknown; the
-        // member looks for it again and then rejoins.
+        // member looks for it again and then rejoins. A late answer to it is ignored.
         if matches!(self.state, MemberState::Joining | MemberState::Syncing)
-            && self.revoke_commit.is_none()
+            && self.rebalance_request.is_some()
             && ctx.now >= self.rebalance_deadline
         {
+            self.rebalance_request = None;
+            if let Some(coordinator) = self.coordinator {
+                self.node_failed(ctx, coordinator);
+            }
             self.find_coordinator(ctx);
             return true;
         }
         // AbstractCoordinator's heartbeat thread: no answer from the coordinator for session.timeout.ms means it is
         // gone (crashed, cut off): mark it unknown, fail what waits on it, and look for the new one. The thread is
         // off while a JoinGroup is out (`hasNotJoinedGroup`: PREPARING_REBALANCE); that request's own timeout applies.
-        if matches!(self.state, MemberState::Stable | MemberState::Syncing)
+        if self.heartbeat_thread_on()
             && ctx.now.saturating_sub(self.last_coordinator_answer) > self.config.session_timeout
         {
             if let Some(coordinator) = self.coordinator {
@@ -911,6 +930,27 @@ impl Consumer {
             }
         }
         false
+    }
+
+    /// Whether the heartbeat thread runs: not while a JoinGroup is out (`hasNotJoinedGroup`: PREPARING_REBALANCE),
+    /// but still while the member commits before it rejoins (`onJoinPrepare` runs in STABLE).
+    fn heartbeat_thread_on(&self) -> bool {
+        match self.state {
+            MemberState::Stable | MemberState::Syncing => true,
+            MemberState::Joining => self.revoke_commit.is_some(),
+            _ => false,
+        }
+    }
+
+    /// A request just sent whose timeout falls before the next heartbeat tick gets its own deadline timer.
+    fn consider_deadline(&mut self, ctx: &mut Ctx, deadline: Micros) {
+        if deadline > ctx.now
+            && deadline < self.next_heartbeat_at
+            && self.deadline_armed.is_none_or(|armed| deadline < armed)
+        {
+            self.deadline_armed = Some(deadline);
+            ctx.timer_after(deadline - ctx.now, Timer::ConsumerDeadline);
+        }
     }
 
     /// When the next of `check_timeouts`'s deadlines falls before the next heartbeat tick, a one-off timer checks
@@ -929,18 +969,14 @@ impl Consumer {
         let commit = (self.commit_in_flight.is_some() || self.revoke_commit.is_some())
             .then(|| self.commit_sent_at + request_timeout);
         let rebalance = (matches!(self.state, MemberState::Joining | MemberState::Syncing)
-            && self.revoke_commit.is_none())
+            && self.rebalance_request.is_some())
         .then_some(self.rebalance_deadline);
-        let session = (matches!(self.state, MemberState::Stable | MemberState::Syncing) && self.coordinator.is_some())
+        let session = (self.heartbeat_thread_on() && self.coordinator.is_some())
             .then(|| self.last_coordinator_answer + self.config.session_timeout + 1);
         let Some(next) = fetches.chain([metadata, poll, commit, rebalance, session].into_iter().flatten()).min() else {
             return;
         };
-        if next <= ctx.now || next >= self.next_heartbeat_at || self.deadline_armed.is_some_and(|armed| armed <= next) {
-            return;
-        }
-        self.deadline_armed = Some(next);
-        ctx.timer_after(next - ctx.now, Timer::ConsumerDeadline);
+        self.consider_deadline(ctx, next);
     }
 
     /// `max.poll.interval.ms` (`Heartbeat.pollTimeoutExpired`): a consumer whose application has not polled for that
@@ -1044,9 +1080,13 @@ impl Consumer {
         }
         if let Some(coordinator) = self.coordinator {
             self.rebalance_deadline = ctx.now + self.config.request_timeout;
+            let request_id = self.request_id();
+            self.rebalance_request = Some(request_id);
+            self.consider_deadline(ctx, self.rebalance_deadline);
             ctx.send(
                 coordinator.node(),
                 Message::SyncGroup {
+                    request_id,
                     group: self.group,
                     generation: self.generation,
                     member_id: join.member_id,
@@ -1510,14 +1550,22 @@ impl Consumer {
     /// A commit's answer never came within `request.timeout.ms`: the connection is closed. A revocation's commit
     /// counts as failed and the rebalance goes on; a commitSync tries again.
     fn commit_timed_out(&mut self, ctx: &mut Ctx) {
-        if self.revoke_commit.take().is_some() {
+        // The connection is closed, which fails the request with a DisconnectException, and
+        // `CoordinatorResponseHandler.onFailure` marks the coordinator unknown, as for a refused commit. A member
+        // that was committing before it rejoins looks for the coordinator, then rejoins.
+        let revocation = self.revoke_commit.take().is_some();
+        let sync_try = self.commit_in_flight.take();
+        if revocation {
             self.commit_failed(ctx, KafkaError::RequestTimedOut);
-            if let (MemberState::Joining, Some(coordinator)) = (self.state, self.coordinator) {
-                self.send_join_group(ctx, coordinator);
-            }
         }
-        if let Some(abandoned) = self.commit_in_flight.take() {
+        if let Some(abandoned) = sync_try {
             self.abandon_commit(abandoned);
+        }
+        if let Some(coordinator) = self.coordinator {
+            self.node_failed(ctx, coordinator);
+        }
+        self.find_coordinator(ctx);
+        if sync_try.is_some() {
             self.retry_commit_sync(ctx, KafkaError::RequestTimedOut);
         }
     }

@@ -93,6 +93,23 @@ pub struct Member {
     pub joined: bool,
     /// It waits for the SyncGroup answer.
     pub syncing: bool,
+    /// The generation in its last JoinGroup's subscription metadata.
+    pub subscription_generation: u32,
+    /// The request ids of the JoinGroup and SyncGroup it waits on, which their answers carry back.
+    pub join_request: u64,
+    pub sync_request: u64,
+}
+
+/// A JoinGroup as the coordinator reads it.
+pub(crate) struct JoinRequest {
+    pub request_id: u64,
+    pub member_id: Option<MemberId>,
+    pub generation: u32,
+    pub topics: Vec<u32>,
+    pub owned: Vec<PartitionIdx>,
+    pub session_timeout: Micros,
+    pub rebalance_timeout: Micros,
+    pub protocol: AssignorKind,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -158,19 +175,39 @@ impl Broker {
                 let coordinator = Self::offsets_partition(ctx, group).and_then(|p| self.metadata[p.index()].leader);
                 ctx.send(from, Message::FindCoordinatorResponse { request_id, coordinator, refused: false });
             }
-            Message::JoinGroup { group, member_id, topics, owned, session_timeout, rebalance_timeout, protocol } => {
-                if !self.coordinates(ctx, group) {
-                    return ctx
-                        .send(from, Message::JoinGroupResponse { group, result: Err(KafkaError::NotCoordinator) });
-                }
-                self.join(ctx, from, group, member_id, topics, owned, session_timeout, rebalance_timeout, protocol);
-            }
-            Message::SyncGroup { group, generation, member_id, assignments } => {
+            Message::JoinGroup {
+                request_id,
+                group,
+                member_id,
+                generation,
+                topics,
+                owned,
+                session_timeout,
+                rebalance_timeout,
+                protocol,
+            } => {
                 if !self.coordinates(ctx, group) {
                     let result = Err(KafkaError::NotCoordinator);
-                    return ctx.send(from, Message::SyncGroupResponse { group, generation, result });
+                    return ctx.send(from, Message::JoinGroupResponse { request_id, group, result });
                 }
-                self.sync(ctx, from, group, generation, member_id, assignments);
+                let request = JoinRequest {
+                    request_id,
+                    member_id,
+                    generation,
+                    topics,
+                    owned,
+                    session_timeout,
+                    rebalance_timeout,
+                    protocol,
+                };
+                self.join(ctx, from, group, request);
+            }
+            Message::SyncGroup { request_id, group, generation, member_id, assignments } => {
+                if !self.coordinates(ctx, group) {
+                    let result = Err(KafkaError::NotCoordinator);
+                    return ctx.send(from, Message::SyncGroupResponse { request_id, group, generation, result });
+                }
+                self.sync(ctx, from, group, request_id, generation, member_id, assignments);
             }
             Message::Heartbeat { group, generation, member_id } => {
                 let error = if !self.coordinates(ctx, group) {
@@ -205,28 +242,24 @@ impl Broker {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn join(
-        &mut self,
-        ctx: &mut Ctx,
-        from: NodeId,
-        group_idx: u32,
-        member_id: Option<MemberId>,
-        topics: Vec<u32>,
-        owned: Vec<PartitionIdx>,
-        session_timeout: Micros,
-        rebalance_timeout: Micros,
-        protocol: AssignorKind,
-    ) {
+    fn join(&mut self, ctx: &mut Ctx, from: NodeId, group_idx: u32, request: JoinRequest) {
+        let JoinRequest {
+            request_id,
+            member_id,
+            generation,
+            topics,
+            owned,
+            session_timeout,
+            rebalance_timeout,
+            protocol,
+        } = request;
         let now = ctx.now;
         let delay = ctx.config().group_initial_rebalance_delay;
         let group = self.groups.entry(group_idx).or_insert_with(|| Group::new(protocol));
         let id = match member_id {
             Some(id) if !group.members.contains_key(&id) => {
-                return ctx.send(
-                    from,
-                    Message::JoinGroupResponse { group: group_idx, result: Err(KafkaError::UnknownMemberId) },
-                );
+                let result = Err(KafkaError::UnknownMemberId);
+                return ctx.send(from, Message::JoinGroupResponse { request_id, group: group_idx, result });
             }
             Some(id) => id,
             None => {
@@ -235,32 +268,30 @@ impl Broker {
             }
         };
         // `GroupCoordinator.updateMemberAndRebalance` vs. "just return group information": a known member that rejoins
-        // a Stable or CompletingRebalance group with the same metadata (it missed an answer) gets the current
-        // generation back without a rebalance; the leader rejoining a Stable group, or a member whose subscription or
-        // owned partitions changed, starts one. The assignor is compared too, as the protocol metadata is.
-        let known = group
-            .members
-            .get(&id)
-            .map(|m| (m.topics == topics && m.owned == owned && group.protocol == protocol, Some(id) == group.leader));
+        // a Stable or CompletingRebalance group with the same metadata (subscribed topics, owned partitions and its
+        // generation: it missed its JoinGroup answer) gets the current generation back without a rebalance; the leader
+        // rejoining a Stable group, or a member whose metadata changed (it took the generation from a JoinGroup answer
+        // and missed the SyncGroup one, or gave partitions up cooperatively), starts one.
+        let known = group.members.get(&id).map(|m| {
+            let same = m.topics == topics && m.owned == owned && m.subscription_generation == generation;
+            (same, Some(id) == group.leader)
+        });
         let reason = match (group.state, known) {
-            (GroupState::Stable | GroupState::CompletingRebalance, Some((true, is_leader)))
-                if !(is_leader && group.state == GroupState::Stable) =>
-            {
+            (GroupState::Stable, Some((_, true))) => "the leader rejoined",
+            (GroupState::Stable | GroupState::CompletingRebalance, Some((true, is_leader))) => {
                 let member = group.members.get_mut(&id).expect("known");
                 member.node = from;
-                member.last_heartbeat = now;
                 let members = if is_leader {
                     group.members.values().map(|m| (m.id, m.topics.clone(), m.owned.clone())).collect()
                 } else {
                     Vec::new()
                 };
                 let leader = group.leader.expect("a group with members has a leader");
-                let result = JoinResult { generation: group.generation, member_id: id, leader, protocol, members };
-                return ctx.send(from, Message::JoinGroupResponse { group: group_idx, result: Ok(result) });
+                let result = Ok(JoinResult { generation: group.generation, member_id: id, leader, protocol, members });
+                return ctx.send(from, Message::JoinGroupResponse { request_id, group: group_idx, result });
             }
-            (_, Some((_, true))) => "the leader rejoined",
             (_, Some((false, _))) => "a member rejoined with new metadata",
-            (_, Some((true, false))) => "a member rejoined",
+            (_, Some((true, _))) => "a member rejoined",
             (_, None) => "a member joined",
         };
         let member = group.members.entry(id).or_insert_with(|| Member {
@@ -274,8 +305,13 @@ impl Broker {
             last_heartbeat: now,
             joined: false,
             syncing: false,
+            subscription_generation: 0,
+            join_request: 0,
+            sync_request: 0,
         });
         member.node = from;
+        member.subscription_generation = generation;
+        member.join_request = request_id;
         member.topics = topics;
         member.owned = owned;
         member.session_timeout = session_timeout;
@@ -306,6 +342,7 @@ impl Broker {
                     ctx.out.sends.push((
                         m.node,
                         Message::SyncGroupResponse {
+                            request_id: m.sync_request,
                             group: group_idx,
                             generation: group.generation,
                             result: Err(KafkaError::RebalanceInProgress),
@@ -373,22 +410,27 @@ impl Broker {
                 protocol: group.protocol,
                 members: if member.id == leader { everyone.clone() } else { Vec::new() },
             };
-            ctx.out.sends.push((member.node, Message::JoinGroupResponse { group: group_idx, result: Ok(result) }));
+            let request_id = member.join_request;
+            ctx.out
+                .sends
+                .push((member.node, Message::JoinGroupResponse { request_id, group: group_idx, result: Ok(result) }));
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn sync(
         &mut self,
         ctx: &mut Ctx,
         from: NodeId,
         group_idx: u32,
+        request_id: u64,
         generation: u32,
         member_id: MemberId,
         assignments: Vec<(MemberId, Vec<PartitionIdx>)>,
     ) {
         let Some(group) = self.groups.get_mut(&group_idx) else {
             let result = Err(KafkaError::UnknownMemberId);
-            return ctx.send(from, Message::SyncGroupResponse { group: group_idx, generation, result });
+            return ctx.send(from, Message::SyncGroupResponse { request_id, group: group_idx, generation, result });
         };
         let error = if !group.members.contains_key(&member_id) {
             Some(KafkaError::UnknownMemberId)
@@ -400,13 +442,16 @@ impl Broker {
             None
         };
         if let Some(error) = error {
-            return ctx.send(from, Message::SyncGroupResponse { group: group_idx, generation, result: Err(error) });
+            let result = Err(error);
+            return ctx.send(from, Message::SyncGroupResponse { request_id, group: group_idx, generation, result });
         }
         if group.state == GroupState::Stable {
-            let assignment = group.members[&member_id].assignment.clone();
-            return ctx.send(from, Message::SyncGroupResponse { group: group_idx, generation, result: Ok(assignment) });
+            let result = Ok(group.members[&member_id].assignment.clone());
+            return ctx.send(from, Message::SyncGroupResponse { request_id, group: group_idx, generation, result });
         }
-        group.members.get_mut(&member_id).expect("checked").syncing = true;
+        let member = group.members.get_mut(&member_id).expect("checked");
+        member.syncing = true;
+        member.sync_request = request_id;
         if Some(member_id) != group.leader {
             return;
         }
@@ -421,7 +466,10 @@ impl Broker {
         for member in group.members.values_mut().filter(|m| m.syncing) {
             member.syncing = false;
             let result = Ok(member.assignment.clone());
-            ctx.out.sends.push((member.node, Message::SyncGroupResponse { group: group_idx, generation, result }));
+            let request_id = member.sync_request;
+            ctx.out
+                .sends
+                .push((member.node, Message::SyncGroupResponse { request_id, group: group_idx, generation, result }));
         }
         let record = InternalRecord::GroupMetadata {
             group: group_idx,
@@ -701,6 +749,10 @@ impl Broker {
                                     last_heartbeat: now,
                                     joined: false,
                                     syncing: false,
+                                    // The subscription the record kept had the generation before this one.
+                                    subscription_generation: generation.saturating_sub(1),
+                                    join_request: 0,
+                                    sync_request: 0,
                                 },
                             )
                         })

@@ -94,7 +94,7 @@ impl Log {
     pub fn append(&mut self, entry: LogEntry) {
         let leader_epoch = entry.leader_epoch();
         if self.latest_epoch().is_none_or(|latest| leader_epoch > latest) {
-            self.epochs.push(EpochStart { leader_epoch, start_offset: self.log_end_offset() });
+            self.push_epoch(leader_epoch);
         }
         debug_assert!(self.latest_epoch() >= Some(leader_epoch), "epochs in a log never go back");
         self.entries.push(entry);
@@ -103,8 +103,18 @@ impl Log {
     /// A new leader records where its epoch starts (`Partition.makeLeader` -> `maybeAssignEpochStartOffset`).
     pub fn assign_epoch_start(&mut self, leader_epoch: u32) {
         if self.latest_epoch().is_none_or(|latest| leader_epoch > latest) {
-            self.epochs.push(EpochStart { leader_epoch, start_offset: self.log_end_offset() });
+            self.push_epoch(leader_epoch);
         }
+    }
+
+    /// `LeaderEpochFileCache.assign`: a newer epoch starting at the log end offset; an epoch that started there too
+    /// (it never got a record) is dropped (`maybeTruncateNonMonotonicEntries`).
+    fn push_epoch(&mut self, leader_epoch: u32) {
+        let start_offset = self.log_end_offset();
+        while self.epochs.last().is_some_and(|e| e.start_offset >= start_offset) {
+            self.epochs.pop();
+        }
+        self.epochs.push(EpochStart { leader_epoch, start_offset });
     }
 
     /// `LeaderEpochFileCache.endOffsetFor` (through `UnifiedLog.endOffsetForEpoch`): the largest epoch <= `requested`
@@ -205,6 +215,14 @@ mod tests {
         assert_eq!(log.end_offset_for_epoch(5), Some((5, 3)));
         // Newer than anything cached: undefined.
         assert_eq!(log.end_offset_for_epoch(6), None);
+        // An epoch that never got a record is replaced by the next one starting at the same offset.
+        log.assign_epoch_start(7);
+        log.assign_epoch_start(8);
+        assert_eq!(
+            log.epochs().iter().map(|e| (e.leader_epoch, e.start_offset)).collect::<Vec<_>>(),
+            [(3, 0), (5, 2), (8, 3)]
+        );
+        assert_eq!(log.end_offset_for_epoch(7), Some((5, 3)));
     }
 
     #[test]

@@ -356,9 +356,13 @@ pub enum Message {
     },
     /// Classic group protocol (KIP-62 era): join, then the leader's SyncGroup distributes the assignment.
     JoinGroup {
+        request_id: u64,
         group: u32,
         /// Empty for a new member; the coordinator assigns one.
         member_id: Option<MemberId>,
+        /// The member's generation, part of its subscription metadata (`ConsumerProtocolSubscription` v2
+        /// `generationId`, KIP-792); 0 before it has one.
+        generation: u32,
         topics: Vec<u32>,
         owned: Vec<PartitionIdx>,
         session_timeout: u64,
@@ -366,16 +370,19 @@ pub enum Message {
         protocol: crate::assignor::AssignorKind,
     },
     JoinGroupResponse {
+        request_id: u64,
         group: u32,
         result: Result<JoinResult, KafkaError>,
     },
     SyncGroup {
+        request_id: u64,
         group: u32,
         generation: u32,
         member_id: MemberId,
         assignments: Vec<(MemberId, Vec<PartitionIdx>)>,
     },
     SyncGroupResponse {
+        request_id: u64,
         group: u32,
         generation: u32,
         result: Result<Vec<PartitionIdx>, KafkaError>,
@@ -579,10 +586,13 @@ impl Message {
             Message::FindCoordinator { request_id, .. } => {
                 Some(Message::FindCoordinatorResponse { request_id: *request_id, coordinator: None, refused: true })
             }
-            Message::JoinGroup { group, .. } => {
-                Some(Message::JoinGroupResponse { group: *group, result: Err(KafkaError::NetworkException) })
-            }
-            Message::SyncGroup { group, generation, .. } => Some(Message::SyncGroupResponse {
+            Message::JoinGroup { request_id, group, .. } => Some(Message::JoinGroupResponse {
+                request_id: *request_id,
+                group: *group,
+                result: Err(KafkaError::NetworkException),
+            }),
+            Message::SyncGroup { request_id, group, generation, .. } => Some(Message::SyncGroupResponse {
+                request_id: *request_id,
                 group: *group,
                 generation: *generation,
                 result: Err(KafkaError::NetworkException),

@@ -428,11 +428,25 @@ fn a_fetch_cut_off_from_its_leader_times_out_after_request_timeout_not_at_a_hear
     assert!((4_990_000..5_000_000).contains(&waited), "gave up {waited}us after the fetch reached B1");
 }
 
+/// When `consumer` sent its first request of `kind` after `after`, or was refused or dropped trying.
+fn first_from(sim: &kafkascope_sim::sim::Simulation, consumer: NodeId, kind: MessageKind, after: u64) -> u64 {
+    sim.trace
+        .events()
+        .iter()
+        .find(|e| {
+            e.time > after
+                && matches!(e.kind, TraceKind::Delivered { from, message, .. } if from == consumer && message == kind)
+        })
+        .unwrap_or_else(|| panic!("{kind:?} from the consumer after {after}us"))
+        .time
+}
+
 #[test]
-fn a_member_that_missed_its_sync_answer_rejoins_without_a_rebalance() {
+fn a_member_that_missed_its_sync_answer_rejoins_with_a_new_generation_and_rebalances() {
     // c1's SyncGroup answer for generation 1 is lost. Its SyncGroup times out request.timeout.ms after it went out,
-    // the coordinator is marked unknown and found again, and c1 rejoins with the same metadata: the coordinator
-    // answers with the current generation instead of starting a rebalance (GroupCoordinator, Stable state).
+    // the coordinator is marked unknown and found again, and c1 rejoins. It took generation 1 from its JoinGroup
+    // answer, and the generation is part of its subscription (KIP-792), so its metadata changed: a rebalance
+    // ("Updating metadata for member ... during Stable").
     let text = r#"Scenario(
         title: "sync answer lost",
         seed: 5,
@@ -449,23 +463,75 @@ fn a_member_that_missed_its_sync_answer_rejoins_without_a_rebalance() {
     let mut sim = simulate_text(text, "sync-answer-lost.ron");
     run_to(&mut sim, 20.0);
     let c1 = sim.consumers.iter().find(|c| c.name == "c1").expect("c1").node;
+    let sync = first_from(&sim, c1, MessageKind::SyncGroup, 0);
+    let looked_up = first_from(&sim, c1, MessageKind::FindCoordinator, sync);
+    // Both times are deliveries, a link latency (a few ms) after the sends, which are 5s apart.
+    assert!(
+        (4_990_000..5_010_000).contains(&(looked_up - sync)),
+        "looked up {}us after the SyncGroup",
+        looked_up - sync
+    );
+    let reasons: Vec<&str> = sim
+        .trace
+        .events()
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::RebalanceStarted { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, vec!["first member joined", "a member rejoined with new metadata"]);
+    assert_eq!(event_times(&sim, |k| matches!(k, TraceKind::GenerationStarted { .. })).len(), 2);
+}
+
+#[test]
+fn a_member_that_missed_its_join_answer_gets_the_current_generation_without_a_rebalance() {
+    // c3's arrival at 10s rebalances the group; c1's JoinGroup answer for generation 2 is lost. A JoinGroup waits
+    // max(request.timeout.ms, max.poll.interval.ms + 5s) = 11s; then c1 finds its coordinator again and rejoins with
+    // the same metadata (still generation 1, nothing owned): the coordinator answers with generation 2 as it stands,
+    // and c1's SyncGroup gets the partition the leader assigned it (GroupCoordinator: "for followers with no actual
+    // change to their metadata, just return group information for the current generation").
+    let text = r#"Scenario(
+        title: "join answer lost",
+        seed: 5,
+        duration: "40s",
+        cluster: (brokers: 3),
+        topics: [(name: "t", partitions: 3, replication_factor: 3)],
+        producers: [(name: "p", config: { "acks": "all" }, workload: [Steady(topic: "t", rate_per_sec: 10)])],
+        consumers: [
+            (name: "c1", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }),
+            (name: "c2", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }),
+            (name: "c3", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }, start: Some("10s")),
+        ],
+        timeline: [(at: "12.0145s", do: Cut(from: "B2", to: "c1")), (at: "12.5s", do: HealAll)],
+    )"#;
+    let mut sim = simulate_text(text, "join-answer-lost.ron");
+    run_to(&mut sim, 40.0);
+    let c1 = sim.consumers.iter().find(|c| c.name == "c1").expect("c1").node;
     let events = sim.trace.events();
-    let lost = events
+    let dropped = events
         .iter()
-        .find(|e| matches!(e.kind, TraceKind::Dropped { to, message: MessageKind::SyncGroupResponse, .. } if to == c1))
-        .expect("the cut drops c1's SyncGroup answer")
+        .find(|e| matches!(e.kind, TraceKind::Dropped { to, message: MessageKind::JoinGroupResponse, .. } if to == c1))
+        .expect("the cut drops c1's JoinGroup answer")
         .time;
-    let looked_up = events
+    let join = events
         .iter()
-        .find(|e| e.time > lost && matches!(e.kind, TraceKind::Delivered { from, message: MessageKind::FindCoordinator, .. } if from == c1))
-        .expect("c1 looks for its coordinator again")
-        .time;
-    // The SyncGroup went out about 2ms before its answer was dropped.
-    assert!((4_990_000..5_000_000).contains(&(looked_up - lost)), "looked up {}us after the loss", looked_up - lost);
+        .filter(|e| e.time < dropped)
+        .filter(|e| matches!(e.kind, TraceKind::Delivered { from, message: MessageKind::JoinGroup, .. } if from == c1))
+        .map(|e| e.time)
+        .next_back()
+        .expect("c1 rejoined");
+    let looked_up = first_from(&sim, c1, MessageKind::FindCoordinator, dropped);
+    assert!(
+        (10_990_000..11_010_000).contains(&(looked_up - join)),
+        "gave up {}us after the JoinGroup",
+        looked_up - join
+    );
     let generations = event_times(&sim, |k| matches!(k, TraceKind::GenerationStarted { .. }));
-    assert_eq!(generations.len(), 1, "no rebalance: {generations:?}");
+    assert_eq!(generations.len(), 2, "c3's join only: {generations:?}");
     let assigned: Vec<_> = events
         .iter()
+        .filter(|e| e.time > dropped)
         .filter_map(|e| match e.kind {
             TraceKind::PartitionsAssigned { consumer, generation, partitions, .. } if consumer == c1 => {
                 Some((generation, partitions))
@@ -473,5 +539,5 @@ fn a_member_that_missed_its_sync_answer_rejoins_without_a_rebalance() {
             _ => None,
         })
         .collect();
-    assert_eq!(assigned, vec![(1, 1)], "c1 gets its generation-1 partition once its rejoin is answered");
+    assert_eq!(assigned, vec![(2, 1)], "c1 gets its generation-2 partition once its rejoin is answered");
 }
