@@ -470,6 +470,7 @@ impl Consumer {
         let broker = self.least_loaded_broker(ctx, request_id);
         self.metadata_in_flight = Some((request_id, broker, ctx.now));
         ctx.send(broker.node(), Message::MetadataRequest { request_id });
+        self.consider_deadline(ctx, ctx.now + self.config.request_timeout);
     }
 
     fn lookup_timeout(&self) -> Micros {
@@ -574,6 +575,7 @@ impl Consumer {
             coordinator.node(),
             Message::OffsetCommit { request_id, group: self.group, generation: self.generation, member_id, offsets },
         );
+        self.consider_deadline(ctx, ctx.now + self.config.request_timeout);
         Some(request_id)
     }
 
@@ -1220,6 +1222,7 @@ impl Consumer {
                 max_wait: self.config.fetch_max_wait,
             },
         );
+        self.consider_deadline(ctx, ctx.now + self.config.request_timeout);
     }
 
     /// KIP-320 (`SubscriptionState.maybeValidatePositionForCurrentLeader`): a new leader epoch for an assigned
@@ -1250,6 +1253,7 @@ impl Consumer {
             leader.node(),
             Message::OffsetsForLeaderEpoch { request_id, partition, current_leader_epoch, leader_epoch },
         );
+        self.consider_deadline(ctx, ctx.now + self.config.request_timeout);
     }
 
     /// `SubscriptionState.maybeCompleteValidation`: if the epoch of the last record read ends in the leader's log

@@ -393,42 +393,51 @@ fn coordinator_lookups_skip_brokers_the_metadata_no_longer_lists() {
 
 #[test]
 fn a_fetch_cut_off_from_its_leader_times_out_after_request_timeout_not_at_a_heartbeat_tick() {
-    let text = r#"Scenario(
-        title: "fetch timeout",
-        seed: 5,
-        duration: "20s",
-        cluster: (brokers: 3),
-        topics: [(name: "t", partitions: 1, replication_factor: 3, assignment: Some([[1, 2, 3]]))],
-        producers: [(name: "p", config: { "acks": "all" }, workload: [Steady(topic: "t", rate_per_sec: 10)])],
-        consumers: [(name: "c", group: "g", topics: ["t"],
-            config: { "auto.offset.reset": "earliest", "request.timeout.ms": 5000 })],
-        timeline: [(at: "10s", do: Cut(from: "B1", to: "c", both_ways: true))],
-    )"#;
-    let mut sim = simulate_text(text, "fetch-timeout.ron");
-    run_to(&mut sim, 20.0);
-    let consumer = sim.consumers[0].node;
-    let leader = BrokerId(1).node();
-    let events = sim.trace.events();
-    // The last fetch that reached B1 before the cut, and the first request the consumer then tried to send B1.
-    let last_fetch = events
-        .iter()
-        .filter(|e| e.time < 10_000_000)
-        .filter(|e| matches!(e.kind, TraceKind::Delivered { from, to, message: MessageKind::ConsumerFetch } if from == consumer && to == leader))
-        .map(|e| e.time)
-        .next_back()
-        .expect("the consumer fetched from B1");
-    let given_up = events
-        .iter()
-        .find(|e| e.time > 10_000_000 && matches!(e.kind, TraceKind::Dropped { from, .. } if from == consumer))
-        .expect("the consumer tried B1 again")
-        .time;
-    // request.timeout.ms runs from the send (a link latency before the delivery): the fetch is given up, and metadata
-    // refreshed, 5s after it went out, not at the next 3s heartbeat tick.
-    let waited = given_up - last_fetch;
-    assert!((4_990_000..5_000_000).contains(&waited), "gave up {waited}us after the fetch reached B1");
+    // 5s falls between two 3s heartbeat ticks; 1s is shorter than the tick interval itself.
+    for request_timeout_ms in [5000u64, 1000] {
+        let text = format!(
+            r#"Scenario(
+            title: "fetch timeout",
+            seed: 5,
+            duration: "20s",
+            cluster: (brokers: 3),
+            topics: [(name: "t", partitions: 1, replication_factor: 3, assignment: Some([[1, 2, 3]]))],
+            producers: [(name: "p", config: {{ "acks": "all" }}, workload: [Steady(topic: "t", rate_per_sec: 10)])],
+            consumers: [(name: "c", group: "g", topics: ["t"],
+                config: {{ "auto.offset.reset": "earliest", "request.timeout.ms": {request_timeout_ms} }})],
+            timeline: [(at: "10s", do: Cut(from: "B1", to: "c", both_ways: true))],
+        )"#
+        );
+        let mut sim = simulate_text(&text, "fetch-timeout.ron");
+        run_to(&mut sim, 20.0);
+        let consumer = sim.consumers[0].node;
+        let leader = BrokerId(1).node();
+        let events = sim.trace.events();
+        // The last fetch that reached B1 before the cut, and the first request the consumer then tried to send B1.
+        let last_fetch = events
+            .iter()
+            .filter(|e| e.time < 10_000_000)
+            .filter(|e| matches!(e.kind, TraceKind::Delivered { from, to, message: MessageKind::ConsumerFetch } if from == consumer && to == leader))
+            .map(|e| e.time)
+            .next_back()
+            .expect("the consumer fetched from B1");
+        let given_up = events
+            .iter()
+            .find(|e| e.time > 10_000_000 && matches!(e.kind, TraceKind::Dropped { from, .. } if from == consumer))
+            .expect("the consumer tried B1 again")
+            .time;
+        // request.timeout.ms runs from the send (a link latency before the delivery): the fetch is given up, and
+        // metadata refreshed, that long after it went out, not at a later heartbeat tick.
+        let waited = given_up - last_fetch;
+        let timeout = request_timeout_ms * 1000;
+        assert!(
+            (timeout - 10_000..timeout).contains(&waited),
+            "{request_timeout_ms} ms: gave up {waited}us after the fetch reached B1"
+        );
+    }
 }
 
-/// When `consumer` sent its first request of `kind` after `after`, or was refused or dropped trying.
+/// When the first request of `kind` that `consumer` sent after `after` reached its broker.
 fn first_from(sim: &kafkascope_sim::sim::Simulation, consumer: NodeId, kind: MessageKind, after: u64) -> u64 {
     sim.trace
         .events()
