@@ -2048,6 +2048,27 @@ mod tests {
     }
 
     #[test]
+    fn a_fetch_diverges_where_its_last_epoch_ends_in_the_leaders_log() {
+        use crate::ids::RecordId;
+        let mut log = Log::default();
+        log.append(LogEntry::new(0, RecordId(0), 0, 0, true));
+        log.append(LogEntry::new(0, RecordId(1), 0, 1, false));
+        log.assign_epoch_start(2);
+        log.append(LogEntry::new(2, RecordId(2), 0, 2, true));
+        // No last epoch, or nothing fetched yet: nothing to check.
+        assert_eq!(diverging_epoch(&log, None, 2), Ok(None));
+        assert_eq!(diverging_epoch(&log, Some(0), 0), Ok(None));
+        // Epoch 0 ends at 2 here: a follower at 2 is fine, one at 3 with epoch-0 records diverges there.
+        assert_eq!(diverging_epoch(&log, Some(0), 2), Ok(None));
+        assert_eq!(diverging_epoch(&log, Some(0), 3), Ok(Some((0, 2))));
+        // Epoch 1 never led here: the answer is the largest epoch below it and where that ends.
+        assert_eq!(diverging_epoch(&log, Some(1), 3), Ok(Some((0, 2))));
+        assert_eq!(diverging_epoch(&log, Some(2), 3), Ok(None));
+        // An epoch newer than the leader's cache cannot be placed: OFFSET_OUT_OF_RANGE.
+        assert_eq!(diverging_epoch(&log, Some(3), 3), Err(()));
+    }
+
+    #[test]
     fn an_unknown_producer_may_start_at_any_sequence() {
         assert_eq!(check_sequence(None, 3, 17, 19), Ok(SequenceCheck::Append));
     }
