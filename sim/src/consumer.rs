@@ -690,6 +690,12 @@ impl Consumer {
                 }
                 match coordinator {
                     Some(_) if self.state != MemberState::FindingCoordinator => self.lookup_failures = 0,
+                    // `ensureCoordinatorReady`: found, but its connection failed and is still in reconnect backoff
+                    // (`client.isUnavailable`): mark it unknown again and look it up after the retry backoff.
+                    Some(coordinator) if self.in_backoff(ctx, coordinator) => {
+                        self.coordinator_unavailable();
+                        self.find_coordinator(ctx);
+                    }
                     Some(coordinator) => {
                         self.lookup_failures = 0;
                         self.coordinator = Some(coordinator);
