@@ -164,6 +164,12 @@ pub struct Consumer {
     node_failures: Vec<u32>,
     #[serde(default)]
     node_backoff_until: Vec<Micros>,
+    /// The same for the coordinator connections, which are separate from the brokers' ordinary ones (Kafka gives the
+    /// coordinator the connection id `Integer.MAX_VALUE - nodeId`, `AbstractCoordinator`'s FindCoordinator handler).
+    #[serde(default)]
+    coordinator_failures: Vec<u32>,
+    #[serde(default)]
+    coordinator_backoff_until: Vec<Micros>,
     /// The metadata request in flight: its id, the broker asked and when (`Metadata` keeps one refresh at a time).
     #[serde(default)]
     metadata_in_flight: Option<(u64, BrokerId, Micros)>,
@@ -276,6 +282,8 @@ impl Consumer {
             live_brokers: BrokerSet::default(),
             node_failures: vec![0; MAX_NODE_IDS],
             node_backoff_until: vec![0; MAX_NODE_IDS],
+            coordinator_failures: vec![0; MAX_NODE_IDS],
+            coordinator_backoff_until: vec![0; MAX_NODE_IDS],
             metadata_in_flight: None,
             metadata_wanted: false,
             metadata_allowed_at: 0,
@@ -320,6 +328,8 @@ impl Consumer {
         // A new process has new connections and no metadata request out (its old timers died with it).
         self.node_failures.iter_mut().for_each(|f| *f = 0);
         self.node_backoff_until.iter_mut().for_each(|t| *t = 0);
+        self.coordinator_failures.iter_mut().for_each(|f| *f = 0);
+        self.coordinator_backoff_until.iter_mut().for_each(|t| *t = 0);
         self.node_connected.iter_mut().for_each(|c| *c = true);
         self.metadata_in_flight = None;
         self.metadata_wanted = false;
@@ -434,6 +444,22 @@ impl Consumer {
             &mut self.rng,
         );
         self.node_backoff_until[b] = ctx.now + backoff.max(1);
+    }
+
+    /// The connection to the coordinator on `broker` broke, was refused or timed out: its own reconnect backoff.
+    fn coordinator_connection_failed(&mut self, ctx: &mut Ctx, broker: BrokerId) {
+        let b = broker.0 as usize;
+        if ctx.now < self.coordinator_backoff_until[b] {
+            return;
+        }
+        self.coordinator_failures[b] += 1;
+        let backoff = crate::producer::exponential_backoff(
+            crate::producer::RECONNECT_BACKOFF,
+            crate::producer::RECONNECT_BACKOFF_MAX,
+            self.coordinator_failures[b],
+            &mut self.rng,
+        );
+        self.coordinator_backoff_until[b] = ctx.now + backoff.max(1);
     }
 
     /// `broker` answered: its connection works, and its reconnect backoff starts over.
@@ -599,8 +625,8 @@ impl Consumer {
                     return;
                 }
                 self.arm_next_deadline(ctx);
-                if let (Some(coordinator), Some(member_id), MemberState::Stable | MemberState::Syncing) =
-                    (self.coordinator, self.member_id, self.state)
+                if let (Some(coordinator), Some(member_id), true) =
+                    (self.coordinator, self.member_id, self.heartbeat_thread_on())
                 {
                     ctx.send(
                         coordinator.node(),
@@ -653,6 +679,13 @@ impl Consumer {
         if self.state == MemberState::Stopped {
             return;
         }
+        // An answer to a JoinGroup or SyncGroup the client gave up never arrives in Kafka (its connection was closed).
+        if let Message::JoinGroupResponse { request_id, .. } | Message::SyncGroupResponse { request_id, .. } = &message
+        {
+            if self.rebalance_request != Some(*request_id) {
+                return;
+            }
+        }
         // A group request the coordinator's broker refused: the coordinator cannot be reached, and the next lookup
         // backs off (`client.isUnavailable(coordinator)` in `ensureCoordinatorReady`).
         if matches!(
@@ -664,7 +697,7 @@ impl Consumer {
         ) {
             self.coordinator_unavailable();
             if let Some(coordinator) = self.coordinator {
-                self.node_failed(ctx, coordinator);
+                self.coordinator_connection_failed(ctx, coordinator);
             }
         } else if matches!(
             message,
@@ -674,7 +707,7 @@ impl Consumer {
                 | Message::OffsetCommitResponse { .. }
         ) {
             if let Some(coordinator) = self.coordinator {
-                self.node_answered(coordinator);
+                self.coordinator_failures[coordinator.0 as usize] = 0;
             }
         }
         match message {
@@ -692,7 +725,7 @@ impl Consumer {
                     Some(_) if self.state != MemberState::FindingCoordinator => self.lookup_failures = 0,
                     // `ensureCoordinatorReady`: found, but its connection failed and is still in reconnect backoff
                     // (`client.isUnavailable`): mark it unknown again and look it up after the retry backoff.
-                    Some(coordinator) if self.in_backoff(ctx, coordinator) => {
+                    Some(coordinator) if ctx.now < self.coordinator_backoff_until[coordinator.0 as usize] => {
                         self.coordinator_unavailable();
                         self.find_coordinator(ctx);
                     }
@@ -920,7 +953,7 @@ impl Consumer {
         {
             self.rebalance_request = None;
             if let Some(coordinator) = self.coordinator {
-                self.node_failed(ctx, coordinator);
+                self.coordinator_connection_failed(ctx, coordinator);
             }
             self.find_coordinator(ctx);
             return true;
@@ -1572,7 +1605,7 @@ impl Consumer {
             self.abandon_commit(abandoned);
         }
         if let Some(coordinator) = self.coordinator {
-            self.node_failed(ctx, coordinator);
+            self.coordinator_connection_failed(ctx, coordinator);
         }
         self.find_coordinator(ctx);
         if sync_try.is_some() {

@@ -337,18 +337,7 @@ impl Broker {
                 group.state = GroupState::PreparingRebalance;
                 group.initial_delay = false;
                 group.rebalance_deadline = now + group.members.values().map(|m| m.rebalance_timeout).max().unwrap_or(0);
-                for m in group.members.values_mut().filter(|m| m.syncing) {
-                    m.syncing = false;
-                    ctx.out.sends.push((
-                        m.node,
-                        Message::SyncGroupResponse {
-                            request_id: m.sync_request,
-                            group: group_idx,
-                            generation: group.generation,
-                            result: Err(KafkaError::RebalanceInProgress),
-                        },
-                    ));
-                }
+                fail_waiting_syncs(ctx, group_idx, group, KafkaError::RebalanceInProgress);
                 ctx.trace(TraceKind::RebalanceStarted { group: group_idx, generation: group.generation, reason });
             }
             GroupState::PreparingRebalance => {
@@ -528,9 +517,10 @@ impl Broker {
                 }
                 group.state = GroupState::PreparingRebalance;
                 group.rebalance_deadline = now + group.members.values().map(|m| m.rebalance_timeout).max().unwrap_or(0);
+                // `prepareRebalance` -> `resetAndPropagateAssignmentError`: followers waiting on SyncGroup learn now.
+                fail_waiting_syncs(ctx, group_idx, group, KafkaError::RebalanceInProgress);
                 for m in group.members.values_mut() {
                     m.joined = false;
-                    m.syncing = false;
                 }
                 ctx.trace(TraceKind::RebalanceStarted { group: group_idx, generation: group.generation, reason });
                 let deadline = group.rebalance_deadline;
@@ -770,14 +760,44 @@ impl Broker {
     }
 
     /// A broker that stops leading an offsets partition drops its groups (they are Dead here now).
-    pub(crate) fn unload_groups(&mut self, ctx: &Ctx, partition: PartitionIdx) {
+    ///
+    /// `GroupCoordinator.onGroupUnloaded`: members waiting on a JoinGroup or a SyncGroup are answered
+    /// NOT_COORDINATOR, so they look for the new coordinator at once.
+    pub(crate) fn unload_groups(&mut self, ctx: &mut Ctx, partition: PartitionIdx) {
         let Some(topic) = ctx.topo.offsets_topic else { return };
         if ctx.topo.partition(partition).topic != topic {
             return;
         }
         let count = ctx.topo.topics[topic].partitions;
         let index = ctx.topo.partition(partition).partition;
-        self.groups.retain(|&g, _| offsets_partition_for(&ctx.topo.groups[g as usize], count) != index);
+        let unloaded: Vec<u32> = self
+            .groups
+            .keys()
+            .copied()
+            .filter(|&g| offsets_partition_for(&ctx.topo.groups[g as usize], count) == index)
+            .collect();
+        for group_idx in unloaded {
+            let mut group = self.groups.remove(&group_idx).expect("listed");
+            if group.state == GroupState::PreparingRebalance {
+                for m in group.members.values().filter(|m| m.joined) {
+                    let result = Err(KafkaError::NotCoordinator);
+                    let response = Message::JoinGroupResponse { request_id: m.join_request, group: group_idx, result };
+                    ctx.out.sends.push((m.node, response));
+                }
+            }
+            fail_waiting_syncs(ctx, group_idx, &mut group, KafkaError::NotCoordinator);
+        }
+    }
+}
+
+/// Answers every member waiting on a SyncGroup with `error` (`resetAndPropagateAssignmentError`).
+fn fail_waiting_syncs(ctx: &mut Ctx, group_idx: u32, group: &mut Group, error: KafkaError) {
+    let generation = group.generation;
+    for m in group.members.values_mut().filter(|m| m.syncing) {
+        m.syncing = false;
+        let response =
+            Message::SyncGroupResponse { request_id: m.sync_request, group: group_idx, generation, result: Err(error) };
+        ctx.out.sends.push((m.node, response));
     }
 }
 

@@ -550,3 +550,33 @@ fn a_member_that_missed_its_join_answer_gets_the_current_generation_without_a_re
         .collect();
     assert_eq!(assigned, vec![(2, 1)], "c1 gets its generation-2 partition once its rejoin is answered");
 }
+
+#[test]
+fn members_waiting_on_a_join_hear_not_coordinator_when_the_coordinator_moves() {
+    // B2 coordinates group g and holds both JoinGroups through group.initial.rebalance.delay.ms (3s). Its controlled
+    // shutdown at 1s moves the offsets partition away: the unloaded group answers the waiting JoinGroups
+    // NOT_COORDINATOR (GroupCoordinator.onGroupUnloaded), so both members find B3 at once and the group forms there,
+    // instead of waiting out the JoinGroup's timeout (max.poll.interval.ms + 5s).
+    let text = r#"Scenario(
+        title: "coordinator moves during the join",
+        seed: 5,
+        duration: "20s",
+        cluster: (brokers: 3),
+        topics: [(name: "t", partitions: 2, replication_factor: 3)],
+        producers: [(name: "p", config: { "acks": "all" }, workload: [Steady(topic: "t", rate_per_sec: 10)])],
+        consumers: [
+            (name: "c1", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest" }),
+            (name: "c2", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest" }),
+        ],
+        timeline: [(at: "1s", do: ControlledShutdown(broker: 2))],
+    )"#;
+    let mut sim = simulate_text(text, "coordinator-moves.ron");
+    run_to(&mut sim, 20.0);
+    for consumer in ["c1", "c2"] {
+        let node = sim.consumers.iter().find(|c| c.name == consumer).expect("consumer").node;
+        let looked_up = first_from(&sim, node, MessageKind::FindCoordinator, 1_000_000);
+        assert!(looked_up < 1_020_000, "{consumer} looked the coordinator up again at {looked_up}us");
+    }
+    let stable = event_times(&sim, |k| matches!(k, TraceKind::GroupStable { .. }));
+    assert!(stable.first().is_some_and(|&t| t < 5_000_000), "the group formed on B3 by 5s: {stable:?}");
+}
