@@ -9,7 +9,7 @@ use crate::config::{CommitMode, ConsumerConfig, OffsetReset};
 use crate::ctx::{Ctx, Timer};
 use crate::ids::{BrokerId, NodeId, PartitionIdx, RecordId};
 use crate::log::LogEntry;
-use crate::message::{BrokerSet, FetchResult, JoinResult, KafkaError, MemberId, Message};
+use crate::message::{BrokerSet, FetchResult, JoinRequest, JoinResult, KafkaError, MemberId, Message};
 use crate::scenario::ConsumerDef;
 use crate::time::Micros;
 use crate::trace::TraceKind;
@@ -432,34 +432,20 @@ impl Consumer {
     /// (several requests on the one connection) count once.
     fn node_failed(&mut self, ctx: &mut Ctx, broker: BrokerId) {
         let b = broker.0 as usize;
-        if ctx.now < self.node_backoff_until[b] {
-            return;
+        if reconnect_backoff(ctx.now, &mut self.node_failures[b], &mut self.node_backoff_until[b], &mut self.rng) {
+            self.node_connected[b] = false;
         }
-        self.node_connected[b] = false;
-        self.node_failures[b] += 1;
-        let backoff = crate::producer::exponential_backoff(
-            crate::producer::RECONNECT_BACKOFF,
-            crate::producer::RECONNECT_BACKOFF_MAX,
-            self.node_failures[b],
-            &mut self.rng,
-        );
-        self.node_backoff_until[b] = ctx.now + backoff.max(1);
     }
 
     /// The connection to the coordinator on `broker` broke, was refused or timed out: its own reconnect backoff.
     fn coordinator_connection_failed(&mut self, ctx: &mut Ctx, broker: BrokerId) {
         let b = broker.0 as usize;
-        if ctx.now < self.coordinator_backoff_until[b] {
-            return;
-        }
-        self.coordinator_failures[b] += 1;
-        let backoff = crate::producer::exponential_backoff(
-            crate::producer::RECONNECT_BACKOFF,
-            crate::producer::RECONNECT_BACKOFF_MAX,
-            self.coordinator_failures[b],
+        reconnect_backoff(
+            ctx.now,
+            &mut self.coordinator_failures[b],
+            &mut self.coordinator_backoff_until[b],
             &mut self.rng,
         );
-        self.coordinator_backoff_until[b] = ctx.now + backoff.max(1);
     }
 
     /// `broker` answered: its connection works, and its reconnect backoff starts over.
@@ -536,15 +522,17 @@ impl Consumer {
         ctx.send(
             coordinator.node(),
             Message::JoinGroup {
-                request_id,
                 group: self.group,
-                member_id: self.member_id,
-                generation: if self.member_id.is_some() { self.generation } else { 0 },
-                topics: self.topics.clone(),
-                owned: self.assigned.keys().copied().collect(),
-                session_timeout: self.config.session_timeout,
-                rebalance_timeout: self.config.max_poll_interval,
-                protocol: self.config.assignor,
+                join: JoinRequest {
+                    request_id,
+                    member_id: self.member_id,
+                    generation: if self.member_id.is_some() { self.generation } else { 0 },
+                    topics: self.topics.clone(),
+                    owned: self.assigned.keys().copied().collect(),
+                    session_timeout: self.config.session_timeout,
+                    rebalance_timeout: self.config.max_poll_interval,
+                    protocol: self.config.assignor,
+                },
             },
         );
     }
@@ -913,10 +901,7 @@ impl Consumer {
         let stale: Vec<PartitionIdx> = self
             .assigned
             .iter()
-            .filter(|(_, s)| {
-                (s.fetch_in_flight.is_some() || s.validation_request.is_some())
-                    && ctx.now >= s.fetch_sent_at + self.config.request_timeout
-            })
+            .filter(|(_, s)| self.fetch_deadline(s).is_some_and(|d| ctx.now >= d))
             .map(|(p, _)| *p)
             .collect();
         for partition in stale {
@@ -939,18 +924,13 @@ impl Consumer {
         }
         // request.timeout.ms: a commit whose answer never came is given up (the connection is closed) and counts as
         // failed.
-        let timeout = self.config.request_timeout;
-        if (self.commit_in_flight.is_some() || self.revoke_commit.is_some()) && ctx.now >= self.commit_sent_at + timeout
-        {
+        if self.commit_deadline().is_some_and(|d| ctx.now >= d) {
             self.commit_timed_out(ctx);
         }
         // A JoinGroup or SyncGroup never answered in its timeout: the connection is closed, which fails the request
         // with a DisconnectException, and `CoordinatorResponseHandler.onFailure` marks the coordinator unknown; the
         // member looks for it again and then rejoins. A late answer to it is ignored.
-        if matches!(self.state, MemberState::Joining | MemberState::Syncing)
-            && self.rebalance_request.is_some()
-            && ctx.now >= self.rebalance_deadline
-        {
+        if self.rebalance_request_deadline().is_some_and(|d| ctx.now >= d) {
             self.rebalance_request = None;
             if let Some(coordinator) = self.coordinator {
                 self.coordinator_connection_failed(ctx, coordinator);
@@ -961,16 +941,44 @@ impl Consumer {
         // AbstractCoordinator's heartbeat thread: no answer from the coordinator for session.timeout.ms means it is
         // gone (crashed, cut off): mark it unknown, fail what waits on it, and look for the new one. The thread is
         // off while a JoinGroup is out (`hasNotJoinedGroup`: PREPARING_REBALANCE); that request's own timeout applies.
-        if self.heartbeat_thread_on()
-            && ctx.now.saturating_sub(self.last_coordinator_answer) > self.config.session_timeout
-        {
-            if let Some(coordinator) = self.coordinator {
-                self.last_coordinator_answer = ctx.now;
-                self.on_coordinator_lost(ctx, coordinator);
-                return true;
-            }
+        if let (Some(coordinator), true) = (self.coordinator, self.session_deadline().is_some_and(|d| ctx.now >= d)) {
+            self.last_coordinator_answer = ctx.now;
+            self.on_coordinator_lost(ctx, coordinator);
+            return true;
         }
         false
+    }
+
+    // The deadlines `check_timeouts` acts on, each where it applies; `arm_next_deadline` arms the earliest.
+
+    /// A fetch or position validation in flight is given up at `request.timeout.ms`.
+    fn fetch_deadline(&self, state: &PartitionState) -> Option<Micros> {
+        (state.fetch_in_flight.is_some() || state.validation_request.is_some())
+            .then(|| state.fetch_sent_at + self.config.request_timeout)
+    }
+
+    /// A commit in flight (a commitSync's try, or the commit before a rejoin) is given up at `request.timeout.ms`.
+    fn commit_deadline(&self) -> Option<Micros> {
+        (self.commit_in_flight.is_some() || self.revoke_commit.is_some())
+            .then(|| self.commit_sent_at + self.config.request_timeout)
+    }
+
+    /// The JoinGroup or SyncGroup in flight is given up at its own timeout.
+    fn rebalance_request_deadline(&self) -> Option<Micros> {
+        (matches!(self.state, MemberState::Joining | MemberState::Syncing) && self.rebalance_request.is_some())
+            .then_some(self.rebalance_deadline)
+    }
+
+    /// `max.poll.interval.ms` is exceeded (`Heartbeat.pollTimeoutExpired`) while the application works.
+    fn poll_deadline(&self) -> Option<Micros> {
+        (self.state == MemberState::Stable && (self.busy || self.commit_sync.is_some()))
+            .then(|| self.last_poll + self.config.max_poll_interval + 1)
+    }
+
+    /// No answer from the coordinator for `session.timeout.ms` (`Heartbeat.sessionTimeoutExpired`).
+    fn session_deadline(&self) -> Option<Micros> {
+        (self.heartbeat_thread_on() && self.coordinator.is_some())
+            .then(|| self.last_coordinator_answer + self.config.session_timeout + 1)
     }
 
     /// Whether the heartbeat thread runs: not while a JoinGroup is out (`hasNotJoinedGroup`: PREPARING_REBALANCE),
@@ -998,23 +1006,16 @@ impl Consumer {
     /// them then: Kafka's heartbeat thread wakes at least every `retry.backoff.ms` and its network client checks
     /// request timeouts at every poll, so a timeout is noticed when it is due, not at the next tick.
     fn arm_next_deadline(&mut self, ctx: &mut Ctx) {
-        let request_timeout = self.config.request_timeout;
-        let fetches = self
-            .assigned
-            .values()
-            .filter(|s| s.fetch_in_flight.is_some() || s.validation_request.is_some())
-            .map(|s| s.fetch_sent_at + request_timeout);
-        let metadata = self.metadata_in_flight.map(|(_, _, sent_at)| sent_at + request_timeout);
-        let poll = (self.state == MemberState::Stable && (self.busy || self.commit_sync.is_some()))
-            .then(|| self.last_poll + self.config.max_poll_interval + 1);
-        let commit = (self.commit_in_flight.is_some() || self.revoke_commit.is_some())
-            .then(|| self.commit_sent_at + request_timeout);
-        let rebalance = (matches!(self.state, MemberState::Joining | MemberState::Syncing)
-            && self.rebalance_request.is_some())
-        .then_some(self.rebalance_deadline);
-        let session = (self.heartbeat_thread_on() && self.coordinator.is_some())
-            .then(|| self.last_coordinator_answer + self.config.session_timeout + 1);
-        let Some(next) = fetches.chain([metadata, poll, commit, rebalance, session].into_iter().flatten()).min() else {
+        let fetches = self.assigned.values().filter_map(|s| self.fetch_deadline(s));
+        let metadata = self.metadata_in_flight.map(|(_, _, sent_at)| sent_at + self.config.request_timeout);
+        let others = [
+            metadata,
+            self.poll_deadline(),
+            self.commit_deadline(),
+            self.rebalance_request_deadline(),
+            self.session_deadline(),
+        ];
+        let Some(next) = fetches.chain(others.into_iter().flatten()).min() else {
             return;
         };
         self.consider_deadline(ctx, next);
@@ -1024,10 +1025,7 @@ impl Consumer {
     /// long leaves the group from its heartbeat thread; it finds out (and rejoins) at its next poll. Returns whether
     /// it left.
     fn check_poll_timeout(&mut self, ctx: &mut Ctx) -> bool {
-        if self.state != MemberState::Stable
-            || !(self.busy || self.commit_sync.is_some())
-            || ctx.now.saturating_sub(self.last_poll) <= self.config.max_poll_interval
-        {
+        if self.poll_deadline().is_none_or(|d| ctx.now < d) {
             return false;
         }
         if let (Some(coordinator), Some(member_id)) = (self.coordinator, self.member_id) {
@@ -1750,6 +1748,23 @@ impl Consumer {
             .map(|(p, s)| (*p, s.position.unwrap_or(0), s.high_watermark.saturating_sub(s.position.unwrap_or(0))))
             .collect()
     }
+}
+
+/// One more failed connection in a row (unless its backoff still runs: several requests on the one connection count
+/// once): the connection is left alone until `backoff_until`. Returns whether it counted.
+fn reconnect_backoff(now: Micros, failures: &mut u32, backoff_until: &mut Micros, rng: &mut ChaCha8Rng) -> bool {
+    if now < *backoff_until {
+        return false;
+    }
+    *failures += 1;
+    let backoff = crate::producer::exponential_backoff(
+        crate::producer::RECONNECT_BACKOFF,
+        crate::producer::RECONNECT_BACKOFF_MAX,
+        *failures,
+        rng,
+    );
+    *backoff_until = now + backoff.max(1);
+    true
 }
 
 /// The offset after the records already buffered: where the next fetch continues.

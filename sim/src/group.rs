@@ -11,7 +11,7 @@ use crate::broker::{Broker, Role};
 use crate::ctx::{Ctx, Timer};
 use crate::ids::{NodeId, PartitionIdx, RecordId};
 use crate::log::LogEntry;
-use crate::message::{JoinResult, KafkaError, MemberId, Message};
+use crate::message::{JoinRequest, JoinResult, KafkaError, MemberId, Message};
 use crate::time::Micros;
 use crate::trace::TraceKind;
 use serde::{Deserialize, Serialize};
@@ -100,18 +100,6 @@ pub struct Member {
     pub sync_request: u64,
 }
 
-/// A JoinGroup as the coordinator reads it.
-pub(crate) struct JoinRequest {
-    pub request_id: u64,
-    pub member_id: Option<MemberId>,
-    pub generation: u32,
-    pub topics: Vec<u32>,
-    pub owned: Vec<PartitionIdx>,
-    pub session_timeout: Micros,
-    pub rebalance_timeout: Micros,
-    pub protocol: AssignorKind,
-}
-
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Group {
     pub state: GroupState,
@@ -175,32 +163,12 @@ impl Broker {
                 let coordinator = Self::offsets_partition(ctx, group).and_then(|p| self.metadata[p.index()].leader);
                 ctx.send(from, Message::FindCoordinatorResponse { request_id, coordinator, refused: false });
             }
-            Message::JoinGroup {
-                request_id,
-                group,
-                member_id,
-                generation,
-                topics,
-                owned,
-                session_timeout,
-                rebalance_timeout,
-                protocol,
-            } => {
+            Message::JoinGroup { group, join } => {
                 if !self.coordinates(ctx, group) {
                     let result = Err(KafkaError::NotCoordinator);
-                    return ctx.send(from, Message::JoinGroupResponse { request_id, group, result });
+                    return ctx.send(from, Message::JoinGroupResponse { request_id: join.request_id, group, result });
                 }
-                let request = JoinRequest {
-                    request_id,
-                    member_id,
-                    generation,
-                    topics,
-                    owned,
-                    session_timeout,
-                    rebalance_timeout,
-                    protocol,
-                };
-                self.join(ctx, from, group, request);
+                self.join(ctx, from, group, join);
             }
             Message::SyncGroup { request_id, group, generation, member_id, assignments } => {
                 if !self.coordinates(ctx, group) {

@@ -213,6 +213,22 @@ impl std::fmt::Display for MemberId {
     }
 }
 
+/// A member's JoinGroup: who it is and its subscription metadata.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JoinRequest {
+    pub request_id: u64,
+    /// Empty for a new member; the coordinator assigns one.
+    pub member_id: Option<MemberId>,
+    /// The member's generation, part of its subscription metadata (`ConsumerProtocolSubscription` v2
+    /// `generationId`, KIP-792); 0 before it has one.
+    pub generation: u32,
+    pub topics: Vec<u32>,
+    pub owned: Vec<PartitionIdx>,
+    pub session_timeout: u64,
+    pub rebalance_timeout: u64,
+    pub protocol: crate::assignor::AssignorKind,
+}
+
 /// The JoinGroup answer: the new generation, the member's id, the leader, and (for the leader only) every member's
 /// subscription and owned partitions.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -356,18 +372,8 @@ pub enum Message {
     },
     /// Classic group protocol (KIP-62 era): join, then the leader's SyncGroup distributes the assignment.
     JoinGroup {
-        request_id: u64,
         group: u32,
-        /// Empty for a new member; the coordinator assigns one.
-        member_id: Option<MemberId>,
-        /// The member's generation, part of its subscription metadata (`ConsumerProtocolSubscription` v2
-        /// `generationId`, KIP-792); 0 before it has one.
-        generation: u32,
-        topics: Vec<u32>,
-        owned: Vec<PartitionIdx>,
-        session_timeout: u64,
-        rebalance_timeout: u64,
-        protocol: crate::assignor::AssignorKind,
+        join: JoinRequest,
     },
     JoinGroupResponse {
         request_id: u64,
@@ -586,8 +592,8 @@ impl Message {
             Message::FindCoordinator { request_id, .. } => {
                 Some(Message::FindCoordinatorResponse { request_id: *request_id, coordinator: None, refused: true })
             }
-            Message::JoinGroup { request_id, group, .. } => Some(Message::JoinGroupResponse {
-                request_id: *request_id,
+            Message::JoinGroup { group, join } => Some(Message::JoinGroupResponse {
+                request_id: join.request_id,
                 group: *group,
                 result: Err(KafkaError::NetworkException),
             }),

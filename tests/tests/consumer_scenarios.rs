@@ -391,23 +391,32 @@ fn coordinator_lookups_skip_brokers_the_metadata_no_longer_lists() {
     assert!(while_down.clone().all(|&(_, to)| !dead(to)), "{:?}", while_down.collect::<Vec<_>>());
 }
 
+/// A 3-broker cluster with topic `t` (RF 3) written at 10 records/s by an acks=all producer and read by
+/// `consumers` (RON consumer entries), with `timeline` (RON timeline entries).
+fn group_story(partitions: u32, duration: &str, consumers: &str, timeline: &str) -> String {
+    format!(
+        r#"Scenario(
+            title: "a group story",
+            seed: 5,
+            duration: "{duration}",
+            cluster: (brokers: 3),
+            topics: [(name: "t", partitions: {partitions}, replication_factor: 3)],
+            producers: [(name: "p", config: {{ "acks": "all" }}, workload: [Steady(topic: "t", rate_per_sec: 10)])],
+            consumers: [{consumers}],
+            timeline: [{timeline}],
+        )"#
+    )
+}
+
 #[test]
 fn a_fetch_cut_off_from_its_leader_times_out_after_request_timeout_not_at_a_heartbeat_tick() {
     // 5s falls between two 3s heartbeat ticks; 1s is shorter than the tick interval itself.
     for request_timeout_ms in [5000u64, 1000] {
-        let text = format!(
-            r#"Scenario(
-            title: "fetch timeout",
-            seed: 5,
-            duration: "20s",
-            cluster: (brokers: 3),
-            topics: [(name: "t", partitions: 1, replication_factor: 3, assignment: Some([[1, 2, 3]]))],
-            producers: [(name: "p", config: {{ "acks": "all" }}, workload: [Steady(topic: "t", rate_per_sec: 10)])],
-            consumers: [(name: "c", group: "g", topics: ["t"],
-                config: {{ "auto.offset.reset": "earliest", "request.timeout.ms": {request_timeout_ms} }})],
-            timeline: [(at: "10s", do: Cut(from: "B1", to: "c", both_ways: true))],
-        )"#
+        let consumer = format!(
+            r#"(name: "c", group: "g", topics: ["t"],
+                config: {{ "auto.offset.reset": "earliest", "request.timeout.ms": {request_timeout_ms} }})"#
         );
+        let text = group_story(1, "20s", &consumer, r#"(at: "10s", do: Cut(from: "B1", to: "c", both_ways: true))"#);
         let mut sim = simulate_text(&text, "fetch-timeout.ron");
         run_to(&mut sim, 20.0);
         let consumer = sim.consumers[0].node;
@@ -456,20 +465,16 @@ fn a_member_that_missed_its_sync_answer_rejoins_with_a_new_generation_and_rebala
     // the coordinator is marked unknown and found again, and c1 rejoins. It took generation 1 from its JoinGroup
     // answer, and the generation is part of its subscription (KIP-792), so its metadata changed: a rebalance
     // ("Updating metadata for member ... during Stable").
-    let text = r#"Scenario(
-        title: "sync answer lost",
-        seed: 5,
-        duration: "20s",
-        cluster: (brokers: 3),
-        topics: [(name: "t", partitions: 2, replication_factor: 3)],
-        producers: [(name: "p", config: { "acks": "all" }, workload: [Steady(topic: "t", rate_per_sec: 10)])],
-        consumers: [
-            (name: "c1", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "request.timeout.ms": 5000 }),
-            (name: "c2", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "request.timeout.ms": 5000 }),
-        ],
-        timeline: [(at: "3.0085s", do: Cut(from: "B2", to: "c1")), (at: "3.5s", do: HealAll)],
-    )"#;
-    let mut sim = simulate_text(text, "sync-answer-lost.ron");
+    let consumers = r#"
+        (name: "c1", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "request.timeout.ms": 5000 }),
+        (name: "c2", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "request.timeout.ms": 5000 }),"#;
+    let text = group_story(
+        2,
+        "20s",
+        consumers,
+        r#"(at: "3.0085s", do: Cut(from: "B2", to: "c1")), (at: "3.5s", do: HealAll)"#,
+    );
+    let mut sim = simulate_text(&text, "sync-answer-lost.ron");
     run_to(&mut sim, 20.0);
     let c1 = sim.consumers.iter().find(|c| c.name == "c1").expect("c1").node;
     let sync = first_from(&sim, c1, MessageKind::SyncGroup, 0);
@@ -500,21 +505,17 @@ fn a_member_that_missed_its_join_answer_gets_the_current_generation_without_a_re
     // the same metadata (still generation 1, nothing owned): the coordinator answers with generation 2 as it stands,
     // and c1's SyncGroup gets the partition the leader assigned it (GroupCoordinator: "for followers with no actual
     // change to their metadata, just return group information for the current generation").
-    let text = r#"Scenario(
-        title: "join answer lost",
-        seed: 5,
-        duration: "40s",
-        cluster: (brokers: 3),
-        topics: [(name: "t", partitions: 3, replication_factor: 3)],
-        producers: [(name: "p", config: { "acks": "all" }, workload: [Steady(topic: "t", rate_per_sec: 10)])],
-        consumers: [
-            (name: "c1", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }),
-            (name: "c2", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }),
-            (name: "c3", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }, start: Some("10s")),
-        ],
-        timeline: [(at: "12.0145s", do: Cut(from: "B2", to: "c1")), (at: "12.5s", do: HealAll)],
-    )"#;
-    let mut sim = simulate_text(text, "join-answer-lost.ron");
+    let consumers = r#"
+        (name: "c1", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }),
+        (name: "c2", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }),
+        (name: "c3", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }, start: Some("10s")),"#;
+    let text = group_story(
+        3,
+        "40s",
+        consumers,
+        r#"(at: "12.0145s", do: Cut(from: "B2", to: "c1")), (at: "12.5s", do: HealAll)"#,
+    );
+    let mut sim = simulate_text(&text, "join-answer-lost.ron");
     run_to(&mut sim, 40.0);
     let c1 = sim.consumers.iter().find(|c| c.name == "c1").expect("c1").node;
     let events = sim.trace.events();
@@ -557,20 +558,11 @@ fn members_waiting_on_a_join_hear_not_coordinator_when_the_coordinator_moves() {
     // shutdown at 1s moves the offsets partition away: the unloaded group answers the waiting JoinGroups
     // NOT_COORDINATOR (GroupCoordinator.onGroupUnloaded), so both members find B3 at once and the group forms there,
     // instead of waiting out the JoinGroup's timeout (max.poll.interval.ms + 5s).
-    let text = r#"Scenario(
-        title: "coordinator moves during the join",
-        seed: 5,
-        duration: "20s",
-        cluster: (brokers: 3),
-        topics: [(name: "t", partitions: 2, replication_factor: 3)],
-        producers: [(name: "p", config: { "acks": "all" }, workload: [Steady(topic: "t", rate_per_sec: 10)])],
-        consumers: [
-            (name: "c1", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest" }),
-            (name: "c2", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest" }),
-        ],
-        timeline: [(at: "1s", do: ControlledShutdown(broker: 2))],
-    )"#;
-    let mut sim = simulate_text(text, "coordinator-moves.ron");
+    let consumers = r#"
+        (name: "c1", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest" }),
+        (name: "c2", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest" }),"#;
+    let text = group_story(2, "20s", consumers, r#"(at: "1s", do: ControlledShutdown(broker: 2))"#);
+    let mut sim = simulate_text(&text, "coordinator-moves.ron");
     run_to(&mut sim, 20.0);
     for consumer in ["c1", "c2"] {
         let node = sim.consumers.iter().find(|c| c.name == consumer).expect("consumer").node;
