@@ -133,6 +133,10 @@ pub struct Batch {
     /// the request's answer, when it comes, only tells the idempotent producer whether the sequence landed.
     #[serde(default)]
     pub expired_in_flight: bool,
+    /// An epoch bump renumbered the batch since it was last sent (`ProducerBatch.sequenceHasBeenReset`): an
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER answer to that older send is retried without another bump.
+    #[serde(default)]
+    pub sequence_reset: bool,
 }
 
 /// A produce request in flight: one batch per partition, all for one broker.
@@ -540,6 +544,7 @@ impl Producer {
             retry_at: 0,
             sent_leader_epoch: 0,
             expired_in_flight: false,
+            sequence_reset: false,
         });
         if closed {
             self.ready.insert(partition, self.leaders[partition.index()].0);
@@ -741,6 +746,7 @@ impl Producer {
             let partition = *partition;
             batch.attempts += 1;
             batch.drained = true;
+            batch.sequence_reset = false;
             batch.sent_leader_epoch = self.leaders[partition.index()].1;
             if batch.attempts > 1 {
                 self.stats.retries += 1;
@@ -880,10 +886,13 @@ impl Producer {
                             let unresolved = &mut self.unresolved_sequence[partition.index()];
                             *unresolved = Some(unresolved.map_or(next, |u| u.max(next)));
                         }
-                    } else {
+                    } else if error == KafkaError::OutOfOrderSequenceNumber || batch.attempts <= self.config.retries {
                         // The batch failed for good: its sequence numbers will never be filled in, so bump the
                         // epoch and start the partition over (`handleFailedBatch` ->
-                        // `requestIdempotentEpochBumpForPartition`).
+                        // `requestIdempotentEpochBumpForPartition`). `Sender.failBatch` asks for that only while the
+                        // batch had retries left (`adjustSequenceNumbers = batch.attempts() < retries`); one that used
+                        // them all up leaves the gap, and the later batches' OUT_OF_ORDER_SEQUENCE_NUMBER retries
+                        // wait for their own delivery timeout.
                         self.bump_epoch(ctx, partition);
                     }
                 }
@@ -1316,22 +1325,13 @@ impl Producer {
         for batch in outstanding {
             batch.sequenced_as = new_id;
             batch.base_sequence = next;
+            batch.sequence_reset = true;
             next += batch.records.len() as i32;
         }
         self.partition_producer_id[partition.index()] = new_id;
         self.next_sequence[partition.index()] = next;
         self.last_acked_sequence[partition.index()] = -1;
         self.unresolved_sequence[partition.index()] = None;
-    }
-
-    /// Is there a batch of `partition`, sequenced under the same epoch as `batch` with a lower sequence, still in
-    /// flight or queued, whose landing would close the gap the broker complained about?
-    fn earlier_batch_pending(&self, partition: PartitionIdx, batch: &Batch) -> bool {
-        let earlier = |b: &Batch| {
-            b.sequenced_as == batch.sequenced_as && b.base_sequence >= 0 && b.base_sequence < batch.base_sequence
-        };
-        self.in_flight.values().flat_map(|f| &f.batches).any(|(p, b)| *p == partition && earlier(b))
-            || self.accumulator[partition.index()].iter().any(earlier)
     }
 
     fn count_error(&mut self, error: KafkaError) {
@@ -1431,14 +1431,10 @@ impl Producer {
         let retriable =
             error.is_retriable() && (error != KafkaError::OutOfOrderSequenceNumber || self.producer_id != 0);
         if retriable && batch.attempts <= self.config.retries && !expired {
-            // `TransactionManager.canRetry`: with the partition's sequence unresolved, only the batch right after the
-            // expired one shows a real gap; otherwise a gap with no earlier batch outstanding is real.
+            let p = partition.index();
             let bump = error == KafkaError::OutOfOrderSequenceNumber
-                && batch.sequenced_as == self.partition_producer_id[partition.index()]
-                && match self.unresolved_sequence[partition.index()] {
-                    Some(next) => batch.base_sequence == next,
-                    None => !self.earlier_batch_pending(partition, &batch),
-                };
+                && batch.sequenced_as == self.partition_producer_id[p]
+                && sequence_gap_is_real(&batch, self.unresolved_sequence[p], self.last_acked_sequence[p]);
             ctx.trace(TraceKind::ProduceRetry {
                 producer: self.idx,
                 partition,
@@ -1623,9 +1619,56 @@ pub struct OutgoingRecord {
     pub partition: Option<u32>,
 }
 
+/// `TransactionManager.canRetry` on OUT_OF_ORDER_SEQUENCE_NUMBER for the idempotent producer: whether the gap the
+/// broker saw before `batch` is real, so the epoch must be bumped (the batch is retried either way). With the
+/// partition's sequence unresolved, only the batch right after the expired one shows a real gap
+/// (`isNextSequenceForUnresolvedPartition`); otherwise the gap is real when the batch is the next sequence after the
+/// last acknowledged one (`isNextSequence`), unless a bump renumbered it since the send being answered
+/// (`sequenceHasBeenReset`): that answer is about its old numbers.
+fn sequence_gap_is_real(batch: &Batch, unresolved_next: Option<i32>, last_acked: i32) -> bool {
+    match unresolved_next {
+        Some(next) => batch.base_sequence == next,
+        None => !batch.sequence_reset && batch.base_sequence == last_acked + 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cases of `TransactionManager.canRetry` for OUT_OF_ORDER_SEQUENCE_NUMBER.
+    #[test]
+    fn an_out_of_order_answer_bumps_only_for_a_real_gap() {
+        let batch = |base_sequence: i32, sequence_reset: bool| Batch {
+            id: 1,
+            outcome: OutcomeId(0),
+            records: smallvec::smallvec![],
+            bytes: 0,
+            created_at: 0,
+            records_created_at_total: 0,
+            attempts: 1,
+            drained: true,
+            base_sequence,
+            sequenced_as: 1000,
+            closed: true,
+            closed_by: BatchTrigger::BatchSize,
+            retry_at: 0,
+            sent_leader_epoch: 0,
+            expired_in_flight: false,
+            sequence_reset,
+        };
+        // The next sequence after the last acknowledged one, yet refused: whatever came before it is gone.
+        assert!(sequence_gap_is_real(&batch(5, false), None, 4));
+        // A later batch: the batch before it may still land, so it is retried without a bump.
+        assert!(!sequence_gap_is_real(&batch(7, false), None, 4));
+        // Renumbered by a bump after this send: the answer is about its old numbers.
+        assert!(!sequence_gap_is_real(&batch(0, true), None, -1));
+        assert!(sequence_gap_is_real(&batch(0, false), None, -1));
+        // An expired batch left the sequence unresolved at 9: only the batch starting there shows the gap.
+        assert!(sequence_gap_is_real(&batch(9, false), Some(9), 4));
+        assert!(!sequence_gap_is_real(&batch(5, false), Some(9), 4));
+        assert!(sequence_gap_is_real(&batch(9, true), Some(9), 4));
+    }
 
     /// The cases of Kafka's `UtilsTest.testMurmur2`.
     #[test]

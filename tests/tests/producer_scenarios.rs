@@ -1,12 +1,12 @@
 //! The producer scenarios in `scenarios/producer/`: batching, partitioners, retries, duplicates and ordering.
 
 use kafkascope_sim::history::{KeyRef, RecordStatus};
-use kafkascope_sim::message::MessageKind;
+use kafkascope_sim::message::{KafkaError, MessageKind};
 use kafkascope_sim::producer::partition_for_key;
 use kafkascope_sim::report::Report;
 use kafkascope_sim::trace::TraceKind;
 use kafkascope_sim::trace::TraceRetention;
-use kafkascope_tests::{offsets, partition_state, run_to, simulate, simulate_text, simulate_with};
+use kafkascope_tests::{event_times, offsets, partition_state, run_to, simulate, simulate_text, simulate_with};
 
 fn producer<'a>(report: &'a Report, name: &str) -> &'a kafkascope_sim::report::ProducerReport {
     report.producers.iter().find(|p| p.id == name).expect("producer exists")
@@ -795,4 +795,44 @@ fn a_paused_producer_expires_before_it_reads_answers() {
     let p = producer(&report, "p");
     assert_eq!((p.sent, p.acked, p.failed), (1, 0, 1), "{p:?}");
     assert_eq!(p.errors.get("DELIVERY_TIMEOUT"), Some(&1));
+}
+
+/// `Sender.failBatch(batch, ..., adjustSequenceNumbers = batch.attempts() < retries)`: a batch of the idempotent
+/// producer that fails for good with retries left (or with OUT_OF_ORDER_SEQUENCE_NUMBER) bumps the epoch; one that
+/// used all its `retries` up on NOT_ENOUGH_REPLICAS does not, and the gap it leaves is found later.
+#[test]
+fn a_batch_that_used_up_its_retries_does_not_bump_the_epoch() {
+    let text = r#"Scenario(
+    title: "finite retries",
+    seed: 4,
+    duration: "60s",
+    cluster: (brokers: 3),
+    topics: [(name: "t", partitions: 1, replication_factor: 3, config: { "min.insync.replicas": 2 }, assignment: Some([[1, 2, 3]]))],
+    producers: [(name: "p", config: { "acks": "all", "enable.idempotence": true, "retries": 3, "delivery.timeout.ms": 10000,
+                                      "request.timeout.ms": 3000, "linger.ms": 5 },
+                 workload: [Steady(topic: "t", rate_per_sec: 20, stop: Some("40s"))])],
+    timeline: [(at: "5s", do: Crash(broker: 2)), (at: "5s", do: Crash(broker: 3)),
+               (at: "20s", do: Restart(broker: 2)), (at: "20s", do: Restart(broker: 3))],
+)"#;
+    let mut sim = simulate_text(text, "finite-retries.ron");
+    run_to(&mut sim, 60.0);
+    let failed_with = |error: KafkaError| {
+        event_times(&sim, |k| matches!(k, TraceKind::ProduceFailed { error: e, .. } if *e == error))
+    };
+    let bumps = event_times(&sim, |k| matches!(k, TraceKind::ProducerEpochBumped { .. }));
+    let not_enough = failed_with(KafkaError::NotEnoughReplicas);
+    assert!(not_enough.len() >= 5, "batches used their retries up while the ISR was [1]: {not_enough:?}");
+    assert!(not_enough.iter().all(|t| !bumps.contains(t)), "no bump for them: {bumps:?} against {not_enough:?}");
+    // The gap they leave shows once the ISR is back: the next batch is refused as out of order and, its retries
+    // used up too, fails for good, which bumps the epoch.
+    let out_of_order = failed_with(KafkaError::OutOfOrderSequenceNumber);
+    assert!(!out_of_order.is_empty() && out_of_order.iter().all(|t| bumps.contains(t)));
+    let verdict = sim.verdict();
+    assert!(verdict.duplicates.is_empty() && verdict.acked_lost.is_empty() && verdict.reordered.is_empty());
+    let acked_late = sim
+        .history
+        .statuses()
+        .filter(|(_, info, status)| info.created_at > 25_000_000 && matches!(status, RecordStatus::Acked { .. }))
+        .count();
+    assert!(acked_late > 250, "the producer writes again after the bump: {acked_late}");
 }
