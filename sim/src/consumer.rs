@@ -100,8 +100,8 @@ pub struct Consumer {
     pub commit_sync: Option<CommitSync>,
     /// The OffsetCommit request of that commitSync's current try, while it waits for its answer.
     pub commit_in_flight: Option<u64>,
-    /// Numbers the commitSync calls, so that timers of a finished one are ignored.
-    commit_sync_calls: u64,
+    /// Numbers the commitSync calls and the rejoins' commits, so that timers of a finished one are ignored.
+    commit_calls: u64,
     /// After the poll: process (commit-before-processing waits for its commit first).
     process_after_commit: bool,
     /// Poll attempts to rejoin after an unexpected LeaveGroup from a poll timeout.
@@ -120,8 +120,10 @@ pub struct Consumer {
     partitions_lost: bool,
     /// A SyncGroup answer to apply at the next poll.
     pending_sync: Option<(u32, Vec<PartitionIdx>)>,
-    /// The commitSync of a revocation, which the JoinGroup waits for.
+    /// The commit of a revocation in flight (its request id), which the JoinGroup waits for.
     revoke_commit: Option<u64>,
+    /// The eager rejoin's commit, from its first try until it succeeds or is given up (also between tries).
+    revocation: Option<RevocationCommit>,
     /// Looking for the coordinator only because the old one went away: resume without rejoining.
     resume_after_find: bool,
     /// The last answer from the coordinator (heartbeat, join, sync or commit).
@@ -194,6 +196,20 @@ pub struct Consumer {
 const REMEMBERED_COMMITS: usize = 16;
 
 /// A `commitSync()` call: the offsets it commits, until when it keeps trying, and which call it is.
+/// The commit a member makes before it rejoins, which the JoinGroup waits for. Kafka's `onJoinPrepare` repeats a
+/// retriable failure after `retry.backoff.ms` until the rebalance timeout (`max.poll.interval.ms`) for auto-commit;
+/// the application's commitSync in `onPartitionsRevoked` does the same until `default.api.timeout.ms`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RevocationCommit {
+    pub offsets: Vec<(PartitionIdx, u64)>,
+    pub deadline: Micros,
+    pub token: u64,
+    /// Tries so far (the first one included).
+    pub tries: u32,
+    /// Whether the timer at `deadline` is set: only after a first failure.
+    pub deadline_armed: bool,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CommitSync {
     pub offsets: Vec<(PartitionIdx, u64)>,
@@ -251,7 +267,7 @@ impl Consumer {
             committable: BTreeMap::new(),
             commit_sync: None,
             commit_in_flight: None,
-            commit_sync_calls: 0,
+            commit_calls: 0,
             process_after_commit: false,
             poll_timeout_left: false,
             last_polled: BTreeMap::new(),
@@ -264,6 +280,7 @@ impl Consumer {
             partitions_lost: false,
             pending_sync: None,
             revoke_commit: None,
+            revocation: None,
             resume_after_find: false,
             last_coordinator_answer: 0,
             commit_sent_at: 0,
@@ -317,6 +334,7 @@ impl Consumer {
         self.pending_sync = None;
         self.poll_timeout_left = false;
         self.revoke_commit = None;
+        self.revocation = None;
         self.rebalance_request = None;
         self.resume_after_find = false;
         self.lookup_in_flight = None;
@@ -503,8 +521,8 @@ impl Consumer {
         if !self.config.assignor.is_cooperative() && !self.assigned.is_empty() {
             self.revoke(ctx, self.assigned.keys().copied().collect());
         }
-        if self.revoke_commit.is_some() {
-            // The revocation's commitSync must finish first, so the next owner starts where this one stopped.
+        if self.revoke_commit.is_some() || self.revocation.is_some() {
+            // The revocation's commit must finish first, so the next owner starts where this one stopped.
             return;
         }
         self.send_join_group(ctx, coordinator);
@@ -545,7 +563,23 @@ impl Consumer {
         if self.commit != CommitMode::SyncBeforeProcessing && self.member_id.is_some() {
             let offsets: Vec<(PartitionIdx, u64)> =
                 self.positions().into_iter().filter(|(p, _)| partitions.contains(p)).collect();
-            self.revoke_commit = self.send_commit_request(ctx, offsets);
+            self.revoke_commit = self.send_commit_request(ctx, offsets.clone());
+            if self.revoke_commit.is_some() && self.state == MemberState::Joining {
+                // The eager rejoin (`onJoinPrepare`) waits for this commit and repeats it on retriable failures.
+                let limit = if self.commit == CommitMode::Auto {
+                    self.config.max_poll_interval
+                } else {
+                    self.config.default_api_timeout
+                };
+                self.commit_calls += 1;
+                self.revocation = Some(RevocationCommit {
+                    offsets,
+                    deadline: ctx.now + limit,
+                    token: self.commit_calls,
+                    tries: 1,
+                    deadline_armed: false,
+                });
+            }
         }
         for p in &partitions {
             self.assigned.remove(p);
@@ -654,6 +688,12 @@ impl Consumer {
                 self.send_metadata_if_allowed(ctx);
             }
             Timer::ConsumerCommitRetry { token } => self.try_commit_sync(ctx, token),
+            Timer::ConsumerRevocationRetry { token } => self.try_revocation_commit(ctx, token),
+            Timer::ConsumerRevocationDeadline { token }
+                if self.revocation.as_ref().is_some_and(|r| r.token == token) =>
+            {
+                self.give_up_revocation_commit(ctx)
+            }
             Timer::ConsumerCommitDeadline { token } if self.commit_sync.as_ref().is_some_and(|s| s.token == token) => {
                 self.commits_failed += 1;
                 ctx.trace(TraceKind::CommitSyncTimedOut { consumer: self.node, group: self.group });
@@ -774,8 +814,10 @@ impl Consumer {
                 let sync_try = self.commit_in_flight == Some(request_id);
                 let revocation = self.revoke_commit == Some(request_id);
                 if let Err(error) = result {
-                    // A commitSync says below whether it tries again; any other commit has failed for good.
-                    if !sync_try || !error.commit_is_retriable() {
+                    // A commitSync, and a rejoin's commit, say below whether they try again; any other commit has
+                    // failed for good.
+                    let may_retry = sync_try || (revocation && self.revocation.is_some());
+                    if !may_retry || !error.commit_is_retriable() {
                         self.commit_failed(ctx, error);
                     }
                     // OffsetCommitResponseHandler, only if the generation has not changed since the commit was sent:
@@ -808,10 +850,11 @@ impl Consumer {
                         self.find_coordinator(ctx);
                     }
                 }
-                if self.revoke_commit == Some(request_id) {
+                if revocation {
                     self.revoke_commit = None;
-                    if let (MemberState::Joining, Some(coordinator)) = (self.state, self.coordinator) {
-                        self.send_join_group(ctx, coordinator);
+                    match result {
+                        Err(error) if error.commit_is_retriable() => self.retry_revocation_commit(ctx, error),
+                        _ => self.end_revocation_commit(ctx),
                     }
                 }
                 if sync_try {
@@ -986,7 +1029,7 @@ impl Consumer {
     fn heartbeat_thread_on(&self) -> bool {
         match self.state {
             MemberState::Stable | MemberState::Syncing => true,
-            MemberState::Joining => self.revoke_commit.is_some(),
+            MemberState::Joining => self.revoke_commit.is_some() || self.revocation.is_some(),
             _ => false,
         }
     }
@@ -1596,7 +1639,7 @@ impl Consumer {
         // that was committing before it rejoins looks for the coordinator, then rejoins.
         let revocation = self.revoke_commit.take().is_some();
         let sync_try = self.commit_in_flight.take();
-        if revocation {
+        if revocation && self.revocation.is_none() {
             self.commit_failed(ctx, KafkaError::RequestTimedOut);
         }
         if let Some(abandoned) = sync_try {
@@ -1608,6 +1651,9 @@ impl Consumer {
         self.find_coordinator(ctx);
         if sync_try.is_some() {
             self.retry_commit_sync(ctx, KafkaError::RequestTimedOut);
+        }
+        if revocation {
+            self.retry_revocation_commit(ctx, KafkaError::RequestTimedOut);
         }
     }
 
@@ -1647,8 +1693,8 @@ impl Consumer {
         if offsets.is_empty() {
             return false;
         }
-        self.commit_sync_calls += 1;
-        let token = self.commit_sync_calls;
+        self.commit_calls += 1;
+        let token = self.commit_calls;
         let deadline = ctx.now + self.config.default_api_timeout;
         self.commit_sync = Some(CommitSync { offsets, deadline, token, tries: 0, deadline_armed: false });
         self.try_commit_sync(ctx, token);
@@ -1685,6 +1731,62 @@ impl Consumer {
         ctx.trace(TraceKind::CommitSyncRetry { consumer: self.node, group: self.group, error });
         let backoff = self.backoff(tries);
         ctx.timer_after(backoff, Timer::ConsumerCommitRetry { token });
+    }
+
+    /// The rejoin's commit failed with a retriable error: `onJoinPrepare` tries it again after `retry.backoff.ms`
+    /// (once the coordinator is known again), until its time limit, which a timer ends. Nothing else to try: rejoin.
+    fn retry_revocation_commit(&mut self, ctx: &mut Ctx, error: KafkaError) {
+        let Some(revocation) = self.revocation.as_mut() else { return self.end_revocation_commit(ctx) };
+        if ctx.now >= revocation.deadline {
+            return self.give_up_revocation_commit(ctx);
+        }
+        let token = revocation.token;
+        if !std::mem::replace(&mut revocation.deadline_armed, true) {
+            let wait = revocation.deadline - ctx.now;
+            ctx.timer_after(wait, Timer::ConsumerRevocationDeadline { token });
+        }
+        let tries = revocation.tries;
+        ctx.trace(TraceKind::RevocationCommitRetry { consumer: self.node, group: self.group, error });
+        // `ConsumerCoordinator.onJoinPrepare` sleeps `retry.backoff.ms`; the application's commitSync backs off as
+        // commitSync does (KIP-580).
+        let backoff =
+            if self.commit == CommitMode::Auto { self.config.retry_backoff.max(1) } else { self.backoff(tries) };
+        ctx.timer_after(backoff, Timer::ConsumerRevocationRetry { token });
+    }
+
+    /// A retry of the rejoin's commit is due: sent once the coordinator is known, else after another backoff.
+    fn try_revocation_commit(&mut self, ctx: &mut Ctx, token: u64) {
+        if self.revocation.as_ref().is_none_or(|r| r.token != token) || self.revoke_commit.is_some() {
+            return;
+        }
+        if self.coordinator_unknown || self.coordinator.is_none() {
+            ctx.timer_after(self.config.retry_backoff.max(1), Timer::ConsumerRevocationRetry { token });
+            return;
+        }
+        let Some(revocation) = self.revocation.as_mut() else { return };
+        revocation.tries += 1;
+        let offsets = revocation.offsets.clone();
+        self.revoke_commit = self.send_commit_request(ctx, offsets);
+    }
+
+    /// The rejoin's commit reached its time limit (`joinPrepareTimer.isExpired()`, or commitSync's
+    /// `TimeoutException`): the member rejoins without it.
+    fn give_up_revocation_commit(&mut self, ctx: &mut Ctx) {
+        if let Some(abandoned) = self.revoke_commit.take() {
+            self.abandon_commit(abandoned);
+        }
+        self.commits_failed += 1;
+        let auto_commit = self.commit == CommitMode::Auto;
+        ctx.trace(TraceKind::RevocationCommitGaveUp { consumer: self.node, group: self.group, auto_commit });
+        self.end_revocation_commit(ctx);
+    }
+
+    /// The rejoin's commit is done (committed, failed for good, or given up): the JoinGroup goes out.
+    fn end_revocation_commit(&mut self, ctx: &mut Ctx) {
+        self.revocation = None;
+        if let (MemberState::Joining, Some(coordinator)) = (self.state, self.coordinator) {
+            self.send_join_group(ctx, coordinator);
+        }
     }
 
     fn arm_commit_deadline(ctx: &mut Ctx, sync: &mut CommitSync) {
@@ -1732,7 +1834,9 @@ impl Consumer {
                 self.retry_commit_sync(ctx, KafkaError::NetworkException);
             }
             if self.revoke_commit.take().is_some() {
-                if let MemberState::Joining = self.state {
+                if self.revocation.is_some() {
+                    self.retry_revocation_commit(ctx, KafkaError::NetworkException);
+                } else if let MemberState::Joining = self.state {
                     self.rejoin_needed = true;
                 }
             }

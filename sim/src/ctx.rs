@@ -86,6 +86,14 @@ pub enum Timer {
     MetadataTimeout {
         request_id: u64,
     },
+    /// The commit before a rejoin tries again after a retriable failure (`token` names the rejoin's commit).
+    ConsumerRevocationRetry {
+        token: u64,
+    },
+    /// The commit before a rejoin reaches its time limit: the member rejoins without it.
+    ConsumerRevocationDeadline {
+        token: u64,
+    },
     /// `retry.backoff.ms` since the last metadata answer passed: a refresh that was asked for may go out.
     MetadataBackoff,
     // Broker timers for consumer groups and consumer fetches.

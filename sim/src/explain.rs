@@ -196,6 +196,20 @@ pub fn explain(event: &TraceEvent, topo: &Topology) -> String {
             node(*consumer),
             grp(*group),
         ),
+        TraceKind::RevocationCommitRetry { consumer, group, error } => format!(
+            "{}: the commit before rejoining group {} failed with {} (retriable): it tries again, and the JoinGroup \
+             waits for it",
+            node(*consumer),
+            grp(*group),
+            error.name(),
+        ),
+        TraceKind::RevocationCommitGaveUp { consumer, group, auto_commit } => format!(
+            "{}: the commit before rejoining group {} did not succeed within {}: it rejoins without it, so the next \
+             owner of its partitions starts from their last commit and reads some records again",
+            node(*consumer),
+            grp(*group),
+            if *auto_commit { "max.poll.interval.ms (the rebalance timeout)" } else { "default.api.timeout.ms (commitSync)" },
+        ),
         TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress: false } => format!(
             "{}: commit to group {} failed at once, without a request: the consumer left the group (max.poll.interval.ms) \
              or was fenced out of it, and forgot its generation (CommitFailedException)",

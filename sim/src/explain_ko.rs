@@ -351,6 +351,18 @@ pub fn explain_ko(event: &TraceEvent, topo: &Topology) -> String {
             node(*consumer),
             grp(*group),
         ),
+        TraceKind::RevocationCommitRetry { consumer, group, error } => format!(
+            "{}: 그룹 {}에 다시 참여하기 전의 커밋이 {} 오류로 실패했습니다(재시도 가능). 다시 시도하며, JoinGroup은 그 커밋을 기다립니다",
+            node(*consumer),
+            grp(*group),
+            error.name(),
+        ),
+        TraceKind::RevocationCommitGaveUp { consumer, group, auto_commit } => format!(
+            "{}: 그룹 {}에 다시 참여하기 전의 커밋이 {} 안에 성공하지 못했습니다. 커밋 없이 다시 참여하므로, 파티션의 다음 주인은 마지막 커밋부터 시작해 일부 레코드를 다시 읽습니다",
+            node(*consumer),
+            grp(*group),
+            if *auto_commit { "max.poll.interval.ms(리밸런스 타임아웃)" } else { "default.api.timeout.ms(commitSync)" },
+        ),
         TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress: true } => format!(
             "{}: 그룹 {}에 대한 커밋이 요청도 보내지 않고 곧바로 실패했습니다. 그룹이 리밸런싱 중입니다 (RebalanceInProgressException). 리밸런스가 끝나면 다시 커밋할 수 있습니다",
             node(*consumer),

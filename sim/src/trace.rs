@@ -318,6 +318,22 @@ pub enum TraceKind {
         producer: ProducerIdx,
         broker: BrokerId,
     },
+    /// The commit a member makes before it rejoins (`onJoinPrepare` for auto-commit, or the application's commitSync
+    /// in `onPartitionsRevoked`) failed with a retriable error: it is tried again after the retry backoff, and the
+    /// JoinGroup waits for it.
+    RevocationCommitRetry {
+        consumer: NodeId,
+        group: u32,
+        error: KafkaError,
+    },
+    /// The commit before the rejoin did not succeed in time (auto-commit: `max.poll.interval.ms`, the rebalance
+    /// timeout; the application's commitSync: `default.api.timeout.ms`): the member rejoins without it, so the next
+    /// owner of its partitions starts from the last commit that did land.
+    RevocationCommitGaveUp {
+        consumer: NodeId,
+        group: u32,
+        auto_commit: bool,
+    },
 }
 
 impl TraceKind {
@@ -382,6 +398,8 @@ impl TraceKind {
             TraceKind::CommitNotReplicated { .. } => "group.commit_not_replicated",
             TraceKind::CommitSyncRetry { .. } => "consumer.commit_sync_retry",
             TraceKind::CommitSyncTimedOut { .. } => "consumer.commit_sync_timed_out",
+            TraceKind::RevocationCommitRetry { .. } => "consumer.revocation_commit_retry",
+            TraceKind::RevocationCommitGaveUp { .. } => "consumer.revocation_commit_gave_up",
             TraceKind::CommitFailedNotInGroup { .. } => "consumer.commit_not_in_group",
         }
     }
@@ -435,6 +453,8 @@ impl TraceKind {
             | CommitFailed { consumer, .. }
             | CommitSyncRetry { consumer, .. }
             | CommitSyncTimedOut { consumer, .. }
+            | RevocationCommitRetry { consumer, .. }
+            | RevocationCommitGaveUp { consumer, .. }
             | CommitFailedNotInGroup { consumer, .. }
             | ConsumerTruncationDetected { consumer, .. } => vec![*consumer],
             RebalanceStarted { .. }

@@ -572,3 +572,117 @@ fn members_waiting_on_a_join_hear_not_coordinator_when_the_coordinator_moves() {
     let stable = event_times(&sim, |k| matches!(k, TraceKind::GroupStable { .. }));
     assert!(stable.first().is_some_and(|&t| t < 5_000_000), "the group formed on B3 by 5s: {stable:?}");
 }
+
+/// An eager member must commit before it rejoins, while `__consumer_offsets` cannot take commits (its ISR is below
+/// `min.insync.replicas` from 10 s until the crashed brokers return at `restart`); a second member joins at 25 s.
+/// `member` completes both members' settings: their commit mode and extra configs.
+fn rejoin_commit_story(member: &str, restart: &str) -> String {
+    format!(
+        r#"Scenario(
+            title: "the commit before a rejoin",
+            seed: 3,
+            duration: "60s",
+            cluster: (brokers: 3, config: {{ "offsets.topic.num.partitions": 1, "min.insync.replicas": 2 }}),
+            topics: [(name: "t", partitions: 2, replication_factor: 3, config: {{ "min.insync.replicas": 1 }})],
+            producers: [(name: "p", config: {{ "acks": 1 }}, workload: [Steady(topic: "t", rate_per_sec: 20)])],
+            consumers: [
+                (name: "c1", group: "g", topics: ["t"], {member}),
+                (name: "c2", group: "g", topics: ["t"], {member}, start: Some("25s")),
+            ],
+            timeline: [(at: "10s", do: Crash(broker: 2)), (at: "10s", do: Crash(broker: 3)),
+                       (at: "{restart}", do: Restart(broker: 2)), (at: "{restart}", do: Restart(broker: 3))],
+        )"#
+    )
+}
+
+#[test]
+fn an_eager_member_retries_its_commit_before_rejoining_until_the_rebalance_timeout() {
+    // Kafka's `ConsumerCoordinator.onJoinPrepare`: a retriable failure of the auto-commit before a rejoin is repeated
+    // after retry.backoff.ms until the rebalance timeout (max.poll.interval.ms); only then does the JoinGroup go out.
+    let auto_commit = r#"config: { "auto.offset.reset": "earliest" }"#;
+    let mut sim = simulate_text(&rejoin_commit_story(auto_commit, "35s"), "rejoin-commit.ron");
+    run_to(&mut sim, 60.0);
+    let c1 = sim.consumers[0].node;
+    let events = sim.trace.events();
+    let retries: Vec<u64> = events
+        .iter()
+        .filter(|e| matches!(e.kind, TraceKind::RevocationCommitRetry { consumer, .. } if consumer == c1))
+        .map(|e| e.time)
+        .collect();
+    assert!(retries.len() >= 10, "c1 kept trying its commit during the outage: {} retries", retries.len());
+    assert!(retries.iter().all(|&t| (25_000_000..36_000_000).contains(&t)), "retries only while commits fail");
+    let gave_up = event_times(&sim, |k| matches!(k, TraceKind::RevocationCommitGaveUp { .. }));
+    assert!(gave_up.is_empty(), "300 s of rebalance timeout outlast the outage");
+    // c1's JoinGroup for that rebalance leaves only after its commit succeeded, once the ISR is back.
+    let rejoin = events
+        .iter()
+        .find(|e| {
+            e.time > 25_000_000
+                && matches!(e.kind, TraceKind::Delivered { from, message: MessageKind::JoinGroup, .. } if from == c1)
+        })
+        .expect("c1 rejoined")
+        .time;
+    assert!(rejoin > *retries.last().unwrap() && rejoin > 35_000_000, "rejoined at {rejoin} µs");
+    let report = Report::build(&sim, false);
+    let g = group(&report, "g");
+    assert_eq!(g.members.len(), 2, "both members are in the group");
+    assert!(g.checker.duplicates.is_empty(), "the next owner starts where c1 stopped: {:?}", g.checker.duplicates);
+}
+
+#[test]
+fn a_member_whose_commit_before_rejoining_runs_out_of_time_rejoins_and_its_records_are_read_again() {
+    // The application commits with commitSync in onPartitionsRevoked, which gives up after default.api.timeout.ms
+    // (3 s here), long before the outage ends: c1 rejoins without the commit, and whoever owns its partitions next
+    // reads again what c1 processed since its last commit.
+    let manual = r#"commit: SyncAfterProcessing,
+        config: { "auto.offset.reset": "earliest", "default.api.timeout.ms": 3000 }"#;
+    let mut sim = simulate_text(&rejoin_commit_story(manual, "45s"), "rejoin-commit-gives-up.ron");
+    run_to(&mut sim, 60.0);
+    let c1 = sim.consumers[0].node;
+    let of_c1 =
+        |times: Vec<(u64, NodeId)>| times.into_iter().filter(|(_, c)| *c == c1).map(|(t, _)| t).collect::<Vec<_>>();
+    let events = sim.trace.events();
+    let gave_up = of_c1(
+        events
+            .iter()
+            .filter_map(|e| match e.kind {
+                TraceKind::RevocationCommitGaveUp { consumer, auto_commit: false, .. } => Some((e.time, consumer)),
+                _ => None,
+            })
+            .collect(),
+    );
+    let retries = of_c1(
+        events
+            .iter()
+            .filter_map(|e| match e.kind {
+                TraceKind::RevocationCommitRetry { consumer, .. } => Some((e.time, consumer)),
+                _ => None,
+            })
+            .collect(),
+    );
+    assert_eq!(gave_up.len(), 1, "c1 gave up once: {gave_up:?}");
+    let first_retry = *retries.first().expect("c1 retried");
+    // The limit counts from the first try, sent when c1 gave its partitions up.
+    let revoked = events
+        .iter()
+        .filter(|e| e.time <= first_retry)
+        .filter(|e| matches!(e.kind, TraceKind::PartitionsRevoked { consumer, .. } if consumer == c1))
+        .map(|e| e.time)
+        .next_back()
+        .expect("c1 revoked before it retried");
+    assert_eq!(gave_up[0] - revoked, 3_000_000, "default.api.timeout.ms after the first try");
+    assert!(retries.iter().all(|&t| t < gave_up[0]), "no retry after giving up");
+    let rejoin = events
+        .iter()
+        .find(|e| {
+            e.time >= gave_up[0]
+                && matches!(e.kind, TraceKind::Delivered { from, message: MessageKind::JoinGroup, .. } if from == c1)
+        })
+        .expect("c1 rejoined")
+        .time;
+    assert!(rejoin < 45_000_000, "c1 rejoined at {rejoin} µs, during the outage");
+    let report = Report::build(&sim, false);
+    let g = group(&report, "g");
+    assert!(!g.checker.duplicates.is_empty(), "records processed by c1 since its last commit are processed again");
+    assert!(g.checker.lost.is_empty());
+}
