@@ -52,6 +52,12 @@ pub struct MemberRecord {
     pub id: MemberId,
     pub node: NodeId,
     pub topics: Vec<u32>,
+    /// The rest of its subscription as its last JoinGroup sent it (`GroupMetadataValue` keeps the member's protocol
+    /// metadata whole): the partitions it owned then, and its generation then (KIP-792).
+    #[serde(default)]
+    pub owned: Vec<PartitionIdx>,
+    #[serde(default)]
+    pub subscription_generation: u32,
     pub assignment: Vec<PartitionIdx>,
     pub session_timeout: Micros,
     pub rebalance_timeout: Micros,
@@ -441,6 +447,8 @@ impl Broker {
                     id: m.id,
                     node: m.node,
                     topics: m.topics.clone(),
+                    owned: m.owned.clone(),
+                    subscription_generation: m.subscription_generation,
                     assignment: m.assignment.clone(),
                     session_timeout: m.session_timeout,
                     rebalance_timeout: m.rebalance_timeout,
@@ -700,15 +708,14 @@ impl Broker {
                                     id: m.id,
                                     node: m.node,
                                     topics: m.topics.clone(),
-                                    owned: m.assignment.clone(),
+                                    owned: m.owned.clone(),
                                     assignment: m.assignment.clone(),
                                     session_timeout: m.session_timeout,
                                     rebalance_timeout: m.rebalance_timeout,
                                     last_heartbeat: now,
                                     joined: false,
                                     syncing: false,
-                                    // The subscription the record kept had the generation before this one.
-                                    subscription_generation: generation.saturating_sub(1),
+                                    subscription_generation: m.subscription_generation,
                                     join_request: 0,
                                     sync_request: 0,
                                 },

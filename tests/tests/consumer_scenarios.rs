@@ -686,3 +686,51 @@ fn a_member_whose_commit_before_rejoining_runs_out_of_time_rejoins_and_its_recor
     assert!(!g.checker.duplicates.is_empty(), "records processed by c1 since its last commit are processed again");
     assert!(g.checker.lost.is_empty());
 }
+
+#[test]
+fn a_new_coordinator_knows_the_subscription_a_member_joined_with() {
+    // The story of the test above, with the coordinator B2 shut down (controlled) at 16s, after generation 2 is
+    // written to __consumer_offsets. c1's JoinGroup, whose answer was lost, ends when B2 stops, and c1 rejoins at B3.
+    // B3 loaded the group from that record, which keeps each member's subscription as its JoinGroup sent it
+    // (GroupMetadataValue), so c1's rejoin has the same metadata there too: generation 2 as it stands, no third
+    // rebalance.
+    let consumers = r#"
+        (name: "c1", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }),
+        (name: "c2", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }),
+        (name: "c3", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }, start: Some("10s")),"#;
+    let text = group_story(
+        3,
+        "40s",
+        consumers,
+        r#"(at: "12.0145s", do: Cut(from: "B2", to: "c1")), (at: "12.5s", do: HealAll),
+           (at: "16s", do: ControlledShutdown(broker: 2))"#,
+    );
+    let mut sim = simulate_text(&text, "join-answer-lost-then-failover.ron");
+    run_to(&mut sim, 40.0);
+    let c1 = sim.consumers.iter().find(|c| c.name == "c1").expect("c1").node;
+    let events = sim.trace.events();
+    let loaded = events
+        .iter()
+        .find(|e| matches!(e.kind, TraceKind::GroupLoaded { broker, generation: 2, .. } if broker == BrokerId(3)))
+        .expect("B3 loaded generation 2")
+        .time;
+    let rejoined = first_from(&sim, c1, MessageKind::JoinGroup, loaded);
+    let to_b3 = events.iter().any(|e| {
+        e.time == rejoined
+            && matches!(e.kind, TraceKind::Delivered { from, to, message: MessageKind::JoinGroup } if from == c1 && to == BrokerId(3).node())
+    });
+    assert!(to_b3, "c1 rejoined at B3, at {rejoined}us");
+    let generations = event_times(&sim, |k| matches!(k, TraceKind::GenerationStarted { .. }));
+    assert_eq!(generations.len(), 2, "no rebalance for c1's rejoin: {generations:?}");
+    let assigned: Vec<_> = events
+        .iter()
+        .filter(|e| e.time > rejoined)
+        .filter_map(|e| match e.kind {
+            TraceKind::PartitionsAssigned { consumer, generation, partitions, .. } if consumer == c1 => {
+                Some((generation, partitions))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(assigned, vec![(2, 1)], "c1 gets its generation-2 partition from B3");
+}
