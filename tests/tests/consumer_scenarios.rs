@@ -498,6 +498,36 @@ fn a_member_that_missed_its_sync_answer_rejoins_with_a_new_generation_and_rebala
     assert_eq!(event_times(&sim, |k| matches!(k, TraceKind::GenerationStarted { .. })).len(), 2);
 }
 
+/// Three members with an 11 s JoinGroup timeout; c3's arrival at 10s rebalances the group, and c1's JoinGroup answer
+/// for generation 2 is lost on a cut link. `more_timeline` goes on the timeline after that.
+fn join_answer_lost_story(more_timeline: &str) -> String {
+    let member = |name: &str, start: &str| {
+        format!(
+            r#"(name: "{name}", group: "g", topics: ["t"],
+                config: {{ "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }}{start}),"#
+        )
+    };
+    let consumers = [member("c1", ""), member("c2", ""), member("c3", r#", start: Some("10s")"#)].concat();
+    let timeline =
+        format!(r#"(at: "12.0145s", do: Cut(from: "B2", to: "c1")), (at: "12.5s", do: HealAll){more_timeline}"#);
+    group_story(3, "40s", &consumers, &timeline)
+}
+
+/// The (generation, partition count) of each assignment `consumer` got after `after`.
+fn assignments_after(sim: &kafkascope_sim::sim::Simulation, consumer: NodeId, after: u64) -> Vec<(u32, u32)> {
+    sim.trace
+        .events()
+        .iter()
+        .filter(|e| e.time > after)
+        .filter_map(|e| match e.kind {
+            TraceKind::PartitionsAssigned { consumer: c, generation, partitions, .. } if c == consumer => {
+                Some((generation, partitions))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn a_member_that_missed_its_join_answer_gets_the_current_generation_without_a_rebalance() {
     // c3's arrival at 10s rebalances the group; c1's JoinGroup answer for generation 2 is lost. A JoinGroup waits
@@ -505,17 +535,7 @@ fn a_member_that_missed_its_join_answer_gets_the_current_generation_without_a_re
     // the same metadata (still generation 1, nothing owned): the coordinator answers with generation 2 as it stands,
     // and c1's SyncGroup gets the partition the leader assigned it (GroupCoordinator: "for followers with no actual
     // change to their metadata, just return group information for the current generation").
-    let consumers = r#"
-        (name: "c1", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }),
-        (name: "c2", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }),
-        (name: "c3", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }, start: Some("10s")),"#;
-    let text = group_story(
-        3,
-        "40s",
-        consumers,
-        r#"(at: "12.0145s", do: Cut(from: "B2", to: "c1")), (at: "12.5s", do: HealAll)"#,
-    );
-    let mut sim = simulate_text(&text, "join-answer-lost.ron");
+    let mut sim = simulate_text(&join_answer_lost_story(""), "join-answer-lost.ron");
     run_to(&mut sim, 40.0);
     let c1 = sim.consumers.iter().find(|c| c.name == "c1").expect("c1").node;
     let events = sim.trace.events();
@@ -539,16 +559,7 @@ fn a_member_that_missed_its_join_answer_gets_the_current_generation_without_a_re
     );
     let generations = event_times(&sim, |k| matches!(k, TraceKind::GenerationStarted { .. }));
     assert_eq!(generations.len(), 2, "c3's join only: {generations:?}");
-    let assigned: Vec<_> = events
-        .iter()
-        .filter(|e| e.time > dropped)
-        .filter_map(|e| match e.kind {
-            TraceKind::PartitionsAssigned { consumer, generation, partitions, .. } if consumer == c1 => {
-                Some((generation, partitions))
-            }
-            _ => None,
-        })
-        .collect();
+    let assigned = assignments_after(&sim, c1, dropped);
     assert_eq!(assigned, vec![(2, 1)], "c1 gets its generation-2 partition once its rejoin is answered");
 }
 
@@ -694,18 +705,8 @@ fn a_new_coordinator_knows_the_subscription_a_member_joined_with() {
     // B3 loaded the group from that record, which keeps each member's subscription as its JoinGroup sent it
     // (GroupMetadataValue), so c1's rejoin has the same metadata there too: generation 2 as it stands, no third
     // rebalance.
-    let consumers = r#"
-        (name: "c1", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }),
-        (name: "c2", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }),
-        (name: "c3", group: "g", topics: ["t"], config: { "auto.offset.reset": "earliest", "max.poll.interval.ms": 6000, "request.timeout.ms": 5000 }, start: Some("10s")),"#;
-    let text = group_story(
-        3,
-        "40s",
-        consumers,
-        r#"(at: "12.0145s", do: Cut(from: "B2", to: "c1")), (at: "12.5s", do: HealAll),
-           (at: "16s", do: ControlledShutdown(broker: 2))"#,
-    );
-    let mut sim = simulate_text(&text, "join-answer-lost-then-failover.ron");
+    let story = join_answer_lost_story(r#", (at: "16s", do: ControlledShutdown(broker: 2))"#);
+    let mut sim = simulate_text(&story, "join-answer-lost-then-failover.ron");
     run_to(&mut sim, 40.0);
     let c1 = sim.consumers.iter().find(|c| c.name == "c1").expect("c1").node;
     let events = sim.trace.events();
@@ -722,15 +723,6 @@ fn a_new_coordinator_knows_the_subscription_a_member_joined_with() {
     assert!(to_b3, "c1 rejoined at B3, at {rejoined}us");
     let generations = event_times(&sim, |k| matches!(k, TraceKind::GenerationStarted { .. }));
     assert_eq!(generations.len(), 2, "no rebalance for c1's rejoin: {generations:?}");
-    let assigned: Vec<_> = events
-        .iter()
-        .filter(|e| e.time > rejoined)
-        .filter_map(|e| match e.kind {
-            TraceKind::PartitionsAssigned { consumer, generation, partitions, .. } if consumer == c1 => {
-                Some((generation, partitions))
-            }
-            _ => None,
-        })
-        .collect();
+    let assigned = assignments_after(&sim, c1, rejoined);
     assert_eq!(assigned, vec![(2, 1)], "c1 gets its generation-2 partition from B3");
 }
