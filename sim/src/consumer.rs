@@ -671,6 +671,11 @@ impl Consumer {
                 if self.commit_sync.is_some() {
                     // Blocked in commitSync, which looks for the coordinator itself (ensureCoordinatorReady).
                     self.find_coordinator(ctx);
+                } else if self.busy && self.resume_after_find {
+                    // A member of a stable group that lost its coordinator while the application works: its
+                    // heartbeat thread keeps looking the coordinator up (`HeartbeatThread.run`: "coordinatorUnknown()
+                    // ... lookupCoordinator()"), so heartbeats resume before the next poll.
+                    self.find_coordinator(ctx);
                 } else {
                     self.schedule_poll(ctx);
                 }

@@ -726,3 +726,33 @@ fn a_new_coordinator_knows_the_subscription_a_member_joined_with() {
     let assigned = assignments_after(&sim, c1, rejoined);
     assert_eq!(assigned, vec![(2, 1)], "c1 gets its generation-2 partition from B3");
 }
+
+#[test]
+fn a_busy_member_finds_the_new_coordinator_from_its_heartbeat_thread() {
+    // c processes each poll of 20 records for 20 s. Its coordinator B2 crashes at 10s and is fenced at 17s, when B3
+    // loads the group and gives c a session of 8s. The heartbeat thread keeps looking the coordinator up while the
+    // application works (HeartbeatThread: "coordinatorUnknown() ... lookupCoordinator()"), so c's heartbeats reach B3
+    // in time; waiting for the next poll (23s) would have let the session expire at 25s.
+    let consumer = r#"(name: "c", group: "g", topics: ["t"], processing: "1s",
+        config: { "auto.offset.reset": "earliest", "max.poll.records": 20, "session.timeout.ms": 8000, "max.poll.interval.ms": 60000 })"#;
+    let story = group_story(1, "60s", consumer, r#"(at: "10s", do: Crash(broker: 2))"#);
+    let mut sim = simulate_text(&story, "busy-member-failover.ron");
+    run_to(&mut sim, 60.0);
+    let c = sim.consumers[0].node;
+    let loaded = *event_times(&sim, |k| matches!(k, TraceKind::GroupLoaded { broker, .. } if *broker == BrokerId(3)))
+        .first()
+        .expect("B3 took the group over");
+    let heartbeat = sim
+        .trace
+        .events()
+        .iter()
+        .find(|e| {
+            e.time > loaded
+                && matches!(e.kind, TraceKind::Delivered { from, to, message: MessageKind::Heartbeat } if from == c && to == BrokerId(3).node())
+        })
+        .expect("c heartbeats to B3")
+        .time;
+    assert!(heartbeat < loaded + 8_000_000, "first heartbeat to B3 at {heartbeat}us, loaded at {loaded}us");
+    assert!(event_times(&sim, |k| matches!(k, TraceKind::MemberRemoved { .. })).is_empty(), "c stays in the group");
+    assert_eq!(event_times(&sim, |k| matches!(k, TraceKind::GenerationStarted { .. })).len(), 1);
+}
