@@ -208,6 +208,9 @@ pub struct RevocationCommit {
     pub tries: u32,
     /// Whether the timer at `deadline` is set: only after a first failure.
     pub deadline_armed: bool,
+    /// A retry is due and waits for the coordinator to be found again.
+    #[serde(default)]
+    pub awaiting_coordinator: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -392,17 +395,20 @@ impl Consumer {
         self.coordinator_unknown = true;
         // Marking the coordinator unknown closes its connection: a JoinGroup or SyncGroup out there is given up.
         self.rebalance_request = None;
+        let heartbeat_thread = self.heartbeat_thread_looks_up();
         if let Some((_, sent_at)) = self.lookup_in_flight {
-            if ctx.now < sent_at + self.lookup_timeout() {
+            if ctx.now < sent_at + self.lookup_give_up_after(heartbeat_thread) {
                 return;
             }
             // Its answer never came (lost, or a silent broker): ask again.
             self.lookup_in_flight = None;
         }
         // AbstractCoordinator.ensureCoordinatorReady: after a lookup that found no coordinator, or one that cannot be
-        // reached, the next lookup waits a backoff that grows with each such failure (KIP-580).
+        // reached, the next lookup waits a backoff that grows with each such failure (KIP-580). The heartbeat thread
+        // waits a flat `retry.backoff.ms` instead.
         if self.lookup_failures > 0 {
-            let allowed_at = self.last_lookup_sent + self.lookup_backoff;
+            let backoff = if heartbeat_thread { self.config.retry_backoff } else { self.lookup_backoff };
+            let allowed_at = self.last_lookup_sent + backoff;
             if ctx.now < allowed_at {
                 ctx.timer_after(allowed_at - ctx.now, Timer::ConsumerRetry { lookup: self.last_lookup });
                 return;
@@ -415,7 +421,24 @@ impl Consumer {
         let broker = self.least_loaded_broker(ctx, request_id);
         self.lookup_broker = broker;
         ctx.send(broker.node(), Message::FindCoordinator { request_id, group: self.group });
-        ctx.timer_after(self.lookup_timeout(), Timer::ConsumerRetry { lookup: request_id });
+        ctx.timer_after(self.lookup_give_up_after(heartbeat_thread), Timer::ConsumerRetry { lookup: request_id });
+    }
+
+    /// Whether the heartbeat thread is the one looking the coordinator up: a member of a stable group whose
+    /// application works between polls. `HeartbeatThread.run` asks again every `retry.backoff.ms`, dropping a lookup
+    /// still unanswered by then ("clearFindCoordinatorFuture") and asking anew, without the main thread's growing
+    /// backoff.
+    fn heartbeat_thread_looks_up(&self) -> bool {
+        self.busy && self.resume_after_find && self.commit_sync.is_none()
+    }
+
+    /// How long a lookup waits for its answer before it is asked again.
+    fn lookup_give_up_after(&self, heartbeat_thread: bool) -> Micros {
+        if heartbeat_thread {
+            self.config.retry_backoff.max(1)
+        } else {
+            self.lookup_timeout()
+        }
     }
 
     /// `leastLoadedNode`, simplified: the brokers in turn, a different one each request, among those the metadata lists
@@ -578,6 +601,7 @@ impl Consumer {
                     token: self.commit_calls,
                     tries: 1,
                     deadline_armed: false,
+                    awaiting_coordinator: false,
                 });
             }
         }
@@ -659,8 +683,9 @@ impl Consumer {
             Timer::ConsumerRetry { lookup } if lookup == self.last_lookup => {
                 // A lookup still waiting for its answer keeps waiting until it times out; then it is given up,
                 // whatever the member is doing meanwhile.
+                let heartbeat_thread = self.heartbeat_thread_looks_up();
                 if let Some((_, sent_at)) = self.lookup_in_flight {
-                    if ctx.now < sent_at + self.lookup_timeout() {
+                    if ctx.now < sent_at + self.lookup_give_up_after(heartbeat_thread) {
                         return;
                     }
                     self.lookup_in_flight = None;
@@ -671,7 +696,7 @@ impl Consumer {
                 if self.commit_sync.is_some() {
                     // Blocked in commitSync, which looks for the coordinator itself (ensureCoordinatorReady).
                     self.find_coordinator(ctx);
-                } else if self.busy && self.resume_after_find {
+                } else if heartbeat_thread {
                     // A member of a stable group that lost its coordinator while the application works: its
                     // heartbeat thread keeps looking the coordinator up (`HeartbeatThread.run`: "coordinatorUnknown()
                     // ... lookupCoordinator()"), so heartbeats resume before the next poll.
@@ -771,6 +796,9 @@ impl Consumer {
                             self.state = MemberState::Stable;
                         } else {
                             self.rejoin_needed = true;
+                        }
+                        if let Some(revocation) = self.revocation.as_ref().filter(|r| r.awaiting_coordinator) {
+                            self.try_revocation_commit(ctx, revocation.token);
                         }
                         self.schedule_poll(ctx);
                     }
@@ -1759,16 +1787,27 @@ impl Consumer {
         ctx.timer_after(backoff, Timer::ConsumerRevocationRetry { token });
     }
 
-    /// A retry of the rejoin's commit is due: sent once the coordinator is known, else after another backoff.
+    /// A retry of the rejoin's commit is due: sent at once if the coordinator is known, else as soon as a lookup
+    /// finds it (`joinGroupIfNeeded` calls `ensureCoordinatorReady` before `onJoinPrepare`).
     fn try_revocation_commit(&mut self, ctx: &mut Ctx, token: u64) {
         if self.revocation.as_ref().is_none_or(|r| r.token != token) || self.revoke_commit.is_some() {
             return;
         }
-        if self.coordinator_unknown || self.coordinator.is_none() {
-            ctx.timer_after(self.config.retry_backoff.max(1), Timer::ConsumerRevocationRetry { token });
-            return;
+        if self.member_id.is_none() || self.partitions_lost {
+            // Fenced meanwhile (a heartbeat answered UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION): with no stable
+            // generation the client fails the commit without a request (`sendOffsetCommitRequest`:
+            // CommitFailedException), and the member joins without it.
+            self.commits_failed += 1;
+            let (consumer, group) = (self.node, self.group);
+            ctx.trace(TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress: false });
+            return self.end_revocation_commit(ctx);
         }
         let Some(revocation) = self.revocation.as_mut() else { return };
+        if self.coordinator_unknown || self.coordinator.is_none() {
+            revocation.awaiting_coordinator = true;
+            return;
+        }
+        revocation.awaiting_coordinator = false;
         revocation.tries += 1;
         let offsets = revocation.offsets.clone();
         self.revoke_commit = self.send_commit_request(ctx, offsets);
