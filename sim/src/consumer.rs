@@ -128,6 +128,11 @@ pub struct Consumer {
     resume_after_find: bool,
     /// The last answer from the coordinator (heartbeat, join, sync or commit).
     last_coordinator_answer: Micros,
+    /// When the last heartbeat failed (the coordinator's connection broke, or it is not the coordinator): the next
+    /// one goes out `retry.backoff.ms` after that (`Heartbeat.failHeartbeat`), once a coordinator is known again,
+    /// instead of a whole `heartbeat.interval.ms` later. `None` after a heartbeat was answered.
+    #[serde(default)]
+    heartbeat_failed_at: Option<Micros>,
     /// When the pending commit, and the pending JoinGroup or SyncGroup, were sent (for `request.timeout.ms`).
     commit_sent_at: Micros,
     /// The JoinGroup or SyncGroup in flight (its request id), and when it is given up (its request timeout). An
@@ -286,6 +291,7 @@ impl Consumer {
             revocation: None,
             resume_after_find: false,
             last_coordinator_answer: 0,
+            heartbeat_failed_at: None,
             commit_sent_at: 0,
             rebalance_request: None,
             rebalance_deadline: 0,
@@ -671,14 +677,11 @@ impl Consumer {
                     return;
                 }
                 self.arm_next_deadline(ctx);
-                if let (Some(coordinator), Some(member_id), true) =
-                    (self.coordinator, self.member_id, self.heartbeat_thread_on())
-                {
-                    ctx.send(
-                        coordinator.node(),
-                        Message::Heartbeat { group: self.group, generation: self.generation, member_id },
-                    );
-                }
+                self.send_heartbeat(ctx);
+            }
+            // The heartbeat after a failed one, once the coordinator is known again.
+            Timer::ConsumerHeartbeatRetry if self.heartbeat_failed_at.is_some() && !self.coordinator_unknown => {
+                self.send_heartbeat(ctx)
             }
             Timer::ConsumerRetry { lookup } if lookup == self.last_lookup => {
                 // A lookup still waiting for its answer keeps waiting until it times out; then it is given up,
@@ -799,6 +802,10 @@ impl Consumer {
                         }
                         if let Some(revocation) = self.revocation.as_ref().filter(|r| r.awaiting_coordinator) {
                             self.try_revocation_commit(ctx, revocation.token);
+                        }
+                        if let Some(failed_at) = self.heartbeat_failed_at {
+                            let due = (failed_at + self.config.retry_backoff).max(ctx.now);
+                            ctx.timer_after(due - ctx.now, Timer::ConsumerHeartbeatRetry);
                         }
                         self.schedule_poll(ctx);
                     }
@@ -1057,6 +1064,17 @@ impl Consumer {
             .then(|| self.last_coordinator_answer + self.config.session_timeout + 1)
     }
 
+    fn send_heartbeat(&mut self, ctx: &mut Ctx) {
+        if let (Some(coordinator), Some(member_id), true) =
+            (self.coordinator, self.member_id, self.heartbeat_thread_on())
+        {
+            ctx.send(
+                coordinator.node(),
+                Message::Heartbeat { group: self.group, generation: self.generation, member_id },
+            );
+        }
+    }
+
     /// Whether the heartbeat thread runs: not while a JoinGroup is out (`hasNotJoinedGroup`: PREPARING_REBALANCE),
     /// but still while the member commits before it rejoins (`onJoinPrepare` runs in STABLE).
     fn heartbeat_thread_on(&self) -> bool {
@@ -1114,6 +1132,13 @@ impl Consumer {
     }
 
     fn on_heartbeat_response(&mut self, ctx: &mut Ctx, error: Option<KafkaError>) {
+        // `HeartbeatThread`: an answer resets the heartbeat timer to the interval; a failure to `retry.backoff.ms`.
+        self.heartbeat_failed_at = match error {
+            Some(KafkaError::NotCoordinator | KafkaError::NetworkException | KafkaError::CoordinatorNotAvailable) => {
+                Some(ctx.now)
+            }
+            _ => None,
+        };
         match error {
             None => {}
             Some(KafkaError::RebalanceInProgress) if self.state == MemberState::Stable => {

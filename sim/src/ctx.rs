@@ -114,6 +114,8 @@ pub enum Timer {
     },
     // Consumer timers.
     ConsumerHeartbeat,
+    /// A heartbeat `retry.backoff.ms` after a failed one (`Heartbeat.failHeartbeat`), outside the regular ticks.
+    ConsumerHeartbeatRetry,
     /// A coordinator lookup (`lookup` is its request id) timed out, or its backoff is over.
     ConsumerRetry {
         lookup: u64,

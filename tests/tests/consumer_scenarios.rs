@@ -169,6 +169,42 @@ fn a_consumer_backs_off_a_dead_broker() {
     assert!(refused(MessageKind::MetadataRequest).is_empty(), "metadata went to connected brokers");
 }
 
+/// `Heartbeat.failHeartbeat`: after a failed heartbeat the next one goes out `retry.backoff.ms` later, once a
+/// coordinator is known again, not a whole `heartbeat.interval.ms` (3 s) later. While lookups still name the crashed
+/// B2 (until the controller fences it at 17 s), each member's heartbeats to it are refused well under 3 s apart; once B3
+/// has loaded the group, the first heartbeat reaches it within a second.
+#[test]
+fn a_failed_heartbeat_is_retried_after_the_retry_backoff() {
+    let mut sim = simulate_with("consumer/coordinator-failover.ron", TraceRetention::Full);
+    run_to(&mut sim, 30.0);
+    let events = sim.trace.events();
+    let loaded = events.iter().find(|e| matches!(e.kind, TraceKind::GroupLoaded { .. })).expect("B3 loaded").time;
+    for name in ["b1", "b2"] {
+        let node = sim.consumers.iter().find(|c| c.name == name).expect("consumer").node;
+        let refused: Vec<u64> = events
+            .iter()
+            .filter(|e| matches!(e.kind, TraceKind::Refused { from, to, message: MessageKind::Heartbeat } if from == node && to.0 == 2))
+            .map(|e| e.time)
+            .collect();
+        assert!(refused.len() >= 6, "{name}: heartbeats refused by B2: {refused:?}");
+        let gaps: Vec<u64> = refused.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.iter().filter(|&&g| g < 3_000_000).count() >= 4, "{name}: gaps {gaps:?}");
+        let first_to_b3 = events
+            .iter()
+            .find(|e| {
+                e.time > loaded
+                    && matches!(e.kind, TraceKind::Delivered { from, to, message: MessageKind::Heartbeat } if from == node && to.0 == 3)
+            })
+            .expect("a heartbeat to B3")
+            .time;
+        assert!(
+            first_to_b3 - loaded < 1_000_000,
+            "{name}: first heartbeat to B3 {}us after the load",
+            first_to_b3 - loaded
+        );
+    }
+}
+
 #[test]
 fn a_consumer_detects_truncation_after_an_unclean_election() {
     let mut sim = simulate_with("consumer/unclean-truncation-detected.ron", TraceRetention::Full);
