@@ -46,9 +46,12 @@ pub struct FollowerState {
     pub broker: BrokerId,
     /// The follower's log end offset, learnt from its last fetch offset; `None` until it fetches from this leader.
     pub log_end_offset: Option<u64>,
-    pub last_caught_up_time: Micros,
+    /// Kafka's `lastCaughtUpTimeMs`. `None` is "never": Kafka resets it to 0 for a replica outside the ISR
+    /// (`resetReplicaState`), which on its wall clock is long ago, while the simulated clock starts at 0.
+    pub last_caught_up_time: Option<Micros>,
     pub last_fetch_time: Micros,
-    pub last_fetch_leader_log_end_offset: u64,
+    /// The leader's LEO at the follower's previous fetch; `None` before its first (Kafka's `UnknownOffset`).
+    pub last_fetch_leader_log_end_offset: Option<u64>,
     /// The id of the follower's fetch session this partition is in (`FetchSession.id`); 0 when in none.
     pub session_id: u64,
     /// The high watermark last sent to this follower: an incremental response leaves out a partition whose high
@@ -76,10 +79,10 @@ impl FollowerState {
             return;
         }
         if self.log_end_offset.unwrap_or(0) >= leader_log_end_offset {
-            self.last_caught_up_time = self.last_caught_up_time.max(fetch_time);
+            self.last_caught_up_time = self.last_caught_up_time.max(Some(fetch_time));
         }
         self.last_fetch_time = fetch_time;
-        self.last_fetch_leader_log_end_offset = leader_log_end_offset;
+        self.last_fetch_leader_log_end_offset = Some(leader_log_end_offset);
     }
 
     /// `lastCaughtUpTime` as Kafka has it now, counting the session's fetches that did not name this partition.
@@ -87,15 +90,20 @@ impl FollowerState {
         &self,
         session_fetch_time: Option<Micros>,
         leader_log_end_offset: u64,
-    ) -> Micros {
+    ) -> Option<Micros> {
         match session_fetch_time {
             Some(fetch_time)
                 if fetch_time > self.last_fetch_time && self.log_end_offset.unwrap_or(0) >= leader_log_end_offset =>
             {
-                self.last_caught_up_time.max(fetch_time)
+                self.last_caught_up_time.max(Some(fetch_time))
             }
             _ => self.last_caught_up_time,
         }
+    }
+
+    /// `Replica.isCaughtUp`'s time rule: caught up within `lag_max` of `now` (never, if it never caught up).
+    fn caught_up_within(&self, last_caught_up_time: Option<Micros>, now: Micros, lag_max: Micros) -> bool {
+        last_caught_up_time.is_some_and(|t| now.saturating_sub(t) <= lag_max)
     }
 }
 
@@ -799,9 +807,9 @@ impl Broker {
                 broker: b,
                 log_end_offset: None,
                 // ISR members get a fresh lastCaughtUpTime so they are not dropped at once (resetReplicaState).
-                last_caught_up_time: if state.isr.contains(b) { now } else { 0 },
+                last_caught_up_time: state.isr.contains(b).then_some(now),
                 last_fetch_time: 0,
-                last_fetch_leader_log_end_offset: 0,
+                last_fetch_leader_log_end_offset: None,
                 session_id: 0,
                 sent_high_watermark: 0,
                 pending: false,
@@ -895,12 +903,13 @@ impl Broker {
     }
 
     /// The leader's `lastCaughtUpTime` for `follower` on `partition` as Kafka has it now: every fetch of the
-    /// follower's session counts, also those that did not name the partition.
+    /// follower's session counts, also those that did not name the partition. `None` if it never caught up (or
+    /// this broker does not lead `partition` with that follower).
     pub fn last_caught_up_time(&self, partition: PartitionIdx, follower: BrokerId) -> Option<Micros> {
         let replica = self.replicas.get(partition.index())?.as_ref()?;
         let state = replica.leader_state()?;
         let f = state.followers.iter().find(|f| f.broker == follower)?;
-        Some(f.effective_last_caught_up_time(session_fetch_time(&self.sessions, f), replica.log_end_offset()))
+        f.effective_last_caught_up_time(session_fetch_time(&self.sessions, f), replica.log_end_offset())
     }
 
     // ----- Follower side: one fetcher and one fetch session per leader (KIP-227) -----
@@ -1285,12 +1294,12 @@ impl Broker {
         // one of the session's that did not name this partition.
         f.catch_up_with_session(was_member.then_some(previous_fetch_time), log_end_offset);
         if fetch_offset >= log_end_offset {
-            f.last_caught_up_time = f.last_caught_up_time.max(now);
-        } else if fetch_offset >= f.last_fetch_leader_log_end_offset {
-            f.last_caught_up_time = f.last_caught_up_time.max(f.last_fetch_time);
+            f.last_caught_up_time = f.last_caught_up_time.max(Some(now));
+        } else if f.last_fetch_leader_log_end_offset.is_some_and(|previous| fetch_offset >= previous) {
+            f.last_caught_up_time = f.last_caught_up_time.max(Some(f.last_fetch_time));
         }
         f.log_end_offset = Some(fetch_offset);
-        f.last_fetch_leader_log_end_offset = log_end_offset;
+        f.last_fetch_leader_log_end_offset = Some(log_end_offset);
         f.last_fetch_time = now;
         // Partition.readRecords answers with the HW read before this fetch updated the follower's state
         // (initialHighWatermark): a follower learns the advance its own fetch caused one round later.
@@ -1481,7 +1490,7 @@ impl Broker {
             let caught_up = || {
                 let last_caught_up_time =
                     f.effective_last_caught_up_time(session_fetch_time(sessions, f), log_end_offset);
-                follower_leo == log_end_offset || now.saturating_sub(last_caught_up_time) <= lag_max
+                follower_leo == log_end_offset || f.caught_up_within(last_caught_up_time, now, lag_max)
             };
             if follower_leo < new_hw
                 && (maximal_isr.contains(f.broker)
@@ -1706,7 +1715,7 @@ impl Broker {
             let last_caught_up_time = f.effective_last_caught_up_time(session_fetch_time(sessions, f), log_end_offset);
             if state.isr.contains(f.broker)
                 && f.log_end_offset != Some(log_end_offset)
-                && now.saturating_sub(last_caught_up_time) > lag_max
+                && !f.caught_up_within(last_caught_up_time, now, lag_max)
             {
                 out_of_sync.insert(f.broker);
             }

@@ -267,3 +267,28 @@ fn a_not_leader_answer_names_the_new_leader() {
         .expect("B2 acknowledges");
     assert!(first_ack - told < 50_000, "acked by B2 {} us after B1's answer", first_ack - told);
 }
+
+/// `Replica.isCaughtUp`: a follower outside the ISR holds the leader's high watermark back only if it caught up
+/// within `replica.lag.time.max.ms`. Kafka starts a replica outside the ISR at `lastCaughtUpTimeMs = 0`, which on its
+/// wall clock is long ago. B1 restarts at 15s, 13 s after it crashed, with 300 ms of extra latency: while it catches
+/// up, B2 and B3 (the ISR) keep committing. (Read as "caught up at 0 s" on the simulated clock, B1 froze the high
+/// watermark from 15.6 s until it rejoined the ISR at 16.8 s.)
+#[test]
+fn a_restarted_replica_that_never_caught_up_does_not_hold_the_high_watermark() {
+    let text = r#"Scenario(
+    title: "restarted replica outside the ISR",
+    seed: 2,
+    duration: "20s",
+    cluster: (brokers: 3),
+    topics: [(name: "t", partitions: 1, replication_factor: 3, config: { "min.insync.replicas": 2 }, assignment: Some([[1, 2, 3]]))],
+    producers: [(name: "p", config: { "acks": "all" }, workload: [Steady(topic: "t", rate_per_sec: 200)])],
+    timeline: [(at: "2s", do: Crash(broker: 1)), (at: "15s", do: Restart(broker: 1)),
+               (at: "15s", do: Slow(node: "B1", extra_latency: "300ms"))],
+)"#;
+    let mut sim = kafkascope_tests::simulate_text(text, "restarted-replica.ron");
+    run_to(&mut sim, 20.0);
+    let advances =
+        kafkascope_tests::event_times(&sim, |k| matches!(k, TraceKind::HighWatermark { broker, .. } if broker.0 == 2));
+    let in_window = advances.iter().filter(|&&t| (15_650_000..16_150_000).contains(&t)).count();
+    assert!(in_window > 50, "B2's high watermark moved {in_window} times between 15.65 s and 16.15 s");
+}

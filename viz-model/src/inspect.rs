@@ -49,13 +49,19 @@ pub fn describe_replica(
                 .into()
         });
         for follower in &own.followers {
-            let caught_up = sim.last_caught_up_time(broker, partition, follower.broker).unwrap_or(0);
-            let behind = format_time(sim.now().saturating_sub(caught_up));
+            let behind = sim
+                .last_caught_up_time(broker, partition, follower.broker)
+                .map(|caught_up| format_time(sim.now().saturating_sub(caught_up)));
             let leo = follower.log_end_offset.map_or("?".to_string(), |o| o.to_string());
-            lines.push(if ko {
-                format!("  팔로워 {}: LEO {leo}, 마지막으로 따라잡은 지 {behind} 전", follower.broker)
-            } else {
-                format!("  follower {}: LEO {leo}, last caught up {behind} ago", follower.broker)
+            lines.push(match (behind, ko) {
+                (Some(behind), true) => {
+                    format!("  팔로워 {}: LEO {leo}, 마지막으로 따라잡은 지 {behind} 전", follower.broker)
+                }
+                (Some(behind), false) => {
+                    format!("  follower {}: LEO {leo}, last caught up {behind} ago", follower.broker)
+                }
+                (None, true) => format!("  팔로워 {}: LEO {leo}, 이 리더를 따라잡은 적 없음", follower.broker),
+                (None, false) => format!("  follower {}: LEO {leo}, never caught up with this leader", follower.broker),
             });
         }
     } else if let Some(leader) = leader {
