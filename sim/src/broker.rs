@@ -101,9 +101,19 @@ impl FollowerState {
         }
     }
 
-    /// `Replica.isCaughtUp`'s time rule: caught up within `lag_max` of `now` (never, if it never caught up).
-    fn caught_up_within(&self, last_caught_up_time: Option<Micros>, now: Micros, lag_max: Micros) -> bool {
-        last_caught_up_time.is_some_and(|t| now.saturating_sub(t) <= lag_max)
+    /// `Replica.isCaughtUp`: at the leader's log end offset, or caught up with it within `lag_max` of `now` (never,
+    /// if it never caught up).
+    fn is_caught_up(
+        &self,
+        session_fetch_time: Option<Micros>,
+        leader_log_end_offset: u64,
+        now: Micros,
+        lag_max: Micros,
+    ) -> bool {
+        self.log_end_offset == Some(leader_log_end_offset)
+            || self
+                .effective_last_caught_up_time(session_fetch_time, leader_log_end_offset)
+                .is_some_and(|t| now.saturating_sub(t) <= lag_max)
     }
 }
 
@@ -1487,11 +1497,7 @@ impl Broker {
             let follower_leo = f.log_end_offset.unwrap_or(0);
             // Only a follower behind the candidate HW can hold it back; whether one outside the ISR is caught up
             // is worked out only then (it is the costly part, and most fetches come from ISR members).
-            let caught_up = || {
-                let last_caught_up_time =
-                    f.effective_last_caught_up_time(session_fetch_time(sessions, f), log_end_offset);
-                follower_leo == log_end_offset || f.caught_up_within(last_caught_up_time, now, lag_max)
-            };
+            let caught_up = || f.is_caught_up(session_fetch_time(sessions, f), log_end_offset, now, lag_max);
             if follower_leo < new_hw
                 && (maximal_isr.contains(f.broker)
                     || (f.log_end_offset.is_some() && !fenced.contains(f.broker) && caught_up()))
@@ -1712,10 +1718,8 @@ impl Broker {
         }
         let mut out_of_sync = BrokerSet::default();
         for f in &state.followers {
-            let last_caught_up_time = f.effective_last_caught_up_time(session_fetch_time(sessions, f), log_end_offset);
             if state.isr.contains(f.broker)
-                && f.log_end_offset != Some(log_end_offset)
-                && !f.caught_up_within(last_caught_up_time, now, lag_max)
+                && !f.is_caught_up(session_fetch_time(sessions, f), log_end_offset, now, lag_max)
             {
                 out_of_sync.insert(f.broker);
             }

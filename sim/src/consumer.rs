@@ -123,7 +123,7 @@ pub struct Consumer {
     /// The commit of a revocation in flight (its request id), which the JoinGroup waits for.
     revoke_commit: Option<u64>,
     /// The eager rejoin's commit, from its first try until it succeeds or is given up (also between tries).
-    revocation: Option<RevocationCommit>,
+    revocation: Option<CommitSync>,
     /// Looking for the coordinator only because the old one went away: resume without rejoining.
     resume_after_find: bool,
     /// The last answer from the coordinator (heartbeat, join, sync or commit).
@@ -201,23 +201,10 @@ pub struct Consumer {
 const REMEMBERED_COMMITS: usize = 16;
 
 /// A `commitSync()` call: the offsets it commits, until when it keeps trying, and which call it is.
-/// The commit a member makes before it rejoins, which the JoinGroup waits for. Kafka's `onJoinPrepare` repeats a
-/// retriable failure after `retry.backoff.ms` until the rebalance timeout (`max.poll.interval.ms`) for auto-commit;
-/// the application's commitSync in `onPartitionsRevoked` does the same until `default.api.timeout.ms`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RevocationCommit {
-    pub offsets: Vec<(PartitionIdx, u64)>,
-    pub deadline: Micros,
-    pub token: u64,
-    /// Tries so far (the first one included).
-    pub tries: u32,
-    /// Whether the timer at `deadline` is set: only after a first failure.
-    pub deadline_armed: bool,
-    /// A retry is due and waits for the coordinator to be found again.
-    #[serde(default)]
-    pub awaiting_coordinator: bool,
-}
-
+/// A commit tried again on retriable failures until `deadline`: the application's `commitSync()`, or the commit a
+/// member makes before it rejoins, which the JoinGroup waits for. Kafka's `onJoinPrepare` repeats the latter after
+/// `retry.backoff.ms` until the rebalance timeout (`max.poll.interval.ms`) for auto-commit; the application's
+/// commitSync in `onPartitionsRevoked` does the same until `default.api.timeout.ms`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CommitSync {
     pub offsets: Vec<(PartitionIdx, u64)>,
@@ -228,6 +215,9 @@ pub struct CommitSync {
     /// Whether the timer at `deadline` is set: only once the call does not succeed at once, so that commits that
     /// work cost no timer.
     pub deadline_armed: bool,
+    /// A rejoin's commit whose retry is due waits for the coordinator to be found again.
+    #[serde(default)]
+    pub awaiting_coordinator: bool,
 }
 
 /// Broker ids fit a `BrokerSet` (a 64-bit set), so per-broker tables have this many entries.
@@ -601,7 +591,7 @@ impl Consumer {
                     self.config.default_api_timeout
                 };
                 self.commit_calls += 1;
-                self.revocation = Some(RevocationCommit {
+                self.revocation = Some(CommitSync {
                     offsets,
                     deadline: ctx.now + limit,
                     token: self.commit_calls,
@@ -1733,10 +1723,14 @@ impl Consumer {
         if !reset && !rebalancing {
             return false;
         }
+        self.fail_commit_without_request(ctx, !reset);
+        true
+    }
+
+    fn fail_commit_without_request(&mut self, ctx: &mut Ctx, rebalance_in_progress: bool) {
         self.commits_failed += 1;
         let (consumer, group) = (self.node, self.group);
-        ctx.trace(TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress: !reset });
-        true
+        ctx.trace(TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress });
     }
 
     fn commit_failed(&mut self, ctx: &mut Ctx, error: KafkaError) {
@@ -1754,7 +1748,8 @@ impl Consumer {
         self.commit_calls += 1;
         let token = self.commit_calls;
         let deadline = ctx.now + self.config.default_api_timeout;
-        self.commit_sync = Some(CommitSync { offsets, deadline, token, tries: 0, deadline_armed: false });
+        self.commit_sync =
+            Some(CommitSync { offsets, deadline, token, tries: 0, deadline_armed: false, awaiting_coordinator: false });
         self.try_commit_sync(ctx, token);
         self.commit_sync.is_some()
     }
@@ -1770,7 +1765,7 @@ impl Consumer {
         let Some(sync) = self.commit_sync.as_mut() else { return };
         // Wait while the coordinator is being looked up (`coordinatorUnknownAndUnreadySync`).
         if self.coordinator_unknown || self.coordinator.is_none() {
-            Self::arm_commit_deadline(ctx, sync);
+            Self::arm_commit_deadline(ctx, sync, Timer::ConsumerCommitDeadline { token });
             ctx.timer_after(self.config.retry_backoff.max(1), Timer::ConsumerCommitRetry { token });
             return;
         }
@@ -1784,7 +1779,7 @@ impl Consumer {
     fn retry_commit_sync(&mut self, ctx: &mut Ctx, error: KafkaError) {
         let Some(sync) = self.commit_sync.as_mut() else { return };
         let token = sync.token;
-        Self::arm_commit_deadline(ctx, sync);
+        Self::arm_commit_deadline(ctx, sync, Timer::ConsumerCommitDeadline { token });
         let tries = sync.tries;
         ctx.trace(TraceKind::CommitSyncRetry { consumer: self.node, group: self.group, error });
         let backoff = self.backoff(tries);
@@ -1799,10 +1794,7 @@ impl Consumer {
             return self.give_up_revocation_commit(ctx);
         }
         let token = revocation.token;
-        if !std::mem::replace(&mut revocation.deadline_armed, true) {
-            let wait = revocation.deadline - ctx.now;
-            ctx.timer_after(wait, Timer::ConsumerRevocationDeadline { token });
-        }
+        Self::arm_commit_deadline(ctx, revocation, Timer::ConsumerRevocationDeadline { token });
         let tries = revocation.tries;
         ctx.trace(TraceKind::RevocationCommitRetry { consumer: self.node, group: self.group, error });
         // `ConsumerCoordinator.onJoinPrepare` sleeps `retry.backoff.ms`; the application's commitSync backs off as
@@ -1822,9 +1814,7 @@ impl Consumer {
             // Fenced meanwhile (a heartbeat answered UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION): with no stable
             // generation the client fails the commit without a request (`sendOffsetCommitRequest`:
             // CommitFailedException), and the member joins without it.
-            self.commits_failed += 1;
-            let (consumer, group) = (self.node, self.group);
-            ctx.trace(TraceKind::CommitFailedNotInGroup { consumer, group, rebalance_in_progress: false });
+            self.fail_commit_without_request(ctx, false);
             return self.end_revocation_commit(ctx);
         }
         let Some(revocation) = self.revocation.as_mut() else { return };
@@ -1858,10 +1848,10 @@ impl Consumer {
         }
     }
 
-    fn arm_commit_deadline(ctx: &mut Ctx, sync: &mut CommitSync) {
-        if !std::mem::replace(&mut sync.deadline_armed, true) {
-            let token = sync.token;
-            ctx.timer_after(sync.deadline.saturating_sub(ctx.now), Timer::ConsumerCommitDeadline { token });
+    /// Sets `timer` at the commit's deadline, once.
+    fn arm_commit_deadline(ctx: &mut Ctx, commit: &mut CommitSync, timer: Timer) {
+        if !std::mem::replace(&mut commit.deadline_armed, true) {
+            ctx.timer_after(commit.deadline.saturating_sub(ctx.now), timer);
         }
     }
 
